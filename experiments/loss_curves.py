@@ -1,0 +1,10 @@
+"""Fig. 1: the contrastive loss of similar and dissimilar pairs, and their spring forces.
+
+Run: drlim run loss-curves
+"""
+
+from drlim.experiment import ExperimentConfig
+from drlim.train import TrainConfig
+
+CONFIG = ExperimentConfig(name="loss-curves", kind="loss-curves", train=TrainConfig(margin=1.0))
+QUICK: dict = {}
