@@ -1,0 +1,241 @@
+"""Tests for drlim.models: parameter counts, shapes, fast == nn.Conv reference, validation."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from drlim.models import (
+    MLP,
+    LeNetDrLIM,
+    LeNetDrLIMReference,
+    count_params,
+    default_network,
+    resolve_activation,
+)
+
+
+def lenet_param_count(height: int, width: int, channels: int, n_components: int) -> int:
+    """C1 6x6xCx15 + bias, C3 over the whole pooled map x30 + bias, F5 30 -> n + bias."""
+    pooled_h, pooled_w = (height - 5) // 3, (width - 5) // 3
+    c1 = 6 * 6 * channels * 15 + 15
+    c3 = pooled_h * pooled_w * 15 * 30 + 30
+    return c1 + c3 + 30 * n_components + n_components
+
+
+def perturbed(params, seed: int):
+    """Every leaf replaced by random normal values, so that biases are non-zero too."""
+    rng = np.random.default_rng(seed)
+    return jax.tree_util.tree_map(
+        lambda leaf: (0.3 * rng.standard_normal(leaf.shape)).astype(np.float32), params
+    )
+
+
+def uniform(shape: tuple[int, ...], seed: int = 1) -> np.ndarray:
+    """Random float32 images in [0, 1) (NumPy: no JAX compilation per shape)."""
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+def test_lenet_has_the_papers_37097_parameters():
+    net = LeNetDrLIM()
+    params = jax.eval_shape(net.init, jax.random.key(0), jnp.zeros((1, 32, 32, 1)))["params"]
+    assert count_params(params) == 15 * 36 + 15 + 30 * 15 * 81 + 30 + 30 * 2 + 2 == 37097
+    shapes = jax.tree_util.tree_map(jnp.shape, params)
+    assert shapes == {
+        "C1": {"kernel": (6, 6, 1, 15), "bias": (15,)},
+        "C3": {"kernel": (9, 9, 15, 30), "bias": (30,)},
+        "F5": {"kernel": (30, 2), "bias": (2,)},
+    }
+
+
+@pytest.mark.parametrize(
+    ("shape", "n_components"),
+    [((32, 32, 1), 2), ((20, 26, 1), 3), ((8, 8, 1), 2), ((17, 14, 3), 4), ((40, 36), 2)],
+)
+def test_lenet_shapes_and_counts_for_other_image_sizes(shape, n_components):
+    net = LeNetDrLIM(n_components=n_components)
+    x = jnp.zeros((5, *shape))
+    out, variables = jax.eval_shape(net.init_with_output, jax.random.key(0), x)
+    channels = shape[2] if len(shape) == 3 else 1
+    assert count_params(variables) == lenet_param_count(*shape[:2], channels, n_components)
+    assert out.shape == (5, n_components)
+    assert out.dtype == jnp.float32
+
+
+def test_lenet_jit_matches_eager_and_channel_axis_is_optional():
+    net = LeNetDrLIM()
+    x = uniform((2, 12, 12), seed=1)
+    variables = perturbed(jax.eval_shape(net.init, jax.random.key(0), x), seed=1)
+    eager = net.apply(variables, x)
+    np.testing.assert_allclose(
+        jax.jit(net.apply)(variables, x[..., None]), eager, atol=1e-6, rtol=1e-6
+    )
+
+
+def test_fast_and_reference_share_parameter_tree_and_initialisation():
+    @jax.jit
+    def both(key):
+        x = jnp.zeros((1, 32, 32, 1))
+        return LeNetDrLIM().init(key, x), LeNetDrLIMReference().init(key, x)
+
+    fast, ref = both(jax.random.key(3))
+    assert jax.tree_util.tree_structure(fast) == jax.tree_util.tree_structure(ref)
+    for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(ref), strict=True):
+        np.testing.assert_array_equal(a, b)
+    kernel = np.asarray(fast["params"]["C1"]["kernel"])
+    assert abs(kernel.std() - 1 / 6) < 0.05
+    np.testing.assert_array_equal(fast["params"]["C1"]["bias"], 0.0)
+
+
+@pytest.mark.parametrize(
+    ("shape", "activation"), [((32, 32, 1), "tanh"), ((32, 32, 1), "relu"), ((14, 17, 3), "tanh")]
+)
+def test_fast_formulation_matches_nn_conv_reference(shape, activation):
+    fast = LeNetDrLIM(n_components=3, activation=activation)
+    ref = LeNetDrLIMReference(n_components=3, activation=activation)
+    x = uniform((6, *shape), seed=1)
+    params = perturbed(jax.eval_shape(fast.init, jax.random.key(0), x)["params"], seed=2)
+    weights = np.random.default_rng(4).standard_normal((6, 3)).astype(np.float32)
+
+    @jax.jit
+    def outputs_and_grads(p):
+        def scalar(net, q):
+            return jnp.sum(weights * net.apply({"params": q}, x))
+
+        return (
+            fast.apply({"params": p}, x),
+            ref.apply({"params": p}, x),
+            jax.grad(lambda q: scalar(fast, q))(p),
+            jax.grad(lambda q: scalar(ref, q))(p),
+        )
+
+    out_fast, out_ref, grad_fast, grad_ref = outputs_and_grads(params)
+    np.testing.assert_allclose(out_fast, out_ref, atol=1e-5, rtol=1e-5)
+    for name in ("C1", "C3", "F5"):
+        for leaf in ("kernel", "bias"):
+            np.testing.assert_allclose(
+                grad_fast[name][leaf], grad_ref[name][leaf], atol=1e-5, rtol=1e-4
+            )
+
+
+def test_relu_variant_differs_from_tanh_and_a_callable_equals_its_name():
+    x = uniform((4, 32, 32, 1), seed=1)
+    variables = perturbed(jax.eval_shape(LeNetDrLIM().init, jax.random.key(0), x), seed=3)
+
+    @jax.jit
+    def outputs(v):
+        return [LeNetDrLIM(activation=a).apply(v, x) for a in ("tanh", "relu", jnp.tanh)]
+
+    tanh_out, relu_out, callable_out = outputs(variables)
+    assert np.all(np.isfinite(relu_out))
+    assert not np.allclose(relu_out, tanh_out)
+    np.testing.assert_array_equal(callable_out, tanh_out)
+
+
+@pytest.mark.parametrize("make", [LeNetDrLIM, LeNetDrLIMReference, MLP])
+def test_unknown_activation_string_is_rejected_by_name(make):
+    with pytest.raises(ValueError, match=r"activation.*'sigmoidal'"):
+        make(activation="sigmoidal")
+
+
+def test_resolve_activation_returns_the_function():
+    assert resolve_activation("relu") is nn.relu
+    assert resolve_activation(jnp.sin) is jnp.sin
+    with pytest.raises(ValueError, match="activation"):
+        resolve_activation(3)
+
+
+@pytest.mark.parametrize("make", [LeNetDrLIM, MLP])
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_bad_n_components_is_rejected(make, bad):
+    with pytest.raises(ValueError, match="n_components"):
+        make(n_components=bad)
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (2, 1, 32, 32, 1), (2, 7, 32, 1), (2, 32, 5)])
+def test_lenet_rejects_wrong_rank_or_too_small_images(shape):
+    net = LeNetDrLIM()
+    with pytest.raises(ValueError, match=r"x must have"):
+        net.init(jax.random.key(0), jnp.zeros(shape))
+
+
+def test_mlp_matches_a_numpy_forward_pass_and_flattens_input():
+    net = MLP(hidden=(20,), n_components=3)
+    x = uniform((4, 6, 7), seed=1)
+    params = perturbed(jax.eval_shape(net.init, jax.random.key(0), x)["params"], seed=5)
+    w1, b1 = np.asarray(params["hidden_0"]["kernel"]), np.asarray(params["hidden_0"]["bias"])
+    w2, b2 = np.asarray(params["output"]["kernel"]), np.asarray(params["output"]["bias"])
+    expected = np.tanh(x.reshape(4, 42) @ w1 + b1) @ w2 + b2
+    apply = jax.jit(net.apply)
+    np.testing.assert_allclose(apply({"params": params}, x), expected, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(
+        apply({"params": params}, x.reshape(4, 42)), expected, atol=1e-5, rtol=1e-5
+    )
+
+
+def test_mlp_norb_network_parameter_count_and_shape():
+    net = MLP(hidden=(20,), n_components=3)
+    out, variables = jax.eval_shape(net.init_with_output, jax.random.key(0), jnp.ones((2, 96, 96)))
+    assert count_params(variables) == 96 * 96 * 20 + 20 + 20 * 3 + 3
+    assert variables["params"]["hidden_0"]["kernel"].shape == (96 * 96, 20)
+    assert out.shape == (2, 3)
+
+
+def test_mlp_relu_and_deeper_and_linear_variants():
+    x = uniform((5, 10), seed=1)
+    deep = MLP(hidden=(8, 4), n_components=2, activation="relu")
+    out, variables = jax.eval_shape(deep.init_with_output, jax.random.key(0), x)
+    assert count_params(variables) == 10 * 8 + 8 + 8 * 4 + 4 + 4 * 2 + 2
+    assert out.shape == (5, 2)
+    linear = MLP(hidden=(), n_components=2)
+    variables = perturbed(jax.eval_shape(linear.init, jax.random.key(0), x), seed=6)
+    out = linear.apply(variables, x)
+    kernel, bias = variables["params"]["output"]["kernel"], variables["params"]["output"]["bias"]
+    np.testing.assert_allclose(out, x @ kernel + bias, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [(0,), (20, -3), "20", (2.5,)])
+def test_mlp_rejects_bad_hidden(bad):
+    with pytest.raises(ValueError, match="hidden"):
+        MLP(hidden=bad)
+
+
+def test_mlp_rejects_input_without_batch_axis():
+    with pytest.raises(ValueError, match=r"x must have shape \(batch"):
+        MLP().init(jax.random.key(0), jnp.zeros(10))
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "kind"),
+    [((32, 32), LeNetDrLIM), ((28, 28, 1), LeNetDrLIM), ((8, 8), LeNetDrLIM), ((5, 5), MLP)]
+    + [((10,), MLP), ((3,), MLP), ((96, 96, 2), LeNetDrLIM)],
+)
+def test_default_network_picks_by_input_shape(input_shape, kind):
+    net = default_network(input_shape, n_components=3)
+    assert type(net) is kind
+    assert net.n_components == 3
+    out_shape = jax.eval_shape(
+        net.init_with_output, jax.random.key(0), jnp.zeros((2, *input_shape))
+    )[0]
+    assert out_shape.shape == (2, 3)
+
+
+def test_default_network_for_flat_data_is_the_papers_mlp():
+    net = default_network(np.zeros((7, 50)).shape[1:], np.int64(2))
+    assert isinstance(net, MLP)
+    assert tuple(net.hidden) == (20,)
+    assert net.n_components == 2
+
+
+@pytest.mark.parametrize("bad", [(), (1, 2, 3, 4), (0,), (32.0, 32), "abc", None])
+def test_default_network_rejects_bad_input_shape(bad):
+    with pytest.raises(ValueError, match="input_shape"):
+        default_network(bad, 2)
+
+
+def test_count_params_counts_scalars_and_rejects_non_arrays():
+    assert count_params({"w": jnp.zeros((3, 4)), "b": np.zeros(4), "s": 1.0}) == 17
+    assert count_params({}) == 0
+    with pytest.raises(ValueError, match="params"):
+        count_params({"w": "not an array"})
