@@ -1,0 +1,268 @@
+"""Pair sampling from a neighbourhood graph, without ever listing the n^2 pairs.
+
+DrLIM trains on pairs ``(x_i, x_j, similar)``. With 70,000 digits there are 2.4 billion
+pairs, so pairs are drawn on the fly, inside the jitted training step, from a
+:class:`PairSampler` that holds the graph in O(n + edges) memory:
+
+- :func:`sample_pairs`: a batch with a fixed share of similar pairs; dissimilar pairs
+  are drawn uniformly among all non-similar pairs, exactly (rejection, never a similar
+  pair labelled dissimilar);
+- :func:`sample_block`: a block of samples (anchors plus one neighbour each) and every
+  pair among them, labelled by the graph, so each image is embedded once per step and
+  reused by many pairs;
+- :func:`is_similar`: the edge test both use.
+
+Everything is deterministic for a JAX key.
+
+>>> import jax
+>>> from drlim.neighbors import sequence_graph
+>>> sampler = make_sampler(sequence_graph(10, window=1))
+>>> i, j, similar = sample_pairs(jax.random.key(0), sampler, batch_size=4)
+>>> similar.tolist()
+[True, True, False, False]
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from drlim.neighbors import Graph, describe
+
+
+@struct.dataclass
+class PairSampler:
+    """A graph laid out for sampling under ``jax.jit`` (a pytree; build with :func:`make_sampler`).
+
+    Explicit edges are stored in compressed rows: the sorted neighbours of sample ``i`` are
+    ``indices[indptr[i]:indptr[i + 1]]``. Groups are stored as the member ids sorted by
+    group, with, per sample, where its group starts (``group_start``) and its own position
+    inside it (``group_rank``). ``active`` lists the samples that have at least one similar
+    sample (the anchors of similar pairs).
+    """
+
+    indptr: jax.Array  # (n + 1,) int32
+    indices: jax.Array  # (max(edges, 1),) int32
+    degree: jax.Array  # (n,) int32, group members included
+    groups: jax.Array  # (n,) int32, -1 = no group
+    group_members: jax.Array  # (max(grouped, 1),) int32
+    group_start: jax.Array  # (n,) int32
+    group_rank: jax.Array  # (n,) int32
+    active: jax.Array  # (max(n_active, 1),) int32
+    search_steps: int = struct.field(pytree_node=False)
+    has_similar: bool = struct.field(pytree_node=False)
+    has_dissimilar: bool = struct.field(pytree_node=False)
+
+    @property
+    def n(self) -> int:
+        """Number of samples."""
+        return int(self.degree.shape[0])
+
+
+def make_sampler(graph: Graph) -> PairSampler:
+    """Lay a :class:`~drlim.neighbors.Graph` out for jitted sampling.
+
+    >>> from drlim.neighbors import label_graph
+    >>> make_sampler(label_graph([0, 1, 0, 1])).degree.tolist()
+    [1, 1, 1, 1]
+    """
+    if not isinstance(graph, Graph):
+        raise ValueError(f"graph must be a drlim.neighbors.Graph, got {type(graph).__name__}")
+    n = graph.n
+    table = graph.neighbors
+    valid = table >= 0
+    explicit_degree = valid.sum(axis=1)
+    indptr = np.concatenate([[0], np.cumsum(explicit_degree)])
+    if indptr[-1] >= np.iinfo(np.int32).max:
+        raise ValueError(f"graph has too many explicit edges for int32 ids: {indptr[-1]}")
+    indices = table[valid]  # row-major, so each row stays sorted
+    if graph.groups is None:
+        groups = np.full(n, -1, dtype=np.int32)
+    else:
+        groups = graph.groups
+    grouped = np.flatnonzero(groups >= 0)
+    members = grouped[np.argsort(groups[grouped], kind="stable")]
+    sizes = np.bincount(groups[grouped], minlength=1)
+    starts = np.cumsum(sizes) - sizes
+    group_start = np.zeros(n, dtype=np.int64)
+    group_rank = np.zeros(n, dtype=np.int64)
+    group_start[members] = starts[groups[members]]
+    group_rank[members] = np.arange(members.size) - group_start[members]
+    degree = graph.degree
+    active = np.flatnonzero(degree > 0)
+    info = describe(graph)
+    return PairSampler(
+        indptr=_int32(indptr),
+        indices=_int32(indices if indices.size else np.array([-1])),
+        degree=_int32(degree),
+        groups=_int32(groups),
+        group_members=_int32(members if members.size else np.array([0])),
+        group_start=_int32(group_start),
+        group_rank=_int32(group_rank),
+        active=_int32(active if active.size else np.array([0])),
+        search_steps=int(explicit_degree.max(initial=0)).bit_length(),
+        has_similar=bool(active.size),
+        has_dissimilar=info["dissimilar"] > 0,
+    )
+
+
+def is_similar(sampler: PairSampler, i: Any, j: Any) -> jax.Array:
+    """Whether ``i`` and ``j`` are similar in the graph (broadcast, elementwise; jittable).
+
+    A sample is never similar to itself. Ids must lie in ``[0, n)`` (not checked under jit).
+    Explicit neighbours are found by binary search, O(log degree) per pair.
+
+    >>> from drlim.neighbors import pairs_graph
+    >>> sampler = make_sampler(pairs_graph([0], [2], n=3))
+    >>> is_similar(sampler, jnp.array([0, 2, 0, 1]), jnp.array([2, 0, 0, 2])).tolist()
+    [True, True, False, False]
+    """
+    i, j = jnp.broadcast_arrays(jnp.asarray(i, jnp.int32), jnp.asarray(j, jnp.int32))
+    group_i = sampler.groups[i]
+    same_group = (group_i >= 0) & (group_i == sampler.groups[j])
+    last = sampler.indices.shape[0] - 1
+    lo, end = sampler.indptr[i], sampler.indptr[i + 1]
+    hi = end
+    for _ in range(sampler.search_steps):  # lower bound of j in the sorted row
+        searching = lo < hi
+        mid = (lo + hi) // 2
+        less = sampler.indices[jnp.minimum(mid, last)] < j
+        lo = jnp.where(searching & less, mid + 1, lo)
+        hi = jnp.where(searching & ~less, mid, hi)
+    listed = (lo < end) & (sampler.indices[jnp.minimum(lo, last)] == j)
+    return (i != j) & (same_group | listed)
+
+
+@functools.partial(jax.jit, static_argnames=("batch_size", "similar_fraction"))
+def sample_pairs(
+    key: jax.Array, sampler: PairSampler, batch_size: int, similar_fraction: float = 0.5
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A batch of pairs ``(i, j, similar)``: int32, int32, bool arrays of ``batch_size``.
+
+    Exactly ``round(similar_fraction * batch_size)`` pairs are similar and come first.
+    A similar pair is an anchor drawn uniformly among samples that have neighbours, then
+    one of its similar samples uniformly -- uniform over anchors, not over edges (a hub's
+    edges are drawn less often than a leaf's). A dissimilar pair is uniform over all
+    unordered non-similar pairs: ``i`` uniform, ``j`` uniform among the others, redrawn
+    (in a ``lax.while_loop`` per pair) until the pair is not an edge. Deterministic for
+    ``key``; ``batch_size`` and ``similar_fraction`` are static.
+
+    >>> from drlim.neighbors import label_graph
+    >>> sampler = make_sampler(label_graph([0, 0, 1, 1, 2]))
+    >>> i, j, similar = sample_pairs(jax.random.key(1), sampler, 6, similar_fraction=1 / 3)
+    >>> similar.tolist()
+    [True, True, False, False, False, False]
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if not isinstance(similar_fraction, int | float) or not 0.0 <= similar_fraction <= 1.0:
+        raise ValueError(f"similar_fraction must be in [0, 1], got {similar_fraction!r}")
+    n_similar = math.floor(similar_fraction * batch_size + 0.5)
+    n_dissimilar = batch_size - n_similar
+    if n_similar and not sampler.has_similar:
+        raise ValueError(
+            f"similar_fraction must be 0 for a graph without similar pairs, got {similar_fraction}"
+        )
+    if n_dissimilar and not sampler.has_dissimilar:
+        raise ValueError(
+            "similar_fraction must be 1 for a graph where every pair is similar, "
+            f"got {similar_fraction}"
+        )
+    key_similar, key_dissimilar = jax.random.split(key)
+    anchors, partners = _draw_similar(key_similar, sampler, n_similar)
+    far_i, far_j = _draw_dissimilar(key_dissimilar, sampler, n_dissimilar)
+    similar = jnp.arange(batch_size) < n_similar
+    return jnp.concatenate([anchors, far_i]), jnp.concatenate([partners, far_j]), similar
+
+
+@functools.partial(jax.jit, static_argnames=("n_anchors",))
+def sample_block(
+    key: jax.Array, sampler: PairSampler, n_anchors: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A block of ``m = 2 * n_anchors`` samples and all pairs among them.
+
+    Returns ``idx`` (m,) int32 -- the anchors (uniform, with replacement, among samples
+    that have neighbours) then one similar sample of each --, ``similar`` (m, m) bool
+    from the graph, and ``valid`` (m, m) bool that keeps each unordered pair of distinct
+    ids once: the upper triangle, restricted to the first occurrence of each id (so a
+    repeated id, and the diagonal, count for nothing). Embed ``idx`` once, then take the
+    loss over ``valid`` pairs. ``n_anchors`` is static.
+
+    >>> from drlim.neighbors import sequence_graph
+    >>> sampler = make_sampler(sequence_graph(50, window=1))
+    >>> idx, similar, valid = sample_block(jax.random.key(0), sampler, n_anchors=4)
+    >>> idx.shape, similar.shape, bool(similar[0, 4])
+    ((8,), (8, 8), True)
+    """
+    if isinstance(n_anchors, bool) or not isinstance(n_anchors, int) or n_anchors < 1:
+        raise ValueError(f"n_anchors must be an int >= 1, got {n_anchors!r}")
+    if not sampler.has_similar:
+        raise ValueError("sampler: sample_block needs a graph with at least one similar pair")
+    anchors, partners = _draw_similar(key, sampler, n_anchors)
+    idx = jnp.concatenate([anchors, partners])
+    similar = is_similar(sampler, idx[:, None], idx[None, :])
+    same = idx[:, None] == idx[None, :]
+    first = ~jnp.any(jnp.tril(same, k=-1), axis=1)
+    upper = jnp.triu(jnp.ones_like(same), k=1)
+    valid = upper & first[:, None] & first[None, :]
+    return idx, similar, valid
+
+
+def _draw_similar(key: jax.Array, sampler: PairSampler, count: int) -> tuple[jax.Array, jax.Array]:
+    """``count`` anchors (uniform among samples with neighbours) and one neighbour each."""
+    key_anchor, key_rank = jax.random.split(key)
+    pick = jax.random.randint(key_anchor, (count,), 0, sampler.active.shape[0])
+    anchors = sampler.active[pick]
+    rank = jax.random.randint(key_rank, (count,), 0, sampler.degree[anchors])
+    row_start = sampler.indptr[anchors]
+    explicit = sampler.indptr[anchors + 1] - row_start
+    listed = sampler.indices[jnp.minimum(row_start + rank, sampler.indices.shape[0] - 1)]
+    in_group = rank - explicit
+    in_group = in_group + (in_group >= sampler.group_rank[anchors])  # skip the anchor itself
+    slot = jnp.clip(sampler.group_start[anchors] + in_group, 0, sampler.group_members.shape[0] - 1)
+    partners = jnp.where(rank < explicit, listed, sampler.group_members[slot])
+    return anchors, partners
+
+
+def _draw_dissimilar(
+    key: jax.Array, sampler: PairSampler, count: int
+) -> tuple[jax.Array, jax.Array]:
+    """``count`` pairs uniform over the non-similar pairs, by rejection.
+
+    Each round redraws, from a fresh key, only the pairs that are still similar; a pair keeps
+    the first non-similar draw of its own sequence of independent draws, hence uniform.
+    """
+    n = sampler.n
+
+    def draw(round_key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        key_i, key_j = jax.random.split(round_key)
+        i = jax.random.randint(key_i, (count,), 0, n)
+        j = jax.random.randint(key_j, (count,), 0, n - 1)
+        return i, j + (j >= i)
+
+    def redraw(state):
+        round_index, i, j, rejected = state
+        new_i, new_j = draw(jax.random.fold_in(key, round_index))
+        i, j = jnp.where(rejected, new_i, i), jnp.where(rejected, new_j, j)
+        return round_index + 1, i, j, is_similar(sampler, i, j)
+
+    if count == 0:
+        empty = jnp.zeros((0,), jnp.int32)
+        return empty, empty
+    i, j = draw(jax.random.fold_in(key, 0))
+    state = (jnp.int32(1), i, j, is_similar(sampler, i, j))
+    _, i, j, _ = jax.lax.while_loop(lambda s: jnp.any(s[3]), redraw, state)
+    return i, j
+
+
+def _int32(values: np.ndarray) -> jax.Array:
+    return jnp.asarray(np.asarray(values, dtype=np.int32))
+
+
+__all__ = ["PairSampler", "is_similar", "make_sampler", "sample_block", "sample_pairs"]

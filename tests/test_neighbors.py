@@ -1,0 +1,358 @@
+"""Neighbourhood graphs against brute-force references written out here, and their errors."""
+
+import itertools
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.neighbors import NearestNeighbors
+
+from drlim import neighbors
+from drlim.neighbors import (
+    Graph,
+    describe,
+    edges,
+    grid_graph,
+    knn_graph,
+    knn_indices,
+    label_graph,
+    orbit_graph,
+    pairs_graph,
+    sequence_graph,
+    symmetrize,
+    union,
+)
+
+
+def reference_knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest by (float64 distance, index), self excluded: indices and distances."""
+    flat = X.reshape(len(X), -1).astype(np.float64)
+    sq = (flat * flat).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * flat @ flat.T, 0)  # exact for the digits
+    np.fill_diagonal(d2, np.inf)
+    ids = np.arange(len(X))
+    order = np.array([np.lexsort((ids, row))[:k] for row in d2])
+    return order, np.sqrt(np.take_along_axis(d2, order, axis=1))
+
+
+def dense_from_directed(table: np.ndarray) -> np.ndarray:
+    n = len(table)
+    dense = np.zeros((n, n), dtype=bool)
+    for i, row in enumerate(table):
+        dense[i, row[row >= 0]] = True
+    np.fill_diagonal(dense, False)
+    return dense | dense.T
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    """scikit-learn's 8x8 handwritten digits as NHWC images in [0, 1] (many exact ties)."""
+    return (load_digits().images / 16.0).astype(np.float32)[..., None]
+
+
+def test_knn_matches_sklearn_on_random_data():
+    X = np.random.default_rng(0).normal(size=(400, 16)).astype(np.float32)
+    ours = knn_indices(X, k=5)
+    dist, theirs = NearestNeighbors(n_neighbors=5).fit(X).kneighbors()
+    flat = X.astype(np.float64)
+    our_dist = np.linalg.norm(flat[:, None, :] - flat[ours], axis=-1)
+    np.testing.assert_allclose(our_dist, dist, rtol=1e-5)
+    assert all(set(a) == set(b) for a, b in zip(ours, theirs, strict=True))
+
+
+def test_knn_matches_sklearn_and_breaks_ties_towards_smaller_index(digits):
+    ours = knn_indices(digits, k=5)  # NHWC images are flattened
+    flat = digits.reshape(len(digits), -1)
+    dist, _ = NearestNeighbors(n_neighbors=5, algorithm="brute").fit(flat).kneighbors()
+    expected, expected_dist = reference_knn(digits, 5)
+    # Pixel values are multiples of 1/16: float32 distances are exact, so ties are exact.
+    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_allclose(expected_dist, dist, rtol=1e-5)
+
+
+@pytest.mark.parametrize("block_size", [1, 7, 64, 1000])
+def test_knn_block_size_does_not_change_the_graph(block_size):
+    X = np.random.default_rng(1).random((150, 10)).astype(np.float32)
+    X[10] = X[20]  # a duplicate pair: a tie at distance 0
+    expected, _ = reference_knn(X, 4)
+    np.testing.assert_array_equal(knn_indices(X, k=4, block_size=block_size), expected)
+
+
+@pytest.mark.parametrize("chunk_size", [21, 32, 50])
+def test_knn_column_chunks_do_not_change_the_graph(monkeypatch, chunk_size):
+    monkeypatch.setattr(neighbors, "KNN_CHUNK_SIZE", chunk_size)  # 150 = several chunks + a tail
+    X = np.random.default_rng(1).random((150, 10)).astype(np.float32)
+    X[10] = X[140]
+    expected, _ = reference_knn(X, 4)
+    np.testing.assert_array_equal(knn_indices(X, k=4, block_size=16), expected)
+
+
+def test_knn_graph_is_the_symmetrised_knn_relation():
+    X = np.random.default_rng(2).random((200, 8))
+    g = knn_graph(X, k=5, block_size=64)
+    table, _ = reference_knn(X, 5)
+    reference = dense_from_directed(table)
+    np.testing.assert_array_equal(g.to_dense(), reference)
+    info = describe(g)
+    assert info["similar_directed"] == 200 * 5
+    assert info["similar_undirected"] == reference.sum() // 2
+    assert info["dissimilar"] == 200 * 199 // 2 - reference.sum() // 2
+    assert info["degree_min"] >= 5
+    assert info["degree_max"] == g.neighbors.shape[1] == info["width"]
+
+
+@pytest.mark.parametrize(
+    ("X", "k", "block_size", "match"),
+    [
+        (np.zeros((10, 3)), 0, 4, "k must"),
+        (np.zeros((10, 3)), -2, 4, "k must"),
+        (np.zeros((10, 3)), 10, 4, "k must"),
+        (np.zeros((10, 3)), 11, 4, "k must"),
+        (np.zeros((10, 3)), 2.0, 4, "k must"),
+        (np.zeros((10, 3)), 3, 0, "block_size must"),
+        (np.zeros((0, 3)), 3, 4, "X must"),
+        (np.zeros((10,)), 3, 4, "X must"),
+        (np.zeros((10, 0)), 3, 4, "X must"),
+        (np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), 1, 4, "X must be finite"),
+        (np.array([[0.0, np.inf], [1.0, 2.0], [3.0, 4.0]]), 1, 4, "X must be finite"),
+        ([["a", "b"], ["c", "d"]], 1, 4, "X must"),
+    ],
+)
+def test_knn_rejects_bad_input(X, k, block_size, match):
+    with pytest.raises(ValueError, match=match):
+        knn_graph(X, k=k, block_size=block_size)
+
+
+def test_paper_mnist_protocol_counts():
+    mnist = pytest.importorskip("drlim.data.mnist")
+    try:
+        split = mnist.mnist_4_9(n_train_per_digit=3000, seed=0)
+    except FileNotFoundError:
+        pytest.skip("MNIST data not installed")
+    g = knn_graph(split.x_train, k=5)
+    info = describe(g)
+    assert info["n_samples"] == 6000
+    assert info["similar_directed"] == 30_000
+    assert 15_000 <= info["similar_undirected"] <= 30_000
+    assert info["dissimilar"] == 6000 * 5999 // 2 - info["similar_undirected"]
+
+
+def norb_factors() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    az, el, light = np.meshgrid(
+        np.arange(0, 360, 20), np.arange(30, 75, 5), np.arange(6), indexing="ij"
+    )
+    return az.ravel(), el.ravel(), light.ravel()
+
+
+def reference_pose_graph(az: np.ndarray, el: np.ndarray) -> np.ndarray:
+    gap = np.abs(az[:, None] - az[None, :]) % 360
+    near = (np.minimum(gap, 360 - gap) <= 20) & (np.abs(el[:, None] - el[None, :]) <= 5)
+    np.fill_diagonal(near, False)
+    return near
+
+
+def test_grid_graph_on_the_norb_grid():
+    az, el, light = norb_factors()
+    assert az.size == 972
+    g = grid_graph(az, el)
+    dense = g.to_dense()
+    np.testing.assert_array_equal(dense, reference_pose_graph(az, el))
+
+    def sample(a, e, lighting):
+        return np.flatnonzero((az == a) & (el == e) & (light == lighting))[0]
+
+    assert dense[sample(340, 50, 0), sample(0, 50, 3)]
+    assert dense[sample(0, 50, 0), sample(340, 55, 5)]
+    assert not dense[sample(0, 30, 0), sample(0, 70, 0)]
+    assert not dense[sample(0, 30, 0), sample(0, 40, 0)]
+    assert not dense[sample(0, 50, 0), sample(40, 50, 0)]
+    # 3 x 3 poses x 6 lightings minus itself; 2 x 3 x 6 - 1 at the lowest/highest elevation.
+    expected_degree = np.where((el == 30) | (el == 70), 35, 53)
+    np.testing.assert_array_equal(g.degree, expected_degree)
+
+
+def test_grid_graph_random_660_subsets_match_the_paper():
+    az, el, _ = norb_factors()
+    rng = np.random.default_rng(0)
+    counts = []
+    for _ in range(100):
+        subset = rng.choice(972, size=660, replace=False)
+        info = describe(grid_graph(az[subset], el[subset]))
+        assert info["dissimilar"] == 660 * 659 // 2 - info["similar_undirected"]
+        counts.append(info["similar_undirected"])
+    counts = np.array(counts)
+    full = describe(grid_graph(az, el))["similar_undirected"]
+    assert full == (756 * 53 + 216 * 35) // 2
+    expected_mean = full * (660 * 659) / (972 * 971)  # about 10,974.6
+    assert abs(counts.mean() - expected_mean) < 4 * counts.std() / np.sqrt(counts.size)
+    assert abs(counts.mean() - 10_970) < 30
+    assert abs(10_989 - counts.mean()) < 3 * counts.std()  # the paper's draw is typical
+
+
+def test_grid_graph_options_and_errors():
+    az = np.array([0, 340, 0, 0])
+    el = np.array([30, 30, 30, 35])
+    linear = grid_graph(az, el, circular_azimuth=False).to_dense()
+    assert not linear[0, 1]
+    by_instance = grid_graph(az, el, instance=[0, 0, 1, 1]).to_dense()
+    assert by_instance[0, 1] and not by_instance[0, 2] and by_instance[2, 3]
+    with pytest.raises(ValueError, match="azimuth must be multiples"):
+        grid_graph([0, 10], [30, 30])
+    with pytest.raises(ValueError, match="azimuth_step must divide 360"):
+        grid_graph([0, 70], [30, 30], azimuth_step=70)
+    with pytest.raises(ValueError, match="elevation must have the length"):
+        grid_graph([0, 20], [30])
+    with pytest.raises(ValueError, match="azimuth must be finite"):
+        grid_graph([0, np.nan], [30, 30])
+    with pytest.raises(ValueError, match="azimuth must be a non-empty"):
+        grid_graph([], [])
+    with pytest.raises(ValueError, match="elevation_step must be a positive"):
+        grid_graph([0], [30], elevation_step=0)
+
+
+def test_label_graph_uses_groups():
+    labels = np.array([4, 9, 4, 4, 9, 7])
+    g = label_graph(labels)
+    assert g.neighbors.shape == (6, 0)
+    reference = (labels[:, None] == labels[None, :]) & ~np.eye(6, dtype=bool)
+    np.testing.assert_array_equal(g.to_dense(), reference)
+    info = describe(g)
+    assert info["similar_undirected"] == 3 + 1  # C(3, 2) fours + C(2, 2) nines
+    assert info["dissimilar"] == 15 - 4
+    assert info["degree_min"] == 0 and info["degree_max"] == 2
+    i, j = edges(g, include_groups=True)
+    np.testing.assert_array_equal(np.stack([i, j], 1), np.argwhere(np.triu(reference)))
+    with pytest.raises(ValueError, match="labels must"):
+        label_graph([])
+    with pytest.raises(ValueError, match="labels must not contain NaN"):
+        label_graph([1.0, np.nan])
+
+
+def test_sequence_graph():
+    g = sequence_graph(7, window=2, sequence_ids=[0, 0, 0, 0, 1, 1, 1])
+    pos = np.arange(7)
+    ids = np.array([0, 0, 0, 0, 1, 1, 1])
+    gap = np.abs(pos[:, None] - pos[None, :])
+    reference = (gap >= 1) & (gap <= 2) & (ids[:, None] == ids[None, :])
+    np.testing.assert_array_equal(g.to_dense(), reference)
+    assert describe(sequence_graph(5, window=9))["dissimilar"] == 0
+    with pytest.raises(ValueError, match="window must"):
+        sequence_graph(5, window=0)
+    with pytest.raises(ValueError, match="n must"):
+        sequence_graph(0, window=1)
+    with pytest.raises(ValueError, match="sequence_ids must have length"):
+        sequence_graph(5, window=1, sequence_ids=[0, 1])
+
+
+def test_orbit_graph_hand_made_example():
+    # Originals 0, 1, 2; copies 3, 4 of 0; 5, 6 of 1; 7, 8 of 2. Original 0 is a
+    # neighbour of original 1, and the copy 8 of 2 happens to be a neighbour of original 2.
+    orbit_ids = [0, 1, 2, 0, 0, 1, 1, 2, 2]
+    base = pairs_graph([0, 8], [1, 2], n=9)
+    g = orbit_graph(base, orbit_ids)
+    a, b, c = {0, 3, 4}, {1, 5, 6}, {2, 7, 8}
+    expected = {}
+    for member in a | b:
+        # its own copies; its neighbour's orbit (0 ~ 1, so copies of 0 ~ copies of 1)
+        expected[member] = (a | b) - {member}
+    for member in c:
+        # 8 ~ 2 lies inside one orbit: nothing new beyond the orbit itself
+        expected[member] = c - {member}
+    got = {i: set(row[row >= 0].tolist()) for i, row in enumerate(g.neighbors)}
+    assert got == expected
+    assert describe(g)["similar_undirected"] == 15 + 3
+
+
+def test_orbit_graph_follows_the_rule_on_a_random_graph():
+    rng = np.random.default_rng(3)
+    n = 30
+    orbit = rng.integers(0, 8, size=n)
+    base = pairs_graph(rng.integers(0, n, 25), rng.integers(0, n, 25), n=n)
+    near = base.to_dense()
+    reference = np.zeros((n, n), dtype=bool)
+    for i, j in itertools.product(range(n), repeat=2):
+        from_copies = any(
+            orbit[u] == orbit[j]
+            for m in np.flatnonzero(orbit == orbit[i])
+            for u in np.flatnonzero(near[m])
+        )
+        reference[i, j] = i != j and (orbit[i] == orbit[j] or near[i, j] or from_copies)
+    np.testing.assert_array_equal(orbit_graph(base, orbit).to_dense(), reference)
+
+
+def test_orbit_graph_shift_protocol_count():
+    originals = np.random.default_rng(4).random((120, 20))
+    base = knn_graph(originals, k=5)
+    n_orig, n_pos = 120, 5
+    lifted = Graph(
+        np.concatenate([base.neighbors] + [np.full_like(base.neighbors, -1)] * (n_pos - 1))
+    )
+    g = orbit_graph(lifted, np.tile(np.arange(n_orig), n_pos))
+    undirected = describe(base)["similar_undirected"]
+    # C(5, 2) pairs inside each orbit plus 5 x 5 for every pair of neighbouring originals.
+    assert describe(g)["similar_undirected"] == n_orig * 10 + 25 * undirected
+
+
+def test_orbit_graph_keeps_consistent_groups_and_refuses_others():
+    labels = label_graph([0, 0, 1, 1])
+    g = orbit_graph(labels, [0, 0, 1, 2])
+    np.testing.assert_array_equal(g.to_dense(), labels.to_dense())
+    with pytest.raises(ValueError, match="orbit_ids: every orbit"):
+        orbit_graph(labels, [0, 1, 1, 2])
+    with pytest.raises(ValueError, match="orbit_ids must have length"):
+        orbit_graph(labels, [0, 1])
+
+
+def test_pairs_graph_union_and_symmetrize():
+    g = pairs_graph([0, 1, 3, 3], [1, 0, 3, 2], n=5)
+    assert g.neighbors.tolist() == [[1], [0], [3], [2], [-1]]
+    both = union(label_graph([0, 0, 1, 1, 2]), pairs_graph([0, 1], [1, 2], n=5))
+    assert both.groups is not None
+    assert both.neighbors.tolist() == [[-1], [2], [1], [-1], [-1]]  # 0 ~ 1 is a group edge
+    assert describe(both)["similar_undirected"] == 3
+    table = np.array([[0, 1], [1, -1], [0, 2]])  # rows list themselves, like sklearn does
+    s = symmetrize(table)
+    assert s.neighbors.tolist() == [[1, 2], [0, -1], [0, -1]]
+    assert s.directed_pairs == 2
+    assert symmetrize(s) is s
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: pairs_graph([0, 5], [1, 2], n=5), "i must hold ids in"),
+        (lambda: pairs_graph([0], [-1], n=5), "j must hold ids in"),
+        (lambda: pairs_graph([0, 1], [1], n=5), "i and j must have the same length"),
+        (lambda: pairs_graph([0.5], [1], n=5), "i must hold integers"),
+        (lambda: pairs_graph([0], [1], n=0), "n must"),
+        (lambda: symmetrize(np.array([[1], [2]])), "neighbors must hold ids in"),
+        (lambda: symmetrize(np.zeros((0, 2), int)), "neighbors must have at least one row"),
+        (lambda: union(), "union needs at least one graph"),
+        (lambda: union(sequence_graph(3, 1), sequence_graph(4, 1)), "same number of samples"),
+        (lambda: union(label_graph([0, 1]), label_graph([1, 1])), "at most one graph"),
+        (lambda: Graph(np.array([[1], [-1]])), "symmetric"),
+        (lambda: Graph(np.array([[0]])), "self loops"),
+        (lambda: Graph(np.array([[2, 1], [0, -1], [0, -1]])), "sorted"),
+        (lambda: Graph(np.array([[-1, 1], [0, -1]])), "padding"),
+        (lambda: Graph(np.array([[1], [0]]), groups=np.array([3, 3])), "one group"),
+        (lambda: Graph(np.array([[1], [0]]), groups=np.array([0])), "groups must have shape"),
+        (lambda: describe("graph"), "graph must be a Graph"),
+    ],
+)
+def test_graph_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_graph_is_read_only_and_edges_are_sorted():
+    g = sequence_graph(4, window=2)
+    with pytest.raises(ValueError):
+        g.neighbors[0, 0] = 3
+    i, j = edges(g)
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [
+        (0, 1),
+        (0, 2),
+        (1, 2),
+        (1, 3),
+        (2, 3),
+    ]
