@@ -1,0 +1,383 @@
+"""The JIT training loop: pair sampling, mapping, contrastive loss and update in one step.
+
+A training step draws pairs from the neighbourhood graph (:mod:`drlim.pairs`), maps the
+images they touch with the network, and applies the contrastive loss
+(:mod:`drlim.loss`). ``log_every`` steps run inside one ``jax.lax.scan`` under one
+``jax.jit`` call, so the host only sees the device once per logging interval.
+
+Two ways to draw pairs:
+
+* ``"pairs"``: ``batch_size`` independent pairs, ``similar_fraction`` of them similar —
+  the paper's protocol.
+* ``"block"``: ``batch_size`` distinct images (anchors plus one neighbour each), and
+  *every* pair among them labelled by the graph; each image is mapped once and reused by
+  ``batch_size - 1`` pairs. The objective weighs the mean similar-pair loss by
+  ``similar_fraction`` and the mean dissimilar-pair loss by the rest, which is the
+  expectation of the ``"pairs"`` objective.
+
+A run directory (``workdir``) receives ``metrics.jsonl`` (one row per logging interval,
+the similar-pair and dissimilar-pair losses kept apart) and atomic checkpoints; with
+``resume=True`` training continues from the last checkpoint and ends on the same
+parameters as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
+
+from drlim._io import write_bytes
+from drlim.loss import contrastive_loss, pair_distance
+from drlim.neighbors import Graph
+from drlim.pairs import make_sampler, sample_block, sample_pairs
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "cosine")
+MODES = ("pairs", "block")
+CHECKPOINT_NAME = "checkpoint.msgpack"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; same config and seed, same parameters.
+
+    ``batch_size`` counts pairs in ``"pairs"`` mode and images in ``"block"`` mode.
+    ``epochs`` (of ``pairs_per_epoch`` pairs, the paper's unit) is used when ``steps`` is 0.
+    ``devices > 1`` trains data-parallel: the step's images are sharded over that many
+    devices and the parameters replicated (see :func:`data_parallel_mesh`).
+    """
+
+    seed: int = 0
+    steps: int = 1000
+    epochs: float = 0.0
+    pairs_per_epoch: int = 60_000
+    batch_size: int = 128
+    mode: str = "pairs"
+    similar_fraction: float = 0.5
+    margin: float = 1.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    schedule: str = "constant"
+    log_every: int = 50
+    checkpoint_every: int = 0
+    devices: int = 1
+
+    def __post_init__(self) -> None:
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("mode", self.mode, MODES)
+        for name in ("batch_size", "log_every", "pairs_per_epoch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.mode == "block" and (self.batch_size < 4 or self.batch_size % 2):
+            raise ValueError(
+                f"batch_size must be even and >= 4 in block mode, got {self.batch_size}"
+            )
+        if self.steps < 0 or self.epochs < 0 or (self.steps == 0 and self.epochs == 0):
+            raise ValueError(f"give steps > 0 or epochs > 0, got {self.steps=} {self.epochs=}")
+        if not 0.0 < self.similar_fraction < 1.0:
+            raise ValueError(f"similar_fraction must be in (0, 1), got {self.similar_fraction}")
+        if self.margin <= 0 or self.learning_rate <= 0:
+            raise ValueError(
+                f"margin and learning_rate must be > 0, got {self.margin} and {self.learning_rate}"
+            )
+        if self.devices < 1 or self.batch_size % self.devices:
+            raise ValueError(
+                f"devices must be >= 1 and divide batch_size ({self.batch_size}), "
+                f"got {self.devices}"
+            )
+        if self.checkpoint_every < 0 or self.checkpoint_every % self.log_every:
+            raise ValueError(
+                f"checkpoint_every must be a multiple of log_every ({self.log_every}), "
+                f"got {self.checkpoint_every}"
+            )
+
+    @property
+    def total_steps(self) -> int:
+        """Steps to run: ``steps``, or ``epochs`` converted at ``pairs_per_epoch``."""
+        if self.steps:
+            return self.steps
+        pairs_per_step = self.batch_size if self.mode == "pairs" else self.batch_size // 2
+        return max(1, math.ceil(self.epochs * self.pairs_per_epoch / pairs_per_step))
+
+
+@dataclass
+class TrainResult:
+    """Trained parameters, the logged history and how long it took."""
+
+    params: Any
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when the loss becomes NaN or inf; the last good checkpoint is kept."""
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """The optimizer and learning-rate schedule a config names (SGD + momentum or Adam)."""
+    if config.schedule == "cosine":
+        lr = optax.cosine_decay_schedule(config.learning_rate, config.total_steps)
+    else:
+        lr = config.learning_rate
+    if config.optimizer == "sgd":
+        return optax.sgd(lr, momentum=config.momentum or None)
+    return optax.adam(lr)
+
+
+def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
+    """Initial parameters of ``network`` for inputs shaped like ``sample`` (one example)."""
+    return network.init(jax.random.key(seed), jnp.asarray(sample)[None])
+
+
+def embed(
+    network: nn.Module, params: Any, data: np.ndarray | jax.Array, batch_size: int = 2048
+) -> np.ndarray:
+    """Map ``data`` through the trained network in batches; returns a NumPy array."""
+    data = np.asarray(data, dtype=np.float32)
+    out = [np.asarray(_apply(network, params, data[i : i + batch_size]))
+           for i in range(0, len(data), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def train(
+    network: nn.Module,
+    data: np.ndarray | jax.Array,
+    graph: Graph,
+    config: TrainConfig,
+    *,
+    workdir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    params: Any = None,
+) -> TrainResult:
+    """Train ``network`` so that ``graph``'s similar pairs end close and the rest apart.
+
+    Args:
+      network: a Flax module mapping a batch of samples to ``(batch, n_components)``.
+      data: the training samples, ``(n, ...)``; ``graph`` indexes its rows.
+      graph: the neighbourhood graph (:mod:`drlim.neighbors`).
+      config: the run's :class:`TrainConfig`.
+      workdir: where ``metrics.jsonl`` and checkpoints go (nothing is written if None).
+      resume: continue from the checkpoint in ``workdir`` when there is one.
+      progress: show a progress bar; by default only when stderr is a terminal.
+      params: initial parameters (default: initialised from ``config.seed``).
+
+    >>> from drlim.models import MLP
+    >>> from drlim.neighbors import knn_graph
+    >>> X = np.random.default_rng(0).normal(size=(200, 10)).astype(np.float32)
+    >>> result = train(MLP(n_components=2), X, knn_graph(X, k=5), TrainConfig(steps=100))
+    >>> embed(MLP(n_components=2), result.params, X).shape
+    (200, 2)
+    """
+    data = jnp.asarray(data, dtype=jnp.float32)
+    if data.ndim < 2 or data.shape[0] != graph.n:
+        raise ValueError(
+            f"data must have one row per graph node ({graph.n}), got shape {tuple(data.shape)}"
+        )
+    if not bool(jnp.all(jnp.isfinite(data))):
+        raise ValueError("data must be finite (no NaN or inf)")
+    workdir = Path(workdir) if workdir is not None else None
+    optimizer = make_optimizer(config)
+    if params is None:
+        params = init_params(network, data[0], config.seed)
+    state = {"params": params, "opt_state": optimizer.init(params), "step": 0}
+    history: list[dict] = []
+    if resume and workdir is not None and (workdir / CHECKPOINT_NAME).exists():
+        state = load_checkpoint(workdir / CHECKPOINT_NAME, state)
+        history = _read_history(workdir / "metrics.jsonl", upto=state["step"])
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        _write_history(workdir / "metrics.jsonl", history)
+
+    run_chunk = _make_chunk_runner(network, optimizer, make_sampler(graph), data, config)
+    base_key = jax.random.key(config.seed)
+    total = config.total_steps
+    show = sys.stderr.isatty() if progress is None else progress
+    started = time.perf_counter()
+    with tqdm(total=total, initial=state["step"], disable=not show, unit="step",
+              desc="drlim train", dynamic_ncols=True) as bar:
+        while state["step"] < total:
+            length = min(config.log_every, total - state["step"])
+            new_params, new_opt, stats = run_chunk(
+                state["params"], state["opt_state"], base_key, state["step"], length
+            )
+            stats = jax.device_get(stats)
+            _raise_if_not_finite(stats["loss"], state["step"], workdir)
+            state = {"params": new_params, "opt_state": new_opt, "step": state["step"] + length}
+            row = _summarise(stats, state["step"], time.perf_counter() - started)
+            history.append(row)
+            if workdir is not None:
+                _append_history(workdir / "metrics.jsonl", row)
+                if _checkpoint_due(config, state["step"], total):
+                    save_checkpoint(workdir / CHECKPOINT_NAME, state)
+            bar.update(length)
+            bar.set_postfix(L_S=f"{row['loss_similar']:.3g}", L_D=f"{row['loss_dissimilar']:.3g}")
+    return TrainResult(state["params"], history, time.perf_counter() - started)
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
+    """Write a training state atomically (temporary file, then rename)."""
+    write_bytes(Path(path), flax.serialization.to_bytes(jax.device_get(state)))
+
+
+def load_checkpoint(path: str | os.PathLike, template: dict) -> dict:
+    """Read a training state written by :func:`save_checkpoint`, shaped like ``template``."""
+    restored = flax.serialization.from_bytes(template, Path(path).read_bytes())
+    restored["step"] = int(restored["step"])
+    return restored
+
+
+def config_to_dict(config: Any) -> dict:
+    """A dataclass config as a JSON-ready dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _make_chunk_runner(
+    network: nn.Module,
+    optimizer: optax.GradientTransformation,
+    sampler: Any,
+    data: jax.Array,
+    config: TrainConfig,
+) -> Callable:
+    """A jitted function running ``length`` training steps with ``jax.lax.scan``."""
+    margin, fraction = config.margin, config.similar_fraction
+    shard = _batch_sharding(config.devices)
+
+    def pair_objective(params, key):
+        i, j, similar = sample_pairs(key, sampler, config.batch_size, fraction)
+        z = network.apply(params, shard(data[jnp.concatenate([i, j])]))
+        z1, z2 = jnp.split(z, 2)
+        per_pair = contrastive_loss(z1, z2, similar, margin)
+        valid = jnp.ones_like(similar)
+        stats = _partial_losses(per_pair, pair_distance(z1, z2), similar, valid, margin)
+        return jnp.mean(per_pair), stats
+
+    def block_objective(params, key):
+        idx, similar, valid = sample_block(key, sampler, config.batch_size // 2)
+        z = network.apply(params, shard(data[idx]))
+        m = z.shape[0]
+        z1 = jnp.broadcast_to(z[:, None, :], (m, m, z.shape[-1]))
+        z2 = jnp.broadcast_to(z[None, :, :], (m, m, z.shape[-1]))
+        per_pair = contrastive_loss(z1, z2, similar, margin)
+        stats = _partial_losses(per_pair, pair_distance(z1, z2), similar, valid, margin)
+        objective = fraction * stats["loss_similar"] + (1 - fraction) * stats["loss_dissimilar"]
+        return objective, stats
+
+    objective = pair_objective if config.mode == "pairs" else block_objective
+
+    def step(carry, t):
+        params, opt_state, base_key = carry
+        (loss, stats), grads = jax.value_and_grad(objective, has_aux=True)(
+            params, jax.random.fold_in(base_key, t)
+        )
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state, base_key), {"loss": loss, **stats}
+
+    def run(params, opt_state, base_key, start, length):
+        (params, opt_state, _), stats = jax.lax.scan(
+            step, (params, opt_state, base_key), start + jnp.arange(length)
+        )
+        return params, opt_state, stats
+
+    return jax.jit(run, static_argnums=4)
+
+
+def data_parallel_mesh(devices: int) -> Mesh:
+    """A one-axis mesh (``"data"``) over the first ``devices`` local devices.
+
+    >>> data_parallel_mesh(1).shape
+    {'data': 1}
+    """
+    available = jax.devices()
+    if devices > len(available):
+        raise ValueError(f"devices must be <= the {len(available)} available, got {devices}")
+    return Mesh(np.array(available[:devices]), ("data",))
+
+
+def _batch_sharding(devices: int) -> Callable[[jax.Array], jax.Array]:
+    """Shard a batch of images along its first axis (identity on one device)."""
+    if devices == 1:
+        return lambda batch: batch
+    sharding = NamedSharding(data_parallel_mesh(devices), PartitionSpec("data"))
+    return lambda batch: jax.lax.with_sharding_constraint(batch, sharding)
+
+
+def _partial_losses(
+    per_pair: jax.Array, d: jax.Array, similar: jax.Array, valid: jax.Array, margin: float
+) -> dict:
+    """Mean similar-pair loss, mean dissimilar-pair loss and fraction inside the margin."""
+    sim = (similar & valid).astype(per_pair.dtype)
+    dis = (~similar & valid).astype(per_pair.dtype)
+    n_sim, n_dis = jnp.maximum(sim.sum(), 1), jnp.maximum(dis.sum(), 1)
+    return {
+        "loss_similar": jnp.sum(per_pair * sim) / n_sim,
+        "loss_dissimilar": jnp.sum(per_pair * dis) / n_dis,
+        "inside_margin": jnp.sum((d < margin) * dis) / n_dis,
+    }
+
+
+def _summarise(stats: dict, step: int, seconds: float) -> dict:
+    """One ``metrics.jsonl`` row: the interval's mean of each statistic."""
+    row = {"step": step, "seconds": round(seconds, 3)}
+    row.update({name: float(np.mean(values)) for name, values in stats.items()})
+    return row
+
+
+def _raise_if_not_finite(losses: np.ndarray, first_step: int, workdir: Path | None) -> None:
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        where = f"; the last good checkpoint stays in {workdir}" if workdir else ""
+        raise NonFiniteLossError(
+            f"loss became {losses[bad[0]]} at step {first_step + int(bad[0]) + 1}{where}"
+        )
+
+
+def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
+    return step == total or (config.checkpoint_every > 0 and step % config.checkpoint_every == 0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply(network: nn.Module, params: Any, batch: jax.Array) -> jax.Array:
+    return network.apply(params, batch)
+
+
+def _write_history(path: Path, rows: list[dict]) -> None:
+    write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def _append_history(path: Path, row: dict) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def _read_history(path: Path, upto: int) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["step"] <= upto]
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")

@@ -1,0 +1,155 @@
+"""The training loop: it learns, it is reproducible, it resumes exactly, it stops on NaN."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import drlim.train as train_module
+from drlim.data import mnist_4_9
+from drlim.models import MLP, LeNetDrLIM
+from drlim.neighbors import knn_graph
+from drlim.pairs import is_similar, make_sampler
+from drlim.train import NonFiniteLossError, TrainConfig, embed, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    split = mnist_4_9(250, 100, seed=1, pad_to_32=True)
+    return split.x_train, split.x_test
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(120, 8)).astype(np.float32)
+
+
+def _flat(x):
+    return x.reshape(len(x), -1)
+
+
+@pytest.mark.parametrize("mode", ["pairs", "block"])
+def test_learns_on_mnist(digits, mode):
+    """Both partial losses fall, and unseen similar pairs end closer than dissimilar ones."""
+    x_train, x_test = digits
+    config = TrainConfig(steps=150, batch_size=64, mode=mode, learning_rate=1e-3, log_every=25)
+    result = train(LeNetDrLIM(), x_train, knn_graph(_flat(x_train), k=5), config)
+    first, last = result.history[0], result.history[-1]
+    assert last["loss_similar"] < first["loss_similar"]
+    assert last["loss_dissimilar"] < first["loss_dissimilar"]
+    assert [row["step"] for row in result.history] == list(range(25, 151, 25))
+
+    z = embed(LeNetDrLIM(), result.params, x_test)
+    test_graph = knn_graph(_flat(x_test), k=5)
+    sampler = make_sampler(test_graph)
+    i, j = np.triu_indices(len(x_test), k=1)
+    similar = np.asarray(is_similar(sampler, i, j))
+    d = np.linalg.norm(z[i] - z[j], axis=1)
+    assert d[similar].mean() < 0.6 * d[~similar].mean()
+
+
+def test_same_seed_same_parameters(blobs):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=60, batch_size=32, log_every=20, seed=3)
+    a = train(MLP(n_components=2), blobs, graph, config).params
+    b = train(MLP(n_components=2), blobs, graph, config).params
+    other_seed = TrainConfig(steps=60, batch_size=32, seed=4)
+    c = train(MLP(n_components=2), blobs, graph, other_seed).params
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+    assert not np.array_equal(a["params"]["output"]["kernel"], c["params"]["output"]["kernel"])
+
+
+@pytest.mark.parametrize("mode", ["pairs", "block"])
+def test_resume_after_interruption_matches_uninterrupted(blobs, tmp_path, monkeypatch, mode):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=120, batch_size=16, mode=mode, log_every=20, checkpoint_every=40,
+                         optimizer="sgd", learning_rate=0.05)
+    whole = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "whole")
+
+    original = train_module.save_checkpoint
+
+    def save_then_crash(path, state):
+        original(path, state)
+        if state["step"] == 80:
+            raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "cut")
+    monkeypatch.setattr(train_module, "save_checkpoint", original)
+
+    resumed = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "cut",
+                    resume=True)
+    jax.tree.map(np.testing.assert_array_equal, whole.params, resumed.params)
+    log = (tmp_path / "cut" / "metrics.jsonl").read_text()
+    rows = [json.loads(line) for line in log.splitlines()]
+    assert [r["step"] for r in rows] == [20, 40, 60, 80, 100, 120]
+    assert rows[-1]["loss"] == whole.history[-1]["loss"]
+
+
+def test_diverging_run_raises_non_finite(blobs):
+    config = TrainConfig(steps=400, batch_size=32, log_every=5, optimizer="sgd",
+                         learning_rate=1e12, momentum=0.0)
+    with pytest.raises(NonFiniteLossError, match=r"at step \d+"):
+        train(MLP(n_components=2), blobs * 1e3, knn_graph(blobs, k=4), config)
+
+
+def test_nan_stops_at_its_step_and_keeps_last_good_checkpoint(blobs, tmp_path, monkeypatch):
+    """A NaN in the third logging interval: the error names the step, checkpoint 10 stays."""
+    make_runner = train_module._make_chunk_runner
+
+    def runner_with_nan(*args):
+        run = make_runner(*args)
+
+        def run_and_poison(params, opt_state, key, start, length):
+            params, opt_state, stats = run(params, opt_state, key, start, length)
+            if start == 10:
+                stats = {**stats, "loss": stats["loss"].at[2].set(np.nan)}
+            return params, opt_state, stats
+
+        return run_and_poison
+
+    monkeypatch.setattr(train_module, "_make_chunk_runner", runner_with_nan)
+    config = TrainConfig(steps=40, batch_size=16, log_every=5, checkpoint_every=5)
+    with pytest.raises(NonFiniteLossError, match="at step 13; the last good checkpoint"):
+        train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config, workdir=tmp_path)
+    params = MLP(n_components=2).init(jax.random.key(0), blobs[:1])
+    template = {"params": params, "opt_state": train_module.make_optimizer(config).init(params),
+                "step": 0}
+    saved = train_module.load_checkpoint(tmp_path / "checkpoint.msgpack", template)
+    assert saved["step"] == 10
+
+
+def test_epochs_convert_to_steps():
+    assert TrainConfig(steps=0, epochs=2, pairs_per_epoch=1000, batch_size=100).total_steps == 20
+    block = TrainConfig(steps=0, epochs=1, pairs_per_epoch=1000, batch_size=100, mode="block")
+    assert block.total_steps == 20
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"mode": "all"}, "mode"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"similar_fraction": 1.0}, "similar_fraction"),
+        ({"steps": 0}, "steps"),
+        ({"checkpoint_every": 30, "log_every": 20}, "checkpoint_every"),
+        ({"mode": "block", "batch_size": 5}, "batch_size"),
+    ],
+)
+def test_bad_config_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_bad_data_raises(blobs):
+    graph = knn_graph(blobs, k=4)
+    with pytest.raises(ValueError, match="one row per graph node"):
+        train(MLP(), blobs[:50], graph, TrainConfig(steps=5))
+    bad = blobs.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        train(MLP(), bad, graph, TrainConfig(steps=5))
