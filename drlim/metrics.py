@@ -1,0 +1,500 @@
+"""Quality figures for embeddings: neighbourhood preservation, invariance, geometry.
+
+Every function takes NumPy or JAX arrays of embeddings (and, where needed, the inputs
+or the known factors of variation of the same samples) and returns plain Python floats,
+so results can go straight into ``metrics.json``. They are meant for test samples: the
+figures of the paper are about how well the learned mapping treats data it never saw.
+
+- :func:`trustworthiness` / :func:`continuity`: are embedded neighbours true neighbours,
+  and are true neighbours kept close (Venna & Kaski 2001)?
+- :func:`knn_accuracy` / :func:`split_knn_accuracy`: can a k-NN classifier read a factor
+  (digit class, shift) off the map?
+- :func:`orbit_spread_ratio`, :func:`lighting_spread_ratio`: how well a transformation
+  (shift, lighting) has been forgotten.
+- :func:`cylinder_fit`: does a 3-D map look like the paper's NORB cylinder (Fig. 8)?
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.stats import spearmanr
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+
+__all__ = [
+    "continuity",
+    "cylinder_fit",
+    "fisher_lee_correlation",
+    "knn_accuracy",
+    "lighting_spread_ratio",
+    "orbit_spread_ratio",
+    "split_knn_accuracy",
+    "trustworthiness",
+]
+
+
+def _as_flat(name: str, a, min_samples: int = 1) -> np.ndarray:
+    """Return ``a`` as a finite float64 array (n, d); images (n, ...) are flattened."""
+    arr = np.asarray(a)
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must have shape (n, d) or (n, ...), got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
+    if arr.shape[0] < min_samples:
+        raise ValueError(
+            f"{name} must have at least {min_samples} samples, got {arr.shape[0]}"
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one feature, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN/inf")
+    return arr
+
+
+def _as_vector(name: str, a, n: int, numeric: bool = False) -> np.ndarray:
+    """Return ``a`` as a 1-D array of length ``n`` (finite floats when ``numeric``)."""
+    arr = np.asarray(a)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), got shape {arr.shape}")
+    if numeric:
+        if not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN/inf")
+    return arr
+
+
+def _check_positive_int(name: str, value, upper: float | None = None, hint: str = "") -> int:
+    """Return ``value`` as int after checking ``1 <= value < upper``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an int, got {value!r}")
+    if value < 1 or (upper is not None and value >= upper):
+        bound = f" and < {upper:g}{hint}" if upper is not None else ""
+        raise ValueError(f"{name} must be >= 1{bound}, got {value}")
+    return int(value)
+
+
+def _rank_penalty(rank_space: np.ndarray, neighbors: np.ndarray, block_size: int) -> int:
+    """Sum over i and j in ``neighbors[i]`` of ``max(0, r(i, j) - k)``.
+
+    ``r(i, j)`` is the rank of j among all other samples by Euclidean distance from i in
+    ``rank_space`` (1 = nearest), counted as 1 + the number of samples strictly closer, so
+    ties get the best rank. Works ``block_size`` rows at a time: memory is
+    O(block_size * n), never O(n^2).
+    """
+    n, k = neighbors.shape
+    sq_norms = np.einsum("ij,ij->i", rank_space, rank_space)
+    total = 0
+    for start in range(0, n, block_size):
+        stop = min(start + block_size, n)
+        rows = np.arange(start, stop)
+        # Squared distances rank the same as distances.
+        dist = sq_norms[start:stop, None] + sq_norms[None, :] - 2.0 * (
+            rank_space[start:stop] @ rank_space.T
+        )
+        dist[rows - start, rows] = np.inf
+        nb_dist = np.take_along_axis(dist, neighbors[start:stop], axis=1)
+        for j in range(k):
+            ranks = 1 + np.count_nonzero(dist < nb_dist[:, j : j + 1], axis=1)
+            total += int(np.sum(np.maximum(ranks - k, 0)))
+    return total
+
+
+def _neighbourhood_score(
+    rank_space: np.ndarray, neighbor_space: np.ndarray, k: int, block_size: int
+) -> float:
+    """Shared body of trustworthiness and continuity (roles of the spaces as named)."""
+    n = rank_space.shape[0]
+    neighbors = NearestNeighbors(n_neighbors=k).fit(neighbor_space).kneighbors(
+        return_distance=False
+    )
+    penalty = _rank_penalty(rank_space, neighbors, block_size)
+    return float(1.0 - penalty * 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)))
+
+
+def _check_pair(X, Z, k: int, block_size: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Validate the common arguments of trustworthiness and continuity."""
+    X = _as_flat("X", X, min_samples=3)
+    Z = _as_flat("Z", Z, min_samples=3)
+    if X.shape[0] != Z.shape[0]:
+        raise ValueError(
+            f"X and Z must have the same number of samples, got {X.shape[0]} and {Z.shape[0]}"
+        )
+    n = X.shape[0]
+    k = _check_positive_int("k", k, n / 2, " (n_samples / 2)")
+    block_size = _check_positive_int("block_size", block_size)
+    return X, Z, k, block_size
+
+
+def trustworthiness(X, Z, k: int = 5, block_size: int = 1024) -> float:
+    r"""Trustworthiness of embedding ``Z`` of inputs ``X`` (Venna & Kaski 2001).
+
+    .. math::
+        T(k) = 1 - \frac{2}{nk(2n - 3k - 1)} \sum_i \sum_{j \in U_i^k} \max(0, r(i, j) - k)
+
+    where :math:`U_i^k` are the k nearest neighbours of i in the embedding and
+    :math:`r(i, j)` is the rank of j by Euclidean distance from i in input space. It
+    penalises points that look close on the map but are far apart in the data. Same
+    definition as ``sklearn.manifold.trustworthiness`` (Euclidean metric), computed
+    ``block_size`` rows at a time so that 10,000 points need about
+    ``block_size * n * 8`` bytes instead of several n x n matrices. Ties in input distance
+    get the best rank; on tie-free data the value equals scikit-learn's.
+
+    Args:
+      X: inputs, (n, d) or images (n, H, W, C) (flattened).
+      Z: embeddings of the same samples, (n, p).
+      k: neighbourhood size, 1 <= k < n / 2 (so that the value lies in [0, 1]).
+      block_size: rows of the input-space distance matrix held at once.
+
+    Returns:
+      A float in [0, 1]; 1 means every embedded neighbour is a true k-neighbour.
+
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(200, 10))
+    >>> trustworthiness(X, X[:, :2], k=5) < trustworthiness(X, X, k=5) == 1.0
+    True
+    """
+    X, Z, k, block_size = _check_pair(X, Z, k, block_size)
+    return _neighbourhood_score(X, Z, k, block_size)
+
+
+def continuity(X, Z, k: int = 5, block_size: int = 1024) -> float:
+    r"""Continuity of embedding ``Z`` of inputs ``X`` (Venna & Kaski 2001).
+
+    Trustworthiness with the roles of the two spaces swapped:
+
+    .. math::
+        C(k) = 1 - \frac{2}{nk(2n - 3k - 1)} \sum_i \sum_{j \in V_i^k} \max(0, \hat r(i, j) - k)
+
+    where :math:`V_i^k` are the k nearest neighbours of i in input space (Euclidean) and
+    :math:`\hat r(i, j)` is the rank of j by distance from i in the embedding. It
+    penalises true neighbours that the map tears apart. Equals
+    ``trustworthiness(Z, X, k)``.
+
+    Args:
+      X: inputs, (n, d) or images (n, H, W, C) (flattened).
+      Z: embeddings of the same samples, (n, p).
+      k: neighbourhood size, 1 <= k < n / 2.
+      block_size: rows of the embedding distance matrix held at once.
+
+    Returns:
+      A float in [0, 1]; 1 means every true k-neighbour stays among the k nearest on the map.
+
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(200, 10))
+    >>> continuity(X, X, k=5)
+    1.0
+    """
+    X, Z, k, block_size = _check_pair(X, Z, k, block_size)
+    return _neighbourhood_score(Z, X, k, block_size)
+
+
+def knn_accuracy(Z_train, y_train, Z_test, y_test, k: int = 5) -> float:
+    """Accuracy of a k-NN classifier (Euclidean, majority vote) fitted on ``Z_train``.
+
+    Measures how much of a factor (digit class, shift, ...) can be read off the map: high
+    for a factor the map keeps, near chance for a factor it has forgotten.
+
+    Args:
+      Z_train: (n_train, p) embeddings with labels ``y_train`` (n_train,).
+      Z_test: (n_test, p) embeddings with labels ``y_test`` (n_test,).
+      k: number of neighbours that vote, 1 <= k <= n_train.
+
+    Returns:
+      Fraction of test samples whose predicted label equals ``y_test``.
+
+    >>> import numpy as np
+    >>> Z = np.array([[0.0], [0.1], [5.0], [5.1]]); y = np.array([0, 0, 1, 1])
+    >>> knn_accuracy(Z, y, Z + 0.05, y, k=1)
+    1.0
+    """
+    Z_train = _as_flat("Z_train", Z_train)
+    Z_test = _as_flat("Z_test", Z_test)
+    y_train = _as_vector("y_train", y_train, Z_train.shape[0])
+    y_test = _as_vector("y_test", y_test, Z_test.shape[0])
+    if Z_train.shape[1] != Z_test.shape[1]:
+        raise ValueError(
+            f"Z_test must have {Z_train.shape[1]} features like Z_train, got {Z_test.shape[1]}"
+        )
+    k = _check_positive_int("k", k, Z_train.shape[0] + 1, " (n_train + 1)")
+    classifier = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
+    return float(np.mean(classifier.predict(Z_test) == y_test))
+
+
+def split_knn_accuracy(Z, y, k: int = 5, seed: int = 0) -> float:
+    """k-NN accuracy when training on a random half of ``Z`` and predicting the other half.
+
+    The paper's shift test: "a 5-NN classifier trained on half of the test embedding
+    predicts the shift of the other half". The first half of a seeded permutation is the
+    training half (the larger one when n is odd).
+
+    Args:
+      Z: (n, p) embeddings, n >= 2.
+      y: (n,) labels.
+      k: number of neighbours that vote, 1 <= k <= ceil(n / 2).
+      seed: seed of the random split.
+
+    >>> import numpy as np
+    >>> Z = np.repeat([[0.0], [9.0]], 20, axis=0); y = np.repeat([0, 1], 20)
+    >>> split_knn_accuracy(Z, y, k=3)
+    1.0
+    """
+    Z = _as_flat("Z", Z, min_samples=2)
+    y = _as_vector("y", y, Z.shape[0])
+    n_train = (Z.shape[0] + 1) // 2
+    k = _check_positive_int("k", k, n_train + 1, " (ceil(n / 2) + 1)")
+    order = np.random.default_rng(seed).permutation(Z.shape[0])
+    train, test = order[:n_train], order[n_train:]
+    return knn_accuracy(Z[train], y[train], Z[test], y[test], k=k)
+
+
+def _mean_random_pair_distance(Z: np.ndarray, n_pairs: int, seed: int) -> float:
+    """Mean Euclidean distance over ``n_pairs`` random pairs of distinct rows of ``Z``."""
+    rng = np.random.default_rng(seed)
+    n = Z.shape[0]
+    first = rng.integers(0, n, size=n_pairs)
+    second = (first + rng.integers(1, n, size=n_pairs)) % n
+    return float(np.mean(np.linalg.norm(Z[first] - Z[second], axis=1)))
+
+
+def orbit_spread_ratio(Z, orbit_ids, seed: int = 0, n_pairs: int = 100_000) -> float:
+    """How close the copies of one original stay, relative to random pairs.
+
+    ``orbit_ids[i]`` names the original that sample i is a transformed copy of (e.g. the
+    five shifted versions of one digit share an id). The ratio is the mean Euclidean
+    distance over all pairs of samples within an orbit (pooled over orbits) divided by the
+    mean distance between ``n_pairs`` random pairs of distinct samples. 0 means the
+    transformation is perfectly forgotten; about 1 means copies are no closer than
+    strangers.
+
+    Args:
+      Z: (n, p) embeddings.
+      orbit_ids: (n,) ids; at least one id must occur twice.
+      seed: seed for the random pairs.
+      n_pairs: number of random pairs in the denominator.
+
+    >>> import numpy as np
+    >>> Z = np.random.default_rng(0).normal(size=(50, 2))
+    >>> orbit_spread_ratio(np.repeat(Z, 3, axis=0), np.repeat(np.arange(50), 3))
+    0.0
+    """
+    Z = _as_flat("Z", Z, min_samples=2)
+    orbit_ids = _as_vector("orbit_ids", orbit_ids, Z.shape[0])
+    n_pairs = _check_positive_int("n_pairs", n_pairs)
+    order = np.argsort(orbit_ids, kind="stable")
+    _, starts = np.unique(orbit_ids[order], return_index=True)
+    pair_sum = 0.0
+    pair_count = 0
+    for members in np.split(order, starts[1:]):
+        if members.size < 2:
+            continue
+        first, second = np.triu_indices(members.size, k=1)
+        points = Z[members]
+        pair_sum += float(np.sum(np.linalg.norm(points[first] - points[second], axis=1)))
+        pair_count += first.size
+    if pair_count == 0:
+        raise ValueError("orbit_ids must contain at least one id twice, got all ids distinct")
+    random_mean = _mean_random_pair_distance(Z, n_pairs, seed)
+    if random_mean == 0.0:
+        raise ValueError("Z must not be a single point: all random pairs are at distance 0")
+    return float(pair_sum / pair_count / random_mean)
+
+
+def fisher_lee_correlation(alpha, beta) -> float:
+    r"""Fisher & Lee (1983) circular correlation between two angle arrays (radians).
+
+    .. math::
+        \rho = \frac{\sum_{i<j} \sin(\alpha_i - \alpha_j)\sin(\beta_i - \beta_j)}
+        {\sqrt{\sum_{i<j} \sin^2(\alpha_i - \alpha_j) \sum_{i<j} \sin^2(\beta_i - \beta_j)}}
+
+    It needs no circular mean (unlike Jammalamadaka & SenGupta's coefficient, whose mean
+    is undefined for evenly spread azimuths), is invariant to rotating either angle, and
+    changes sign when one is reflected. Computed in O(n) from sums of products of sines
+    and cosines.
+
+    Args:
+      alpha, beta: (n,) angles in radians, n >= 2.
+
+    Returns:
+      A float in [-1, 1]; +1 when ``beta = alpha + c``, -1 when ``beta = c - alpha``.
+
+    >>> import numpy as np
+    >>> a = np.linspace(0, 2 * np.pi, 18, endpoint=False)
+    >>> round(fisher_lee_correlation(a, 1.0 - a), 6)
+    -1.0
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    if alpha.ndim != 1 or alpha.shape[0] < 2:
+        raise ValueError(f"alpha must have shape (n,) with n >= 2, got shape {alpha.shape}")
+    beta = _as_vector("beta", beta, alpha.shape[0], numeric=True)
+    if not np.all(np.isfinite(alpha)):
+        raise ValueError("alpha must be finite, got NaN/inf")
+    sa, ca, sb, cb = np.sin(alpha), np.cos(alpha), np.sin(beta), np.cos(beta)
+    cross = np.sum(sa * sb) * np.sum(ca * cb) - np.sum(sa * cb) * np.sum(ca * sb)
+    spread_a = np.sum(sa * sa) * np.sum(ca * ca) - np.sum(sa * ca) ** 2
+    spread_b = np.sum(sb * sb) * np.sum(cb * cb) - np.sum(sb * cb) ** 2
+    denominator = np.sqrt(max(spread_a, 0.0) * max(spread_b, 0.0))
+    if denominator == 0.0:
+        return 0.0
+    return float(np.clip(cross / denominator, -1.0, 1.0))
+
+
+def _circle_centre(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """Least-squares circle centre of points (u, v) (Kasa's algebraic fit).
+
+    Solves ``u^2 + v^2 = 2 a u + 2 b v + c`` for (a, b, c); unlike the centroid, the
+    centre (a, b) stays on the axis when azimuths are sampled unevenly.
+    """
+    design = np.stack([2.0 * u, 2.0 * v, np.ones_like(u)], axis=1)
+    (a, b, _), *_ = np.linalg.lstsq(design, u * u + v * v, rcond=None)
+    return float(a), float(b)
+
+
+def _fit_cylinder(
+    points: np.ndarray, axis: np.ndarray, plane: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Refine a cylinder around the start ``axis`` by geometric least squares.
+
+    ``plane`` (2, 3) holds two unit vectors orthogonal to ``axis``. Fits the axis
+    direction, a point on the axis and the radius to minimise the squared differences
+    between each point's distance from the axis and the radius (principal axes alone
+    tilt when poses are sampled unevenly). Returns the unit axis, a point on it, an
+    orthonormal basis (2, 3) of the plane across it and the RMS residual / radius.
+    """
+    centre_u, centre_v = _circle_centre(points @ plane[0], points @ plane[1])
+    start_centre = centre_u * plane[0] + centre_v * plane[1]
+
+    def unpack(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        direction = axis + params[0] * plane[0] + params[1] * plane[1]
+        return direction / np.linalg.norm(direction), (
+            start_centre + params[2] * plane[0] + params[3] * plane[1]
+        )
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        direction, centre = unpack(params)
+        offsets = points - centre
+        across = offsets - np.outer(offsets @ direction, direction)
+        return np.linalg.norm(across, axis=1) - params[4]
+
+    radius = float(np.mean(np.linalg.norm(np.outer(points @ axis, axis) - points, axis=1)))
+    start = np.array([0.0, 0.0, 0.0, 0.0, radius])
+    fit = least_squares(residuals, start, xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    direction, centre = unpack(fit.x)
+    first = plane[0] - (plane[0] @ direction) * direction
+    first /= np.linalg.norm(first)
+    relative_error = float(np.sqrt(np.mean(fit.fun**2)) / max(abs(fit.x[4]), 1e-300))
+    return direction, centre, np.stack([first, np.cross(direction, first)]), relative_error
+
+
+def cylinder_fit(Z, azimuth_deg, elevation_deg) -> dict:
+    """How well a 3-D embedding forms the paper's NORB cylinder (Fig. 8).
+
+    Each of the three principal axes of the centred embedding starts a candidate fit
+    (for a cylinder that is longer around than along, the axis is the *least* varying
+    one, so none is assumed), refined by geometric least squares (axis direction, a point
+    on the axis, radius). For each candidate the angle of the embedding around its axis
+    is compared with the true azimuth by the Fisher & Lee circular correlation (absolute
+    value, so the direction of travel does not matter; see
+    :func:`fisher_lee_correlation`); the candidate with the highest value is kept, ties
+    going to the smaller fit residual. Along that axis, the position is compared with
+    elevation by the absolute Spearman rank correlation; positions are first rounded to
+    1e-6 of their range so that rounding noise does not break the ties of a perfect map
+    (equal elevations).
+
+    Args:
+      Z: (n, 3) embeddings, n >= 3.
+      azimuth_deg: (n,) true azimuths in degrees.
+      elevation_deg: (n,) true elevations, at least two distinct values.
+
+    Returns:
+      ``{"azimuth_circular_corr": float, "elevation_spearman": float,
+      "axis": [x, y, z] (unit vector in embedding coordinates),
+      "axis_component": int (principal axis the fit started from, 0 = largest variance)}``.
+
+    >>> import numpy as np
+    >>> az = np.repeat(np.arange(0, 360, 20), 9); el = np.tile(np.arange(30, 75, 5), 18)
+    >>> t = np.deg2rad(az)
+    >>> Z = np.stack([np.cos(t), np.sin(t), el / 100], axis=1)
+    >>> fit = cylinder_fit(Z, az, el)
+    >>> round(fit["azimuth_circular_corr"], 6), round(fit["elevation_spearman"], 6)
+    (1.0, 1.0)
+    """
+    Z = _as_flat("Z", Z, min_samples=3)
+    if Z.shape[1] != 3:
+        raise ValueError(f"Z must have shape (n, 3), got shape {Z.shape}")
+    n = Z.shape[0]
+    azimuth = np.deg2rad(_as_vector("azimuth_deg", azimuth_deg, n, numeric=True))
+    elevation = _as_vector("elevation_deg", elevation_deg, n, numeric=True)
+    if np.ptp(elevation) == 0.0:
+        raise ValueError("elevation_deg must take at least two distinct values, got one")
+    centred = Z - Z.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    candidates = []
+    for index in range(3):
+        axis, centre, plane, error = _fit_cylinder(
+            centred, axes[index], np.delete(axes, index, axis=0)
+        )
+        offsets = centred - centre
+        angle = np.arctan2(offsets @ plane[1], offsets @ plane[0])
+        corr = abs(fisher_lee_correlation(angle, azimuth))
+        candidates.append((round(corr, 9), -error, corr, index, axis, offsets @ axis))
+    # Highest correlation; among equal ones (fits from several starts can reach the same
+    # cylinder) the one whose points lie closest to the cylinder surface.
+    *_, corr, index, axis, along = max(candidates, key=lambda c: (c[0], c[1]))
+    if np.ptp(along) > 0:
+        rho = spearmanr(np.round(along / np.ptp(along), 6), elevation).statistic
+    else:
+        rho = 0.0
+    return {
+        "azimuth_circular_corr": float(corr),
+        "elevation_spearman": float(abs(rho)),
+        "axis": [float(v) for v in axis],
+        "axis_component": int(index),
+    }
+
+
+def lighting_spread_ratio(Z, pose_ids, lighting) -> float:
+    """Spread of each pose over its lightings, relative to the spread between poses.
+
+    Numerator: for every pose seen under at least two distinct lighting conditions, the
+    mean Euclidean distance of its embeddings to the pose's centroid; averaged over those
+    poses. Denominator: the mean distance of all pose centroids to their mean (each pose
+    weighted equally). 0 means the map is exactly lighting-invariant; values well below
+    1 mean lighting moves a sample much less than a change of pose does.
+
+    Args:
+      Z: (n, p) embeddings.
+      pose_ids: (n,) pose of each sample (e.g. an azimuth/elevation index); >= 2 poses.
+      lighting: (n,) lighting condition of each sample.
+
+    >>> import numpy as np
+    >>> Z = np.repeat(np.eye(3), 6, axis=0)
+    >>> lighting_spread_ratio(Z, np.repeat([0, 1, 2], 6), np.tile(np.arange(6), 3))
+    0.0
+    """
+    Z = _as_flat("Z", Z, min_samples=2)
+    n = Z.shape[0]
+    pose_ids = _as_vector("pose_ids", pose_ids, n)
+    lighting = _as_vector("lighting", lighting, n)
+    poses, pose_index = np.unique(pose_ids, return_inverse=True)
+    if poses.size < 2:
+        raise ValueError(f"pose_ids must name at least 2 poses, got {poses.size}")
+    counts = np.bincount(pose_index, minlength=poses.size)
+    centroids = np.zeros((poses.size, Z.shape[1]))
+    np.add.at(centroids, pose_index, Z)
+    centroids /= counts[:, None]
+    _, lighting_index = np.unique(lighting, return_inverse=True)
+    distinct_pairs = np.unique(np.stack([pose_index, lighting_index]), axis=1)
+    lightings_per_pose = np.bincount(distinct_pairs[0], minlength=poses.size)
+    varied = lightings_per_pose >= 2
+    if not np.any(varied):
+        raise ValueError("lighting must vary within at least one pose, got one lighting per pose")
+    to_centroid = np.linalg.norm(Z - centroids[pose_index], axis=1)
+    per_pose = np.bincount(pose_index, weights=to_centroid, minlength=poses.size) / counts
+    within = float(np.mean(per_pose[varied]))
+    between = float(np.mean(np.linalg.norm(centroids - centroids.mean(axis=0), axis=1)))
+    if between == 0.0:
+        raise ValueError("Z must separate poses: all pose centroids coincide")
+    return within / between

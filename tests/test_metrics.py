@@ -1,0 +1,242 @@
+"""Tests for drlim.metrics: values against scikit-learn or brute force, invariances, errors."""
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+from scipy.stats import special_ortho_group
+from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+
+from drlim import metrics
+
+
+def _random_data(n=120, d=12, p=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    Z = X[:, :p] + 0.5 * rng.normal(size=(n, p))
+    return X, Z
+
+
+def _brute_continuity(X, Z, k):
+    """Continuity straight from the definition, with full n x n rank matrices."""
+    n = X.shape[0]
+    dist_x = cdist(X, X)
+    dist_z = cdist(Z, Z)
+    np.fill_diagonal(dist_x, np.inf)
+    np.fill_diagonal(dist_z, np.inf)
+    penalty = 0
+    for i in range(n):
+        rank_in_z = np.empty(n, dtype=int)
+        rank_in_z[np.argsort(dist_z[i])] = np.arange(1, n + 1)
+        for j in np.argsort(dist_x[i])[:k]:
+            penalty += max(0, rank_in_z[j] - k)
+    return 1.0 - 2.0 * penalty / (n * k * (2 * n - 3 * k - 1))
+
+
+@pytest.mark.parametrize("k", [1, 5, 12])
+@pytest.mark.parametrize("block_size", [1, 17, 1024])
+def test_trustworthiness_matches_sklearn(k, block_size):
+    X, Z = _random_data()
+    expected = sklearn_trustworthiness(X, Z, n_neighbors=k)
+    assert metrics.trustworthiness(X, Z, k=k, block_size=block_size) == pytest.approx(
+        expected, abs=1e-6
+    )
+
+
+def test_trustworthiness_flattens_images_and_is_one_for_identity():
+    rng = np.random.default_rng(1)
+    images = rng.random((60, 4, 4, 1)).astype(np.float32)
+    flat = images.reshape(60, -1)
+    Z = flat[:, :2]
+    assert metrics.trustworthiness(images, Z, k=3) == pytest.approx(
+        sklearn_trustworthiness(flat, Z, n_neighbors=3), abs=1e-6
+    )
+    assert metrics.trustworthiness(images, flat, k=3) == 1.0
+    assert isinstance(metrics.trustworthiness(images, Z), float)
+
+
+@pytest.mark.parametrize("k", [1, 4, 10])
+@pytest.mark.parametrize("block_size", [5, 1024])
+def test_continuity_matches_brute_force(k, block_size):
+    X, Z = _random_data(n=90, seed=2)
+    expected = _brute_continuity(X, Z, k)
+    assert metrics.continuity(X, Z, k=k, block_size=block_size) == pytest.approx(
+        expected, abs=1e-9
+    )
+    assert metrics.continuity(X, Z, k=k) != pytest.approx(metrics.trustworthiness(X, Z, k=k))
+
+
+def test_neighbourhood_scores_reject_bad_input():
+    X, Z = _random_data(n=20)
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.trustworthiness(X, Z, k=10)
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.continuity(X, Z, k=0)
+    with pytest.raises(ValueError, match="same number of samples"):
+        metrics.trustworthiness(X, Z[:-1])
+    bad = Z.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Z must be finite"):
+        metrics.trustworthiness(X, bad)
+    with pytest.raises(ValueError, match="block_size"):
+        metrics.continuity(X, Z, block_size=0)
+
+
+def _blobs(n_per_class=60, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    Z = np.concatenate([c + rng.normal(size=(n_per_class, 2)) for c in centres])
+    return Z, np.repeat(np.arange(3), n_per_class)
+
+
+def test_knn_accuracy_separable_and_random_labels():
+    Z, y = _blobs()
+    Z_test, y_test = _blobs(seed=1)
+    assert metrics.knn_accuracy(Z, y, Z_test, y_test, k=5) == 1.0
+    rng = np.random.default_rng(3)
+    Z_noise = rng.normal(size=(2000, 2))
+    y_noise = rng.integers(0, 4, size=2000)
+    chance = metrics.split_knn_accuracy(Z_noise, y_noise, k=5, seed=0)
+    assert abs(chance - 0.25) < 0.05
+
+
+@pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
+def test_split_knn_accuracy_uses_disjoint_halves():
+    # With k=1 every test point's nearest training point is a different sample, so
+    # labels unique to each sample can never be predicted.
+    Z, _ = _blobs()
+    assert metrics.split_knn_accuracy(Z, np.arange(len(Z)), k=1) == 0.0
+    Z, y = _blobs()
+    assert metrics.split_knn_accuracy(Z, y, k=5, seed=4) == 1.0
+
+
+def test_knn_accuracy_rejects_bad_input():
+    Z, y = _blobs()
+    with pytest.raises(ValueError, match="y_train must have shape"):
+        metrics.knn_accuracy(Z, y[:-1], Z, y)
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.knn_accuracy(Z[:4], y[:4], Z, y, k=5)
+    with pytest.raises(ValueError, match="Z_test must have 2 features"):
+        metrics.knn_accuracy(Z, y, Z[:, :1], y)
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.split_knn_accuracy(Z[:6], y[:6], k=4)
+
+
+def test_orbit_spread_ratio():
+    rng = np.random.default_rng(0)
+    originals = rng.normal(size=(100, 2))
+    ids = np.repeat(np.arange(100), 5)
+    assert metrics.orbit_spread_ratio(np.repeat(originals, 5, axis=0), ids) == 0.0
+    # Unrelated points: copies are no closer than random pairs.
+    scattered = rng.normal(size=(500, 2))
+    assert metrics.orbit_spread_ratio(scattered, ids) == pytest.approx(1.0, abs=0.1)
+    # Exact value on a tiny case: one orbit {0, 1} at distance 1, random pairs mean 4/3.
+    Z = np.array([[0.0], [1.0], [2.0]])
+    expected = 1.0 / (4.0 / 3.0)
+    assert metrics.orbit_spread_ratio(Z, [7, 7, 8], n_pairs=200_000) == pytest.approx(
+        expected, rel=0.02
+    )
+
+
+def test_orbit_spread_ratio_rejects_bad_input():
+    Z = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match="at least one id twice"):
+        metrics.orbit_spread_ratio(Z, np.arange(10))
+    with pytest.raises(ValueError, match="orbit_ids must have shape"):
+        metrics.orbit_spread_ratio(Z, np.zeros(9))
+
+
+def _brute_fisher_lee(a, b):
+    i, j = np.triu_indices(len(a), k=1)
+    sa, sb = np.sin(a[i] - a[j]), np.sin(b[i] - b[j])
+    return np.sum(sa * sb) / np.sqrt(np.sum(sa**2) * np.sum(sb**2))
+
+
+def test_fisher_lee_matches_pairwise_definition_and_invariances():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 2 * np.pi, 50)
+    b = a + rng.normal(scale=0.8, size=50)
+    value = metrics.fisher_lee_correlation(a, b)
+    assert value == pytest.approx(_brute_fisher_lee(a, b), abs=1e-12)
+    assert metrics.fisher_lee_correlation(a + 1.3, b - 0.4) == pytest.approx(value, abs=1e-12)
+    assert metrics.fisher_lee_correlation(a, -b) == pytest.approx(-value, abs=1e-12)
+
+
+def _cylinder(seed=0, radius=3.0, height=1.0):
+    """Paper-like NORB poses on a cylinder longer around than along, randomly rotated."""
+    azimuth = np.repeat(np.arange(0, 360, 20), 9).astype(float)
+    elevation = np.tile(np.arange(30, 75, 5), 18).astype(float)
+    angle = np.deg2rad(azimuth)
+    along = height * (elevation - 50.0) / 40.0
+    Z = np.stack([radius * np.cos(angle), radius * np.sin(angle), along], axis=1)
+    rotation = special_ortho_group.rvs(3, random_state=seed)
+    return Z @ rotation.T + np.array([1.0, -2.0, 0.5]), azimuth, elevation, rotation
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cylinder_fit_on_perfect_cylinder(seed):
+    Z, azimuth, elevation, rotation = _cylinder(seed)
+    fit = metrics.cylinder_fit(Z, azimuth, elevation)
+    assert fit["azimuth_circular_corr"] == pytest.approx(1.0, abs=1e-9)
+    # 18 samples share each elevation; rounding noise along the axis must not break ties.
+    assert fit["elevation_spearman"] == pytest.approx(1.0, abs=1e-9)
+    # The axis (rotated z) is the least-varying principal axis here, not the first.
+    assert abs(np.dot(fit["axis"], rotation[:, 2])) == pytest.approx(1.0, abs=1e-9)
+    # Reversed direction of travel around the axis gives the same fit.
+    mirrored = metrics.cylinder_fit(Z, -azimuth, elevation)
+    assert mirrored["azimuth_circular_corr"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_cylinder_fit_is_exact_without_ties():
+    rng = np.random.default_rng(2)
+    azimuth = rng.uniform(0, 360, 200)
+    elevation = rng.uniform(30, 70, 200)
+    angle = np.deg2rad(azimuth)
+    Z = np.stack([np.cos(angle), np.sin(angle), elevation / 100.0], axis=1)
+    Z = Z @ special_ortho_group.rvs(3, random_state=3).T
+    fit = metrics.cylinder_fit(Z, azimuth, elevation)
+    # Uneven azimuths tilt the principal axes very slightly off the true axis.
+    assert fit["azimuth_circular_corr"] == pytest.approx(1.0, abs=1e-4)
+    assert fit["elevation_spearman"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_cylinder_fit_on_noise_is_low():
+    Z, azimuth, elevation, _ = _cylinder()
+    noise = np.random.default_rng(5).normal(size=Z.shape)
+    fit = metrics.cylinder_fit(noise, azimuth, elevation)
+    assert fit["azimuth_circular_corr"] < 0.3
+    assert fit["elevation_spearman"] < 0.3
+    assert len(fit["axis"]) == 3
+
+
+def test_cylinder_fit_rejects_bad_input():
+    Z, azimuth, elevation, _ = _cylinder()
+    with pytest.raises(ValueError, match=r"Z must have shape \(n, 3\)"):
+        metrics.cylinder_fit(Z[:, :2], azimuth, elevation)
+    with pytest.raises(ValueError, match="elevation_deg must have shape"):
+        metrics.cylinder_fit(Z, azimuth, elevation[:-1])
+    with pytest.raises(ValueError, match="azimuth_deg must be finite"):
+        metrics.cylinder_fit(Z, np.full(len(Z), np.nan), elevation)
+
+
+def test_lighting_spread_ratio():
+    rng = np.random.default_rng(0)
+    poses = np.repeat(np.arange(20), 6)
+    lighting = np.tile(np.arange(6), 20)
+    centres = rng.normal(size=(20, 3))
+    assert metrics.lighting_spread_ratio(centres[poses], poses, lighting) == pytest.approx(
+        0.0, abs=1e-12
+    )
+    # Hand-computed case: two poses at -1 and +1 (each centroid at distance 1 from the
+    # global centroid), lightings spread +-0.5 around them.
+    Z = np.array([[-1.5], [-0.5], [0.5], [1.5]])
+    assert metrics.lighting_spread_ratio(Z, [0, 0, 1, 1], [0, 1, 0, 1]) == pytest.approx(0.5)
+
+
+def test_lighting_spread_ratio_rejects_bad_input():
+    Z = np.random.default_rng(0).normal(size=(6, 2))
+    with pytest.raises(ValueError, match="at least 2 poses"):
+        metrics.lighting_spread_ratio(Z, np.zeros(6), np.arange(6))
+    with pytest.raises(ValueError, match="lighting must vary"):
+        metrics.lighting_spread_ratio(Z, np.arange(6), np.zeros(6))
+    with pytest.raises(ValueError, match="lighting must have shape"):
+        metrics.lighting_spread_ratio(Z, np.arange(6), np.zeros(5))
