@@ -1,0 +1,128 @@
+"""The scikit-learn estimator: shapes, out-of-sample transform, conventions, save and load."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import check_estimator
+
+from drlim.estimator import DrLIM
+from drlim.metrics import knn_accuracy
+from drlim.models import MLP, LeNetDrLIM
+from drlim.neighbors import pairs_graph
+
+# float32 networks: outputs for the same row differ by ~1e-8 between batch orders, and
+# scikit-learn compares them with rtol 1e-7.
+EXPECTED_FAILED = {
+    "check_methods_sample_order_invariance": "float32 network; differs by ~1 ulp across "
+    "batch orders, the check asks for rtol 1e-7",
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X, _ = digits
+    return DrLIM(random_state=0).fit(X[:1200])
+
+
+def test_fit_transform_and_out_of_sample(digits, fitted):
+    X, y = digits
+    z_train = fitted.transform(X[:1200])
+    z_test = fitted.transform(X[1200:])
+    assert z_train.shape == (1200, 2) and z_test.shape == (len(X) - 1200, 2)
+    assert isinstance(fitted.network_, MLP)
+    assert fitted.n_features_in_ == 64
+    assert len(fitted.history_) > 0
+    # unseen digits land near training digits of their class
+    assert knn_accuracy(z_train, y[:1200], z_test, y[1200:], k=5) > 0.6
+
+
+def test_fit_transform_equals_fit_then_transform(digits):
+    X, _ = digits
+    a = DrLIM(epochs=1, random_state=2).fit_transform(X[:300])
+    b = DrLIM(epochs=1, random_state=2).fit(X[:300]).transform(X[:300])
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_labels_give_supervised_map(digits):
+    X, y = digits
+    model = DrLIM(epochs=3, random_state=0).fit(X[:1200], y[:1200])
+    assert model.graph_.groups is not None
+    acc = knn_accuracy(model.transform(X[:1200]), y[:1200], model.transform(X[1200:]), y[1200:])
+    assert acc > 0.8
+
+
+def test_user_graph_and_custom_network(digits):
+    X, _ = digits
+    n = 200
+    i = np.arange(n - 1)
+    model = DrLIM(network=MLP(hidden=(8,), n_components=2), epochs=1, random_state=0)
+    model.fit(X[:n], graph=pairs_graph(i, i + 1, n))
+    assert model.transform(X[:5]).shape == (5, 2)
+    with pytest.raises(ValueError, match="graph must have 200 nodes"):
+        DrLIM(epochs=1).fit(X[:n], graph=pairs_graph(i, i + 1, n + 1))
+
+
+def test_images_use_the_conv_net_and_pad_28_to_32():
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 28, 28)).astype(np.float32)
+    model = DrLIM(epochs=1, random_state=0, batch_size=16).fit(images)
+    assert isinstance(model.network_, LeNetDrLIM)
+    assert model.params_["params"]["C3"]["kernel"].shape[:2] == (9, 9)  # 32x32 input
+    assert model.transform(images[:3]).shape == (3, 2)
+    with pytest.raises(ValueError, match="features"):
+        model.transform(rng.random((3, 32, 32)))
+
+
+def test_save_and_load_round_trip(fitted, digits, tmp_path):
+    X, _ = digits
+    path = fitted.save(tmp_path / "model.drlim")
+    loaded = DrLIM.load(path)
+    np.testing.assert_array_equal(loaded.transform(X[:50]), fitted.transform(X[:50]))
+    assert loaded.get_params() == fitted.get_params()
+
+
+def test_pipeline_and_clone(digits):
+    X, _ = digits
+    pipe = make_pipeline(MinMaxScaler(), DrLIM(epochs=1, random_state=0))
+    assert pipe.fit_transform(X[:300]).shape == (300, 2)
+    copy = clone(DrLIM(n_components=3, margin=2.0))
+    assert copy.get_params()["n_components"] == 3 and not hasattr(copy, "params_")
+
+
+def test_errors_scikit_learn_users_expect(digits):
+    X, _ = digits
+    with pytest.raises(NotFittedError):
+        DrLIM().transform(X[:5])
+    bad = X[:100].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        DrLIM(epochs=1).fit(bad)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        DrLIM(epochs=1).fit(X[:1])
+    model = DrLIM(epochs=1, random_state=0).fit(X[:100])
+    with pytest.raises(ValueError, match="features"):
+        model.transform(X[:5, :10])
+    with pytest.raises(ValueError, match="network"):
+        DrLIM(network="resnet").fit(X[:100])
+    with pytest.raises(ValueError, match="n_components"):
+        DrLIM(n_components=0).fit(X[:100])
+
+
+def test_check_estimator():
+    """scikit-learn's own estimator checks; the one expected failure is listed with its reason."""
+    results = check_estimator(
+        DrLIM(epochs=1), expected_failed_checks=EXPECTED_FAILED, on_fail=None
+    )
+    failed = [r["check_name"] for r in results if r["status"] == "failed"]
+    assert failed == []
+    assert sum(r["status"] == "passed" for r in results) >= 40
