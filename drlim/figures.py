@@ -1,0 +1,120 @@
+"""Figures and the summary table from run directories — drawing only, never training.
+
+:func:`make_figures` reads each run's ``config.json``, ``embeddings.npz``,
+``metrics.jsonl`` and ``metrics.json``, draws the paper figure for it, and writes
+``metrics.json`` with every run's numbers checked against its targets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import flax.serialization
+import numpy as np
+
+from drlim._io import write_json
+from drlim.data.norb import load_small_norb, render_airplane
+from drlim.plots import (
+    cylinder_figure,
+    embedding_figure,
+    loss_curves_figure,
+    norb_grid_figure,
+    save_figure,
+    thumbnail_figure,
+    training_curves_figure,
+    weights_figure,
+)
+
+COMPARISONS = {">=": np.greater_equal, "<=": np.less_equal}
+
+
+def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
+    """Draw every figure the runs support into ``out`` and write ``out/metrics.json``."""
+    written: list[Path] = []
+    summary = {}
+    for run in run_dirs:
+        config = json.loads((run / "config.json").read_text())
+        written += _draw_run(run, config, out)
+        result = json.loads((run / "metrics.json").read_text())
+        result["targets"] = check_targets(result, config.get("targets", []))
+        summary[config["name"]] = result
+    written.append(write_json(out / "metrics.json", summary))
+    return written
+
+
+def check_targets(result: dict, targets: list) -> list[dict]:
+    """Each ``(metric, op, value)`` target with the measured value and whether it is met."""
+    checked = []
+    for metric, op, wanted in targets:
+        value = _lookup(result, metric)
+        bound = _lookup(result, wanted) if isinstance(wanted, str) else wanted
+        met = value is not None and bound is not None and bool(COMPARISONS[op](value, bound))
+        checked.append({"metric": metric, "op": op, "target": wanted, "bound": bound,
+                        "value": value, "met": met})
+    return checked
+
+
+def _lookup(result: dict, dotted: str):
+    node = result
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _draw_run(run: Path, config: dict, out: Path) -> list[Path]:
+    stem = config.get("figure") or config["name"]
+    kind, dataset = config["kind"], config["dataset"]
+    if kind == "loss-curves":
+        return [save_figure(loss_curves_figure(config["train"]["margin"]), out / f"{stem}.png")]
+    emb = np.load(run / "embeddings.npz")
+    written = []
+    method = "DrLIM" if kind == "drlim" else "LLE"
+    graph = {"knn": "5-NN graph", "orbit": "5-NN + translations graph",
+             "grid": "pose grid graph"}[config["graph"]]
+    title = f"{method}, {graph} ({'test' if kind == 'drlim' else 'training'} samples)"
+    if dataset == "mnist-4-9":
+        z, label = emb["z_test"], emb["label_test"]
+        written.append(save_figure(embedding_figure(z, label, title, "digit"),
+                                   out / f"{stem}.png"))
+        written.append(save_figure(thumbnail_figure(z, emb["images_test"], title),
+                                   out / f"{stem}_thumbnails.png"))
+    elif dataset == "mnist-shift":
+        z = emb["z_test"]
+        written.append(save_figure(embedding_figure(z, emb["shift_test"], title, "shift (px)"),
+                                   out / f"{stem}.png"))
+    elif dataset == "norb-airplane":
+        factors = {k: emb[f"{k}_test"] for k in ("azimuth", "elevation", "lighting")}
+        written.append(save_figure(cylinder_figure(emb["z_test"], factors, title),
+                                   out / f"{stem}.png"))
+        if kind == "drlim" and config["network"] == "mlp":
+            size = config["image_size"]
+            written.append(save_figure(
+                weights_figure(first_layer_kernel(run), (size, size),
+                               "input weights of the hidden units"),
+                out / "fig9_norb_weights.png"))
+    if kind == "drlim":
+        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
+                   if line.strip()]
+        written.append(save_figure(training_curves_figure(history, config["name"]),
+                                   out / f"training_{config['name']}.png"))
+    return written
+
+
+def norb_data_figure(out: Path, source: str = "rendered") -> Path:
+    """``data_norb.png``: the airplane at every pose, and one pose under its six lightings."""
+    if source == "rendered":
+        data, title = render_airplane(96), "Rendered toy airplane with the NORB factors"
+    else:
+        data, title = load_small_norb(source), "small-NORB airplane"
+    fig = norb_grid_figure(data.images, data.azimuth, data.elevation, data.lighting,
+                           shown_lighting=0, pose=(40, 50), title=title)
+    return save_figure(fig, out / "data_norb.png", dpi=120)
+
+
+def first_layer_kernel(run: Path) -> np.ndarray:
+    """The MLP's first hidden layer kernel ``(inputs, units)`` from a run's final checkpoint."""
+    state = flax.serialization.msgpack_restore((run / "checkpoint.msgpack").read_bytes())
+    return np.asarray(state["params"]["params"]["hidden_0"]["kernel"])

@@ -1,0 +1,26 @@
+"""Figs. 8 and 9: the lighting-invariant 3-D cylinder of the airplane, and its hidden units.
+
+Run: drlim run norb-airplane
+"""
+
+from drlim.experiment import ExperimentConfig
+from drlim.train import TrainConfig
+
+CONFIG = ExperimentConfig(
+    name="norb-airplane",
+    figure="fig8_norb_cylinder",
+    dataset="norb-airplane",
+    graph="grid",
+    image_size=48,
+    network="mlp",
+    hidden=(20,),
+    n_components=3,
+    targets=(
+        ("azimuth_circular_corr", ">=", 0.9),
+        ("elevation_spearman", ">=", 0.9),
+        ("lighting_spread_ratio", "<=", 0.1),
+    ),
+    train=TrainConfig(steps=3000, batch_size=128, mode="block", optimizer="adam",
+                      learning_rate=1e-3, log_every=50),
+)
+QUICK = {"steps": 60, "log_every": 20, "image_size": 24}
