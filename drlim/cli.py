@@ -82,7 +82,7 @@ def cmd_figures(args: argparse.Namespace, _: list[str]) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace, _: list[str]) -> None:
-    from drlim.figures import make_figures, norb_data_figure
+    from drlim.figures import make_figures, norb_data_figure, update_readme
 
     runs = Path(args.runs)
     experiments = load_experiments()
@@ -98,6 +98,9 @@ def cmd_reproduce(args: argparse.Namespace, _: list[str]) -> None:
         run_dirs.append(runs / name)
     written = make_figures(run_dirs, Path(args.out))
     written.append(norb_data_figure(Path(args.out)))
+    table = (Path(args.out) / "results.md").read_text()
+    if not args.quick and update_readme(Path(args.readme), table):
+        print(f"updated the results table in {args.readme}")
     print(f"wrote {len(written)} files to {args.out} in {time.perf_counter() - started:.0f} s")
 
 
@@ -138,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--runs", default="runs")
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--only", nargs="*", help="run only these experiments")
+    rep.add_argument("--readme", default="README.md",
+                     help="README whose results table a full run refreshes")
     rep.set_defaults(func=cmd_reproduce)
 
     cmp = sub.add_parser("compare", help="DrLIM against PCA, Isomap, LLE, spectral and t-SNE")

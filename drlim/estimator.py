@@ -26,7 +26,7 @@ from drlim.train import TrainConfig, embed, train
 
 NETWORKS = ("auto", "mlp", "lenet")
 # Small data sets still get enough steps for the map to settle.
-MIN_STEPS = 300
+MIN_STEPS = 100
 
 
 class DrLIM(TransformerMixin, BaseEstimator):
@@ -70,9 +70,9 @@ class DrLIM(TransformerMixin, BaseEstimator):
         n_neighbors: int = 5,
         margin: float = 1.0,
         network: str | nn.Module = "auto",
-        epochs: float = 5.0,
+        epochs: float = 2.0,
         batch_size: int = 128,
-        learning_rate: float = 3e-3,
+        learning_rate: float = 1e-2,
         optimizer: str = "adam",
         similar_fraction: float = 0.5,
         random_state: int | None = None,

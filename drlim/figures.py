@@ -13,7 +13,7 @@ from pathlib import Path
 import flax.serialization
 import numpy as np
 
-from drlim._io import write_json
+from drlim._io import atomic_write, write_json
 from drlim.data.norb import load_small_norb, render_airplane
 from drlim.plots import (
     cylinder_figure,
@@ -40,7 +40,42 @@ def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
         result["targets"] = check_targets(result, config.get("targets", []))
         summary[config["name"]] = result
     written.append(write_json(out / "metrics.json", summary))
+    table = results_table(summary)
+    written.append(atomic_write(out / "results.md", lambda h: h.write(table.encode())))
     return written
+
+
+def results_table(summary: dict) -> str:
+    """A markdown table of every target: experiment, metric, target, measured value, met.
+
+    Runs without targets (the LLE contrasts) list their numbers with "contrast" as target.
+    """
+    lines = ["| experiment | number | target | measured | met |", "|---|---|---|---|---|"]
+    for name, result in summary.items():
+        if not result.get("targets") and result.get("method") == "lle":
+            for metric, value in result.items():
+                if isinstance(value, float) and metric != "seconds":
+                    lines.append(f"| {name} | {metric} | contrast | {value:.3f} | — |")
+        for t in result.get("targets", []):
+            bound = t["target"] if isinstance(t["target"], str) else f"{t['bound']:g}"
+            if isinstance(t["target"], str) and t["bound"] is not None:
+                bound = f"{t['target'].split('.')[0].removeprefix('baseline_')} {t['bound']:.3f}"
+            value = "—" if t["value"] is None else f"{t['value']:.3f}"
+            lines.append(f"| {name} | {t['metric']} | {t['op']} {bound} | {value} | "
+                         f"{'yes' if t['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    """Replace the text between the README's results markers with ``table``."""
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    text = readme.read_text() if readme.exists() else ""
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    atomic_write(readme, lambda h: h.write(f"{head}{start}\n{table}{end}{tail}".encode()))
+    return True
 
 
 def check_targets(result: dict, targets: list) -> list[dict]:

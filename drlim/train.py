@@ -14,6 +14,8 @@ Two ways to draw pairs:
   ``batch_size - 1`` pairs. The objective weighs the mean similar-pair loss by
   ``similar_fraction`` and the mean dissimilar-pair loss by the rest, which is the
   expectation of the ``"pairs"`` objective.
+* ``"all"``: every pair of the (small) training set at every step, weighted as in
+  ``"block"`` — the paper's protocol for the 660 NORB images.
 
 A run directory (``workdir``) receives ``metrics.jsonl`` (one row per logging interval,
 the similar-pair and dissimilar-pair losses kept apart) and atomic checkpoints; with
@@ -47,11 +49,12 @@ from tqdm.auto import tqdm
 from drlim._io import write_bytes
 from drlim.loss import contrastive_loss, pair_distance
 from drlim.neighbors import Graph
-from drlim.pairs import make_sampler, sample_block, sample_pairs
+from drlim.pairs import is_similar, make_sampler, sample_block, sample_pairs
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
-MODES = ("pairs", "block")
+MODES = ("pairs", "block", "all")
+MAX_ALL_PAIRS_SAMPLES = 4096
 CHECKPOINT_NAME = "checkpoint.msgpack"
 
 
@@ -59,7 +62,8 @@ CHECKPOINT_NAME = "checkpoint.msgpack"
 class TrainConfig:
     """Everything that decides a training run; same config and seed, same parameters.
 
-    ``batch_size`` counts pairs in ``"pairs"`` mode and images in ``"block"`` mode.
+    ``batch_size`` counts pairs in ``"pairs"`` mode and images in ``"block"`` mode; it is
+    unused in ``"all"`` mode, where one step sees every pair.
     ``epochs`` (of ``pairs_per_epoch`` pairs, the paper's unit) is used when ``steps`` is 0.
     ``devices > 1`` trains data-parallel: the step's images are sharded over that many
     devices and the parameters replicated (see :func:`data_parallel_mesh`).
@@ -94,6 +98,8 @@ class TrainConfig:
             )
         if self.steps < 0 or self.epochs < 0 or (self.steps == 0 and self.epochs == 0):
             raise ValueError(f"give steps > 0 or epochs > 0, got {self.steps=} {self.epochs=}")
+        if self.mode == "all" and not self.steps:
+            raise ValueError("mode 'all' counts steps, not epochs: give steps > 0")
         if not 0.0 < self.similar_fraction < 1.0:
             raise ValueError(f"similar_fraction must be in (0, 1), got {self.similar_fraction}")
         if self.margin <= 0 or self.learning_rate <= 0:
@@ -273,7 +279,7 @@ def _make_chunk_runner(
         return jnp.mean(per_pair), stats
 
     def block_objective(params, key):
-        idx, similar, valid = sample_block(key, sampler, config.batch_size // 2)
+        idx, similar, valid = draw_block(key)
         z = network.apply(params, shard(data[idx]))
         m = z.shape[0]
         z1 = jnp.broadcast_to(z[:, None, :], (m, m, z.shape[-1]))
@@ -282,6 +288,16 @@ def _make_chunk_runner(
         stats = _partial_losses(per_pair, pair_distance(z1, z2), similar, valid, margin)
         objective = fraction * stats["loss_similar"] + (1 - fraction) * stats["loss_dissimilar"]
         return objective, stats
+
+    if config.mode == "all":
+        every_pair = _all_pairs(sampler, data.shape[0])
+
+        def draw_block(key):
+            return every_pair
+    else:
+
+        def draw_block(key):
+            return sample_block(key, sampler, config.batch_size // 2)
 
     objective = pair_objective if config.mode == "pairs" else block_objective
 
@@ -321,6 +337,17 @@ def _batch_sharding(devices: int) -> Callable[[jax.Array], jax.Array]:
         return lambda batch: batch
     sharding = NamedSharding(data_parallel_mesh(devices), PartitionSpec("data"))
     return lambda batch: jax.lax.with_sharding_constraint(batch, sharding)
+
+
+def _all_pairs(sampler: Any, n: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Every sample, the graph's labels for every pair, and the upper triangle as the mask."""
+    if n > MAX_ALL_PAIRS_SAMPLES:
+        raise ValueError(
+            f"mode 'all' needs n <= {MAX_ALL_PAIRS_SAMPLES} samples, got {n}; use 'block'"
+        )
+    idx = jnp.arange(n, dtype=jnp.int32)
+    similar = is_similar(sampler, idx[:, None], idx[None, :])
+    return idx, similar, jnp.triu(jnp.ones((n, n), dtype=bool), k=1)
 
 
 def _partial_losses(

@@ -55,7 +55,7 @@ def test_fit_transform_equals_fit_then_transform(digits):
 
 def test_labels_give_supervised_map(digits):
     X, y = digits
-    model = DrLIM(epochs=3, random_state=0).fit(X[:1200], y[:1200])
+    model = DrLIM(epochs=10, random_state=0).fit(X[:1200], y[:1200])
     assert model.graph_.groups is not None
     acc = knn_accuracy(model.transform(X[:1200]), y[:1200], model.transform(X[1200:]), y[1200:])
     assert acc > 0.8
