@@ -11,7 +11,7 @@ from drlim.data import mnist_4_9
 from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import knn_graph
 from drlim.pairs import is_similar, make_sampler
-from drlim.train import NonFiniteLossError, TrainConfig, embed, train
+from drlim.train import NonFiniteLossError, TrainConfig, embed, init_params, train
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,22 @@ def test_learns_on_mnist(digits, mode):
     similar = np.asarray(is_similar(sampler, i, j))
     d = np.linalg.norm(z[i] - z[j], axis=1)
     assert d[similar].mean() < 0.6 * d[~similar].mean()
+
+
+def test_all_pairs_objective_matches_numpy(blobs):
+    """Mode 'all': the first step's objective is the weighted mean over every pair."""
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=1, mode="all", log_every=1, similar_fraction=0.3, margin=1.5)
+    history = train(MLP(n_components=2), blobs, graph, config).history
+    z = embed(MLP(n_components=2), init_params(MLP(n_components=2), blobs[0], 0), blobs)
+    i, j = np.triu_indices(len(blobs), k=1)
+    d = np.linalg.norm(z[i].astype(np.float64) - z[j], axis=1)
+    similar = graph.to_dense()[i, j]
+    loss_s = np.mean(0.5 * d[similar] ** 2)
+    loss_d = np.mean(0.5 * np.maximum(1.5 - d[~similar], 0) ** 2)
+    assert history[0]["loss_similar"] == pytest.approx(loss_s, rel=1e-4)
+    assert history[0]["loss_dissimilar"] == pytest.approx(loss_d, rel=1e-4)
+    assert history[0]["loss"] == pytest.approx(0.3 * loss_s + 0.7 * loss_d, rel=1e-4)
 
 
 def test_same_seed_same_parameters(blobs):
@@ -132,12 +148,13 @@ def test_epochs_convert_to_steps():
     ("kwargs", "match"),
     [
         ({"optimizer": "lbfgs"}, "optimizer"),
-        ({"mode": "all"}, "mode"),
+        ({"mode": "everything"}, "mode"),
         ({"batch_size": 0}, "batch_size"),
         ({"similar_fraction": 1.0}, "similar_fraction"),
         ({"steps": 0}, "steps"),
         ({"checkpoint_every": 30, "log_every": 20}, "checkpoint_every"),
         ({"mode": "block", "batch_size": 5}, "batch_size"),
+        ({"mode": "all", "steps": 0, "epochs": 1}, "mode 'all'"),
     ],
 )
 def test_bad_config_raises(kwargs, match):
