@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from drlim._io import write_bytes
 from drlim.loss import contrastive_loss, pair_distance
