@@ -211,7 +211,9 @@ def train(
     if resume and workdir is not None and (workdir / CHECKPOINT_NAME).exists():
         state = load_checkpoint(workdir / CHECKPOINT_NAME, state)
         history = _read_history(workdir / "metrics.jsonl", upto=state["step"])
-    if workdir is not None:
+    # In a multi-host run every process trains; only the first one writes.
+    writes = workdir is not None and jax.process_index() == 0
+    if writes:
         workdir.mkdir(parents=True, exist_ok=True)
         _write_history(workdir / "metrics.jsonl", history)
 
@@ -232,7 +234,7 @@ def train(
             state = {"params": new_params, "opt_state": new_opt, "step": state["step"] + length}
             row = _summarise(stats, state["step"], time.perf_counter() - started)
             history.append(row)
-            if workdir is not None:
+            if writes:
                 _append_history(workdir / "metrics.jsonl", row)
                 if _checkpoint_due(config, state["step"], total):
                     save_checkpoint(workdir / CHECKPOINT_NAME, state)
