@@ -48,6 +48,7 @@ from tqdm import tqdm
 
 from drlim._io import write_bytes
 from drlim.loss import contrastive_loss, pair_distance
+from drlim.models import inference_network
 from drlim.neighbors import Graph
 from drlim.pairs import is_similar, make_sampler, sample_block, sample_pairs
 
@@ -156,9 +157,10 @@ def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
 
 
 def embed(
-    network: nn.Module, params: Any, data: np.ndarray | jax.Array, batch_size: int = 2048
+    network: nn.Module, params: Any, data: np.ndarray | jax.Array, batch_size: int = 512
 ) -> np.ndarray:
     """Map ``data`` through the trained network in batches; returns a NumPy array."""
+    network = inference_network(network)
     data = np.asarray(data, dtype=np.float32)
     out = [np.asarray(_apply(network, params, data[i : i + batch_size]))
            for i in range(0, len(data), batch_size)]
