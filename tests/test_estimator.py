@@ -14,11 +14,12 @@ from drlim.metrics import knn_accuracy
 from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import pairs_graph
 
-# float32 networks: outputs for the same row differ by ~1e-8 between batch orders, and
-# scikit-learn compares them with rtol 1e-7.
+# float32 networks: the same row's output differs by ~1 ulp between batch orders and batch
+# sizes (XLA picks other kernels), and scikit-learn compares them with rtol 1e-7.
+ULP_REASON = "float32 network; outputs differ by ~1 ulp across batches, the check asks rtol 1e-7"
 EXPECTED_FAILED = {
-    "check_methods_sample_order_invariance": "float32 network; differs by ~1 ulp across "
-    "batch orders, the check asks for rtol 1e-7",
+    "check_methods_sample_order_invariance": ULP_REASON,
+    "check_methods_subset_invariance": ULP_REASON,
 }
 
 
@@ -125,4 +126,5 @@ def test_check_estimator():
     )
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert failed == []
+    assert {r["check_name"] for r in results if r["status"] == "xfail"} <= set(EXPECTED_FAILED)
     assert sum(r["status"] == "passed" for r in results) >= 40
