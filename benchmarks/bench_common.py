@@ -11,6 +11,7 @@ Every benchmark module has ``run(smoke: bool = False) -> dict`` returning a resu
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import os
@@ -268,3 +269,25 @@ def fastest_torch_threads(torch: Any, probe: Callable[[], Any], repeats: int = 3
             best, best_seconds = threads, seconds
     torch.set_num_threads(best)
     return best
+
+
+def module_main(run, doc: str, argv: list[str] | None = None, child=None) -> None:
+    """Command line of one benchmark module: run it (``--smoke``: tiny sizes), print the table.
+
+    ``child`` is the module's measuring function for a fresh process (``--child JSON``).
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
+    if child is not None:
+        parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if child is not None and args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+    record = run(smoke=args.smoke)
+    print(record["columns"])
+    for row in record["rows"]:
+        print(row)
+    for note in record["notes"]:
+        print(note)
+    print(record.get("targets", []))

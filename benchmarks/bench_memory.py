@@ -11,14 +11,12 @@ stage sets the peak. On a GPU this is host memory only.
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
 import sys
 import time
 from pathlib import Path
 
-from bench_common import add_target, result, run_child
+from bench_common import add_target, module_main, result, run_child
 
 TARGET_BYTES = 2e9
 SIZES = {"full": {"n": 60_000, "steps": 300}, "smoke": {"n": 2_000, "steps": 20}}
@@ -98,17 +96,7 @@ def run(smoke: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the table, or run as the measuring child (``--child JSON``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(child(json.loads(args.child))))
-        return
-    record = run(smoke=args.smoke)
-    for row in record["rows"]:
-        print(row)
-    print(record["targets"])
+    module_main(run, __doc__, argv, child=child)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ includes JIT compilation and the symmetrisation into a graph.
 
 from __future__ import annotations
 
-import argparse
-
 import bench_knn
-from bench_common import add_target, result
+from bench_common import add_target, module_main, result
 
 TARGET_RATIO = 2.0
 SIZES = {"full": 60_000, "smoke": 2_000}
@@ -54,12 +52,7 @@ def run(smoke: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
-    args = parser.parse_args(argv)
-    record = run(smoke=args.smoke)
-    for row in record["rows"]:
-        print(row)
+    module_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ trustworthiness after each epoch (evaluation time not counted).
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from bench_common import (
     add_target,
     digits_4_9,
     fastest_torch_threads,
+    module_main,
     result,
     run_child,
     torch_module,
@@ -214,19 +214,8 @@ def torch_summary(theirs: dict, default: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the table, or run as the cold-start child (``--child JSON``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(child(json.loads(args.child))))
-        return
-    record = run(smoke=args.smoke)
-    for row in record["rows"]:
-        print(row)
-    for note in record["notes"]:
-        print(note)
+    """Print the table, or run as the measuring child (``--child JSON``)."""
+    module_main(run, __doc__, argv, child=child)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Chunks of the two alternate, so machine noise hits both alike; the median chunk 
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from bench_common import (
     digits_4_9,
     fastest_torch_threads,
     jax_device,
+    module_main,
     peak_flops,
     result,
     torch_module,
@@ -306,16 +306,8 @@ def step_limit(measurement: dict, backend: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the table as JSON lines."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
-    args = parser.parse_args(argv)
-    record = run(smoke=args.smoke)
-    print(record["columns"])
-    for row in record["rows"]:
-        print(row)
-    for note in record["notes"]:
-        print(note)
+    """Print the table."""
+    module_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

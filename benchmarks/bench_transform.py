@@ -12,10 +12,9 @@ DrLIM is trained, so it is fitted for one epoch only.
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from bench_common import add_target, digits_4_9, median_seconds, result
+from bench_common import add_target, digits_4_9, median_seconds, module_main, result
 
 TARGET_RATIO = 10.0
 # LeNetDrLIM forward, multiply + add: C1 (27x27 outputs x 15 x 6x6), C3 (9x9x15 -> 30), F5.
@@ -63,12 +62,7 @@ def run(smoke: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
-    args = parser.parse_args(argv)
-    record = run(smoke=args.smoke)
-    for row in record["rows"]:
-        print(row)
+    module_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

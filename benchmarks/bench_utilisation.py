@@ -13,9 +13,7 @@ peak is cores x clock x FMA units x float32 lanes x 2 (see
 
 from __future__ import annotations
 
-import argparse
-
-from bench_common import digits_4_9, jax_device, median_seconds, peak_flops, result
+from bench_common import digits_4_9, jax_device, median_seconds, module_main, peak_flops, result
 from bench_train_step import SIZES, jax_step
 
 C1 = {"out": 27 * 27, "features": 15, "kernel": 6 * 6}
@@ -82,15 +80,7 @@ def run(smoke: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
-    args = parser.parse_args(argv)
-    record = run(smoke=args.smoke)
-    print(record["columns"])
-    for row in record["rows"]:
-        print(row)
-    for note in record["notes"]:
-        print(note)
+    module_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":
