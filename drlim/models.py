@@ -155,7 +155,19 @@ class _WholeMapConv(nn.Module):
         return x.reshape(batch, -1) @ kernel.reshape(-1, self.features) + bias
 
 
-class LeNetDrLIM(nn.Module):
+class _LeNetSettings(nn.Module):
+    """The settings both formulations of the paper's network share, checked on creation."""
+
+    n_components: int = 2
+    activation: Activation = "tanh"
+
+    def __post_init__(self) -> None:
+        _check_positive_int("n_components", self.n_components)
+        resolve_activation(self.activation)
+        super().__post_init__()
+
+
+class LeNetDrLIM(_LeNetSettings):
     """The paper's MNIST network, fast on CPU.
 
     Layers for a 32x32 input (MNIST padded by 2):
@@ -183,14 +195,6 @@ class LeNetDrLIM(nn.Module):
     (3, 2)
     """
 
-    n_components: int = 2
-    activation: Activation = "tanh"
-
-    def __post_init__(self) -> None:
-        _check_positive_int("n_components", self.n_components)
-        resolve_activation(self.activation)
-        super().__post_init__()
-
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = resolve_activation(self.activation)
@@ -201,11 +205,12 @@ class LeNetDrLIM(nn.Module):
         return nn.Dense(self.n_components, name="F5")(h)
 
 
-class LeNetDrLIMReference(nn.Module):
+class LeNetDrLIMReference(_LeNetSettings):
     """:class:`LeNetDrLIM` written plainly with ``nn.Conv`` and ``nn.avg_pool``.
 
-    Same layers, same parameter tree, same initialisation for the same key; slower on CPU.
-    Used to check the fast formulation, not for training.
+    Same layers, same parameter tree, same initialisation for the same key. Slower to train
+    on CPU but faster forward, so :func:`inference_network` maps with it; the tests use it to
+    check the fast formulation.
 
     >>> fast, ref = LeNetDrLIM(), LeNetDrLIMReference()
     >>> x = jnp.ones((2, 32, 32, 1))
@@ -213,14 +218,6 @@ class LeNetDrLIMReference(nn.Module):
     >>> bool(jnp.allclose(fast.apply(variables, x), ref.apply(variables, x), atol=1e-5))
     True
     """
-
-    n_components: int = 2
-    activation: Activation = "tanh"
-
-    def __post_init__(self) -> None:
-        _check_positive_int("n_components", self.n_components)
-        resolve_activation(self.activation)
-        super().__post_init__()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
