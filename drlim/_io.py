@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -34,3 +37,23 @@ def write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
 def write_json(path: str | os.PathLike, content: Any) -> Path:
     """Write ``content`` as indented JSON to ``path`` atomically."""
     return write_bytes(path, (json.dumps(content, indent=2) + "\n").encode())
+
+
+def binary_format_code(array: np.ndarray, codes: dict[int, np.dtype]) -> tuple[int, np.dtype]:
+    """The format's type code for ``array``'s dtype (IDX, small-NORB), and that dtype in
+    native byte order; ``codes`` maps each code to its dtype."""
+    by_dtype = {dtype.newbyteorder("="): code for code, dtype in codes.items()}
+    native = array.dtype.newbyteorder("=")
+    if native not in by_dtype:
+        raise ValueError(
+            f"array: expected dtype in {sorted(d.name for d in by_dtype)}, got {array.dtype}"
+        )
+    return by_dtype[native], native
+
+
+def write_maybe_gzip(path: str | os.PathLike, payload: bytes) -> Path:
+    """Write ``payload`` atomically, gzip-compressed (reproducibly) when ``path`` ends in .gz."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        payload = gzip.compress(payload, mtime=0)
+    return write_bytes(path, payload)

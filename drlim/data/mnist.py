@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import numpy._core.multiarray as _multiarray
 
-from drlim._io import write_bytes
+from drlim._io import binary_format_code, write_maybe_gzip
 
 SPLITS = ("train", "test")
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
@@ -142,21 +142,12 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     >>> write_idx("labels-idx1-ubyte", np.array([4, 9], dtype=np.uint8))  # doctest: +SKIP
     """
     array = np.asarray(array)
-    codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
-    native = array.dtype.newbyteorder("=")
-    if native not in codes:
-        raise ValueError(
-            f"array: expected dtype in {sorted(d.name for d in codes)}, got {array.dtype}"
-        )
+    code, native = binary_format_code(array, IDX_DTYPES)
     if not 1 <= array.ndim <= 255:
         raise ValueError(f"array: expected 1 to 255 dimensions, got {array.ndim}")
-    header = bytes([0, 0, codes[native], array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     payload = header + np.ascontiguousarray(array, native.newbyteorder(">")).tobytes()
-    path = Path(path)
-    if path.suffix == ".gz":
-        payload = gzip.compress(payload, mtime=0)
-    write_bytes(path, payload)
-    return path
+    return write_maybe_gzip(path, payload)
 
 
 def read_mnist_pickle(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:

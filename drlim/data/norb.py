@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drlim._io import write_bytes
+from drlim._io import binary_format_code, write_bytes, write_maybe_gzip
 
 AZIMUTHS = np.arange(0, 360, 20)
 ELEVATIONS = np.arange(30, 75, 5)
@@ -235,22 +235,13 @@ def write_norb_matrix(path: str | os.PathLike, array: np.ndarray) -> Path:
     >>> write_norb_matrix("tiny-cat.mat", np.array([2, 2, 4], np.int32))  # doctest: +SKIP
     """
     array = np.asarray(array)
-    magic = {dtype.newbyteorder("="): code for code, dtype in NORB_DTYPES.items()}
-    native = array.dtype.newbyteorder("=")
-    if native not in magic:
-        raise ValueError(
-            f"array: expected dtype in {sorted(d.name for d in magic)}, got {array.dtype}"
-        )
+    magic, native = binary_format_code(array, NORB_DTYPES)
     if array.ndim < 1:
         raise ValueError(f"array: expected at least 1 dimension, got {array.ndim}")
     dims = list(array.shape) + [1] * max(0, 3 - array.ndim)
-    header = np.array([magic[native], array.ndim, *dims], "<u4").tobytes()
+    header = np.array([magic, array.ndim, *dims], "<u4").tobytes()
     payload = header + np.ascontiguousarray(array, native.newbyteorder("<")).tobytes()
-    path = Path(path)
-    if path.suffix == ".gz":
-        payload = gzip.compress(payload, mtime=0)
-    write_bytes(path, payload)
-    return path
+    return write_maybe_gzip(path, payload)
 
 
 def load_small_norb(
