@@ -48,6 +48,8 @@ class DrLIM(TransformerMixin, BaseEstimator):
       epochs: passes over the samples, each sample once a block anchor per epoch.
       batch_size: images per training step (every pair among them is used).
       learning_rate, optimizer: ``"adam"`` or ``"sgd"`` (with momentum 0.9).
+      schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
+        (better on large sets trained for many epochs: see ``figures/comparison.md``).
       similar_fraction: weight of the similar-pair loss in the objective.
       random_state: integer seed (``None`` means 0: fits are reproducible by default).
       verbose: show a progress bar.
@@ -74,6 +76,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
         batch_size: int = 128,
         learning_rate: float = 1e-2,
         optimizer: str = "adam",
+        schedule: str = "constant",
         similar_fraction: float = 0.5,
         random_state: int | None = None,
         verbose: bool = False,
@@ -86,6 +89,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.optimizer = optimizer
+        self.schedule = schedule
         self.similar_fraction = similar_fraction
         self.random_state = random_state
         self.verbose = verbose
@@ -197,6 +201,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
             margin=float(self.margin),
             optimizer=self.optimizer,
             learning_rate=float(self.learning_rate),
+            schedule=self.schedule,
             log_every=min(50, steps),
         )
 

@@ -117,6 +117,8 @@ def test_errors_scikit_learn_users_expect(digits):
         DrLIM(network="resnet").fit(X[:100])
     with pytest.raises(ValueError, match="n_components"):
         DrLIM(n_components=0).fit(X[:100])
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        DrLIM(schedule="linear").fit(X[:100])
 
 
 def test_check_estimator():
