@@ -27,14 +27,20 @@ def experiments_dir() -> Path:
     return Path(os.environ.get("DRLIM_EXPERIMENTS", DEFAULT_EXPERIMENTS))
 
 
+def _load_file(path: Path) -> ModuleType:
+    """Execute one experiment file and return it as a module."""
+    spec = importlib.util.spec_from_file_location(f"drlim_experiment_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_experiments(directory: Path | None = None) -> dict[str, ModuleType]:
-    """Every experiment file, by experiment name, in file-name order."""
+    """Every paper experiment file, by experiment name, in file-name order."""
     directory = directory or experiments_dir()
     found = {}
     for path in sorted(directory.glob("*.py")):
-        spec = importlib.util.spec_from_file_location(f"drlim_experiment_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = _load_file(path)
         config = getattr(module, "CONFIG", None)
         if isinstance(config, ExperimentConfig):
             found[config.name] = module
@@ -104,10 +110,27 @@ def cmd_reproduce(args: argparse.Namespace, _: list[str]) -> None:
     print(f"wrote {len(written)} files to {args.out} in {time.perf_counter() - started:.0f} s")
 
 
+def compare_config(quick: bool = False, directory: Path | None = None):
+    """The comparison's configuration: ``CONFIG`` of ``experiments/compare.py``.
+
+    With ``quick``, the file's ``QUICK`` if it has one, else :data:`drlim.compare.QUICK`.
+    """
+    from drlim import compare
+
+    path = (directory or experiments_dir()) / "compare.py"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: it holds the comparison's CompareConfig")
+    module = _load_file(path)
+    config = getattr(module, "QUICK", compare.QUICK) if quick else getattr(module, "CONFIG", None)
+    if not isinstance(config, compare.CompareConfig):
+        raise SystemExit(f"{path} must define CONFIG = CompareConfig(...), got {config!r}")
+    return config
+
+
 def cmd_compare(args: argparse.Namespace, _: list[str]) -> None:
     from drlim.compare import main as compare
 
-    compare(quick=args.quick, out=Path(args.out), runs=Path(args.runs))
+    compare(compare_config(args.quick), out=Path(args.out), runs=Path(args.runs))
 
 
 def _parse_overrides(extra: list[str]) -> dict[str, str]:
@@ -148,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="DrLIM against PCA, Isomap, LLE, spectral and t-SNE")
     cmp.add_argument("--quick", action="store_true")
     cmp.add_argument("--out", default="figures")
-    cmp.add_argument("--runs", default="runs/compare")
+    cmp.add_argument("--runs", default="runs", help="embeddings go to RUNS/compare")
     cmp.set_defaults(func=cmd_compare)
     return parser
 

@@ -42,6 +42,14 @@ def test_fit_baseline_shapes_flags_and_timings(name, digits):
         assert result.n_fit == 200
 
 
+def test_repeated_transform_timing_keeps_the_embedding(digits):
+    X_train, X_test = digits
+    once = baselines.fit_baseline("isomap", X_train, X_test, n_neighbors=10)
+    thrice = baselines.fit_baseline("isomap", X_train, X_test, n_neighbors=10, repeats=3)
+    np.testing.assert_array_equal(once.Z_test, thrice.Z_test)
+    assert thrice.transform_seconds > 0
+
+
 def test_pca_baseline_equals_projection_on_principal_axes(digits):
     X_train, X_test = digits
     flat_train, flat_test = X_train.reshape(200, -1), X_test.reshape(100, -1)
@@ -71,6 +79,8 @@ def test_fit_baseline_rejects_bad_input(digits):
         baselines.fit_baseline("pca", X_train, X_test[:, :4])
     with pytest.raises(ValueError, match="n_neighbors must be"):
         baselines.fit_baseline("isomap", X_train[:10], n_neighbors=10)
+    with pytest.raises(ValueError, match="repeats must be >= 1, got 0"):
+        baselines.fit_baseline("pca", X_train, X_test, repeats=0)
     bad = X_train.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="X_train must be finite"):

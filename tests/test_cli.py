@@ -80,3 +80,25 @@ def test_reproduce_quick_writes_every_figure_and_number(tmp_path):
     assert 0 <= summary["mnist-shift-nn"]["shift_accuracy"] <= 1
     assert summary["norb-airplane"]["graph"]["n_samples"] == 660
     assert all("met" in t for t in summary["norb-airplane"]["targets"])
+
+
+def test_compare_config_comes_from_the_experiment_file(tmp_path):
+    from drlim import compare
+    from drlim.cli import compare_config
+
+    config = compare_config()
+    assert isinstance(config, compare.CompareConfig)
+    assert set(config.datasets) == set(compare.DATASETS)
+    assert compare_config(quick=True) == compare.QUICK
+    (tmp_path / "compare.py").write_text(
+        "from drlim.compare import CompareConfig\n"
+        "CONFIG = CompareConfig(max_test=100)\n"
+        "QUICK = CompareConfig(max_test=50)\n"
+    )
+    assert compare_config(directory=tmp_path).max_test == 100
+    assert compare_config(quick=True, directory=tmp_path).max_test == 50
+    (tmp_path / "compare.py").write_text("CONFIG = {'max_test': 100}\n")
+    with pytest.raises(SystemExit, match="must define CONFIG = CompareConfig"):
+        compare_config(directory=tmp_path)
+    with pytest.raises(SystemExit, match="is missing"):
+        compare_config(directory=tmp_path / "nowhere")

@@ -53,6 +53,9 @@ def test_table_has_a_row_per_method_and_data_set(quick_run):
             compare.METHOD_TITLES[m] for m in methods
         ]
     assert json.loads((root / "figures" / "comparison.json").read_text()) == result
+    assert text.count("DrLIM ran as `DrLIM(epochs=1.0, batch_size=16)`, the estimator's "
+                      "defaults otherwise.") == 3
+    assert "the fastest of 3 calls" in text
 
 
 def test_numbers_are_in_range_and_flags_right(quick_run):
@@ -169,7 +172,7 @@ def test_report_bolds_the_best_and_checks_the_targets():
         "seconds": 60.0,
         "datasets": [{"name": "digits-8x8", "title": "digits", "n_train": 1000,
                       "n_fit_subsample": 500, "n_test_pool": 300, "n_test": 200,
-                      "methods": rows, "targets": targets}],
+                      "drlim_params": {}, "methods": rows, "targets": targets}],
     }
     text = markdown_report(result)
     lines = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
@@ -177,6 +180,16 @@ def test_report_bolds_the_best_and_checks_the_targets():
     assert "**0.500**" in lines["PCA"]  # ties are all bold
     assert lines["t-SNE"].endswith("| — |") and "1,000 + 200 test" in lines["t-SNE"]
     assert "subsample of 500" in text and "Transductive methods above it at T@5: t-SNE" in text
+
+
+def test_data_set_settings_override_the_common_ones():
+    config = CompareConfig(
+        drlim_params=(("epochs", 20.0), ("learning_rate", 1e-2)),
+        dataset_drlim_params=(("mnist-10", (("learning_rate", 1e-3),)),),
+    )
+    assert config.drlim_settings("mnist-10") == {"epochs": 20.0, "learning_rate": 1e-3}
+    assert config.drlim_settings("digits-8x8") == {"epochs": 20.0, "learning_rate": 1e-2}
+    assert CompareConfig().drlim_settings("mnist-4-9") == {}
 
 
 @pytest.mark.parametrize("changes, name", [
@@ -189,8 +202,11 @@ def test_report_bolds_the_best_and_checks_the_targets():
     ({"n_test_digits": 1797}, "n_test_digits"),
     ({"max_test": 40}, "max_test"),
     ({"trust_ks": (0, 5)}, "trust_ks"),
+    ({"timing_repeats": 0}, "timing_repeats"),
     ({"drlim_params": (("random_state", 3),)}, "drlim_params"),
     ({"drlim_params": (("epochz", 3),)}, "drlim_params"),
+    ({"dataset_drlim_params": (("cifar", (("epochs", 3),)),)}, "dataset_drlim_params"),
+    ({"dataset_drlim_params": (("mnist-10", (("seed", 3),)),)}, "dataset_drlim_params"),
 ])
 def test_config_rejects_bad_values(changes, name):
     with pytest.raises(ValueError, match=name):
