@@ -1,7 +1,8 @@
 """drlim: Dimensionality Reduction by Learning an Invariant Mapping (Hadsell et al., 2006).
 
 >>> from drlim import DrLIM
->>> model = DrLIM(n_components=2)  # doctest: +SKIP
+>>> DrLIM(n_components=2).get_params()["n_components"]
+2
 """
 
 __version__ = "0.1.0"

@@ -403,8 +403,9 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     machine, and per data set its sizes, one row of numbers per method and the target
     checks.
 
+    >>> import tempfile
     >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",))
-    >>> run_comparison(quick, "/tmp/compare", verbose=False)["datasets"][0]["name"]
+    >>> run_comparison(quick, tempfile.mkdtemp(), verbose=False)["datasets"][0]["name"]
     'digits-8x8'
     """
     if not isinstance(config, CompareConfig):
@@ -532,8 +533,10 @@ def _drlim_settings(params: dict[str, Any]) -> str:
 def markdown_report(result: dict) -> str:
     """``comparison.md``: what was measured and how, then one table per data set.
 
+    >>> import tempfile
     >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",))
-    >>> markdown_report(run_comparison(quick, "/tmp/compare", verbose=False)).startswith("#")
+    >>> result = run_comparison(quick, tempfile.mkdtemp(), verbose=False)
+    >>> markdown_report(result).startswith("# DrLIM against")
     True
     """
     config = result["config"]
@@ -652,7 +655,7 @@ def main(config: CompareConfig | None = None, *, quick: bool = False,
     :class:`CompareConfig`. Embeddings go to ``runs/compare/``; ``comparison.md``,
     ``.json`` and ``.png`` to ``out``.
 
-    >>> main(quick=True, out=Path("/tmp/figures"), runs=Path("/tmp/runs"))  # doctest: +SKIP
+    >>> main(quick=True, out=Path("figures-quick"), runs=Path("runs"))  # doctest: +SKIP
     """
     if config is None:
         config = QUICK if quick else CompareConfig()

@@ -245,7 +245,8 @@ def norb_grid_figure(
     ``images`` is ``(n, h, w[, 1])`` with factor arrays ``azimuth`` and ``elevation`` (degrees)
     and ``lighting`` (0..5), in any order; ``pose`` is ``(azimuth, elevation)`` in degrees.
 
-    >>> data = render_airplane()  # from drlim.data
+    >>> from drlim.data import render_airplane
+    >>> data = render_airplane()
     >>> fig = norb_grid_figure(data.images, data.azimuth, data.elevation, data.lighting)
     """
     images = np.asarray(images)

@@ -326,7 +326,7 @@ def _make_chunk_runner(
 def data_parallel_mesh(devices: int) -> Mesh:
     """A one-axis mesh (``"data"``) over the first ``devices`` local devices.
 
-    >>> data_parallel_mesh(1).shape
+    >>> dict(data_parallel_mesh(1).shape)
     {'data': 1}
     """
     available = jax.devices()
