@@ -16,8 +16,12 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from drlim.experiment import ExperimentConfig, override, run_experiment
+
+if TYPE_CHECKING:
+    from drlim.compare import CompareConfig
 
 DEFAULT_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -110,7 +114,7 @@ def cmd_reproduce(args: argparse.Namespace, _: list[str]) -> None:
     print(f"wrote {len(written)} files to {args.out} in {time.perf_counter() - started:.0f} s")
 
 
-def compare_config(quick: bool = False, directory: Path | None = None):
+def compare_config(quick: bool = False, directory: Path | None = None) -> CompareConfig:
     """The comparison's configuration: ``CONFIG`` of ``experiments/compare.py``.
 
     With ``quick``, the file's ``QUICK`` if it has one, else :data:`drlim.compare.QUICK`.

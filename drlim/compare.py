@@ -522,7 +522,7 @@ def _target_lines(entry: dict) -> list[str]:
     ]
 
 
-def _drlim_settings(params: dict[str, Any]) -> str:
+def _drlim_call(params: dict[str, Any]) -> str:
     """The DrLIM estimator call the comparison made, in words a reader can copy."""
     if not params:
         return "the `DrLIM` estimator's defaults"
@@ -574,7 +574,7 @@ def markdown_report(result: dict) -> str:
         lines += ["", f"## {entry['title']} (`{entry['name']}`)", "",
                   _sizes_note(entry, config), ""]
         lines += _dataset_table(entry, config)
-        lines += ["", f"DrLIM ran as {_drlim_settings(entry['drlim_params'])}."]
+        lines += ["", f"DrLIM ran as {_drlim_call(entry['drlim_params'])}."]
         lines += _target_lines(entry)
     return "\n".join(lines) + "\n"
 
