@@ -12,6 +12,8 @@ figures of the paper are about how well the learned mapping treats data it never
 - :func:`orbit_spread_ratio`, :func:`lighting_spread_ratio`: how well a transformation
   (shift, lighting) has been forgotten.
 - :func:`cylinder_fit`: does a 3-D map look like the paper's NORB cylinder (Fig. 8)?
+- :func:`coinciding_fraction`: has the map collapsed samples onto one another (which
+  trustworthiness, blind to ties, cannot see)?
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from scipy.stats import spearmanr
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 __all__ = [
+    "coinciding_fraction",
     "continuity",
     "cylinder_fit",
     "fisher_lee_correlation",
@@ -221,6 +224,29 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test, k: int = 5) -> float:
     k = _check_positive_int("k", k, Z_train.shape[0] + 1, " (n_train + 1)")
     classifier = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
     return float(np.mean(classifier.predict(Z_test) == y_test))
+
+
+def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
+    """Fraction of samples whose nearest other sample lies on top of them.
+
+    "On top" means closer than ``rtol`` times the map's spread (the root mean square
+    distance of the samples to their centroid). Saturated units or a collapsed map put
+    many distinct inputs on exactly the same point; neighbourhood scores such as
+    trustworthiness rank such ties arbitrarily and do not show it, this does. A healthy
+    continuous map of distinct inputs scores 0.
+
+    >>> import numpy as np
+    >>> coinciding_fraction(np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]))
+    0.5
+    """
+    Z = _as_flat("Z", Z, min_samples=2)
+    if not rtol > 0:
+        raise ValueError(f"rtol must be > 0, got {rtol!r}")
+    spread = float(np.sqrt(np.mean(np.sum((Z - Z.mean(axis=0)) ** 2, axis=1))))
+    if spread == 0.0:
+        return 1.0
+    nearest, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
+    return float(np.mean(nearest[:, 1] < rtol * spread))
 
 
 def split_knn_accuracy(Z, y, k: int = 5, seed: int = 0) -> float:

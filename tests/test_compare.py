@@ -62,7 +62,7 @@ def test_numbers_are_in_range_and_flags_right(quick_run):
     result, _ = quick_run
     for entry, row in _rows(result):
         for key in ("trustworthiness_5", "trustworthiness_10", "trustworthiness_20",
-                    "continuity_10", "knn_accuracy"):
+                    "continuity_10", "knn_accuracy", "coinciding"):
             assert 0.0 <= row[key] <= 1.0, (entry["name"], row["method"], key)
         assert row["fit_seconds"] > 0
         transductive = row["method"] in TRANSDUCTIVE
@@ -155,7 +155,7 @@ def _fake_row(method, t5, transform):
     return {"method": method, "title": compare.METHOD_TITLES[method],
             "out_of_sample": method not in TRANSDUCTIVE, "n_fit": 1000, "n_test": 200,
             "trustworthiness_5": t5, "trustworthiness_10": 0.5, "trustworthiness_20": 0.5,
-            "continuity_10": 0.5, "knn_accuracy": 0.5, "fit_seconds": 1.0,
+            "continuity_10": 0.5, "knn_accuracy": 0.5, "coinciding": 0.0, "fit_seconds": 1.0,
             "transform_seconds_per_1000": transform}
 
 

@@ -240,3 +240,23 @@ def test_lighting_spread_ratio_rejects_bad_input():
         metrics.lighting_spread_ratio(Z, np.arange(6), np.zeros(6))
     with pytest.raises(ValueError, match="lighting must have shape"):
         metrics.lighting_spread_ratio(Z, np.arange(6), np.zeros(5))
+
+
+def test_coinciding_fraction_matches_brute_force_and_ignores_scale():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(300, 2))
+    Z[100:160] = Z[:60]  # 60 exact copies: 120 samples sit on another
+    Z[200:205] = Z[200] + 1e-7  # a tight knot of 5
+    distances = cdist(Z, Z)
+    np.fill_diagonal(distances, np.inf)
+    spread = np.sqrt(np.mean(np.sum((Z - Z.mean(0)) ** 2, axis=1)))
+    expected = np.mean(distances.min(axis=1) < 1e-4 * spread)
+    assert expected == pytest.approx(125 / 300)
+    assert metrics.coinciding_fraction(Z) == pytest.approx(expected)
+    assert metrics.coinciding_fraction(1e3 * Z + 7.0) == pytest.approx(expected)
+    assert metrics.coinciding_fraction(rng.normal(size=(300, 2))) == 0.0
+    assert metrics.coinciding_fraction(np.ones((10, 3))) == 1.0
+    with pytest.raises(ValueError, match="rtol must be > 0"):
+        metrics.coinciding_fraction(Z, rtol=0.0)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        metrics.coinciding_fraction(Z[:1])
