@@ -9,13 +9,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def fastest_call(fn: Callable[[], T], repeats: int = 1) -> tuple[T, float]:
+def timed_call(fn: Callable[[], T], repeats: int = 1) -> tuple[T, float]:
     """Call ``fn`` ``repeats`` times; return its last result and the fastest wall time.
 
-    The minimum is the usual estimate of a call's own cost: other work on the machine
-    only ever adds time.
+    With several repeats the minimum is the usual estimate of a call's own cost: other
+    work on the machine only ever adds time.
 
-    >>> value, seconds = fastest_call(lambda: sum(range(1000)), repeats=3)
+    >>> value, seconds = timed_call(lambda: sum(range(1000)), repeats=3)
     >>> value, seconds >= 0.0
     (499500, True)
     """

@@ -14,7 +14,6 @@ graph" (Figs. 6 and 10).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,7 @@ import scipy.sparse.linalg
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE, Isomap, LocallyLinearEmbedding, SpectralEmbedding
 
-from drlim._timing import fastest_call
+from drlim._timing import timed_call
 
 __all__ = ["BASELINES", "BaselineResult", "fit_baseline", "is_inductive", "lle_on_graph"]
 
@@ -175,25 +174,17 @@ def fit_baseline(
     repeats = _check_int("repeats", repeats, 1)
     estimator = _make_estimator(name, n_fit, n_components, n_neighbors, seed)
 
-    if name in _INDUCTIVE:
-        start = time.perf_counter()
-        Z_train = estimator.fit_transform(X_train)
-        fit_seconds = time.perf_counter() - start
-        Z_test = None
-        transform_seconds = None
-        if X_test is not None:
-            Z_test, transform_seconds = fastest_call(
-                lambda: np.asarray(estimator.transform(X_test)), repeats)
-        return BaselineResult(
-            name, np.asarray(Z_train), Z_test, False, fit_seconds, transform_seconds, n_fit
-        )
-
-    stacked = X_train if X_test is None else np.concatenate([X_train, X_test])
-    start = time.perf_counter()
-    Z = np.asarray(estimator.fit_transform(stacked))
-    fit_seconds = time.perf_counter() - start
-    Z_test = None if X_test is None else Z[n_train:]
-    return BaselineResult(name, Z[:n_train], Z_test, True, fit_seconds, None, n_fit)
+    inductive = name in _INDUCTIVE
+    fitted = X_train if inductive or X_test is None else np.concatenate([X_train, X_test])
+    Z, fit_seconds = timed_call(lambda: np.asarray(estimator.fit_transform(fitted)))
+    if not inductive:
+        Z_test = None if X_test is None else Z[n_train:]
+        return BaselineResult(name, Z[:n_train], Z_test, True, fit_seconds, None, n_fit)
+    Z_test = transform_seconds = None
+    if X_test is not None:
+        Z_test, transform_seconds = timed_call(
+            lambda: np.asarray(estimator.transform(X_test)), repeats)
+    return BaselineResult(name, Z, Z_test, False, fit_seconds, transform_seconds, n_fit)
 
 
 def _check_graph(graph_neighbors, n: int) -> np.ndarray:

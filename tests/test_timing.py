@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from drlim._timing import fastest_call
+from drlim._timing import timed_call
 
 
-def test_fastest_call_reports_the_quickest_call_and_the_last_value():
+def test_timed_call_reports_the_quickest_call_and_the_last_value():
     sleeps = iter([0.06, 0.01, 0.04])
     calls = []
 
@@ -17,12 +17,12 @@ def test_fastest_call_reports_the_quickest_call_and_the_last_value():
         calls.append(seconds)
         return len(calls)
 
-    value, seconds = fastest_call(work, repeats=3)
+    value, seconds = timed_call(work, repeats=3)
     assert value == 3 and len(calls) == 3
     assert 0.01 <= seconds < 0.04
 
 
 @pytest.mark.parametrize("repeats", [0, -1, 1.5, True])
-def test_fastest_call_rejects_bad_repeats(repeats):
+def test_timed_call_rejects_bad_repeats(repeats):
     with pytest.raises(ValueError, match="repeats must be an int >= 1"):
-        fastest_call(lambda: None, repeats=repeats)
+        timed_call(lambda: None, repeats=repeats)
