@@ -18,6 +18,7 @@ from drlim.data.norb import load_small_norb, render_airplane
 from drlim.plots import (
     cylinder_figure,
     embedding_figure,
+    interactive,
     loss_curves_figure,
     norb_grid_figure,
     save_figure,
@@ -116,6 +117,8 @@ def _draw_run(run: Path, config: dict, out: Path) -> list[Path]:
                                    out / f"{stem}.png"))
         written.append(save_figure(thumbnail_figure(z, emb["images_test"], title),
                                    out / f"{stem}_thumbnails.png"))
+        written.append(interactive(z, labels=label, images=emb["images_test"], title=title,
+                                   label_name="digit", path=out / f"{stem}_interactive.html"))
     elif dataset == "mnist-shift":
         z = emb["z_test"]
         written.append(save_figure(embedding_figure(z, emb["shift_test"], title, "shift (px)"),

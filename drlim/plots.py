@@ -1,26 +1,31 @@
 """Paper-style figures, drawn from saved arrays and run directories (never by training).
 
-Every function returns a :class:`matplotlib.figure.Figure`; :func:`save_figure` writes it
-atomically. The Agg backend is used so that figures render on machines without a screen.
+Every figure function returns a :class:`matplotlib.figure.Figure`; :func:`save_figure` writes
+it atomically. Importing this module leaves matplotlib's backend alone: a notebook keeps its
+inline backend, and the command line chooses Agg itself. :func:`interactive` writes a map as
+one self-contained HTML page (plotly) where hovering a point shows its image.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import os
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import PIL.Image
+import plotly.graph_objects as go
+import plotly.io as pio
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from drlim._io import atomic_write  # noqa: E402
-from drlim.loss import dissimilar_loss, similar_loss  # noqa: E402
+from drlim._io import atomic_write
+from drlim.loss import dissimilar_loss, similar_loss
 
 SIMILAR_STYLE = {"color": "tab:red", "linestyle": "--", "linewidth": 2}
 DISSIMILAR_STYLE = {"color": "tab:blue", "linestyle": "-", "linewidth": 2}
@@ -211,7 +216,7 @@ def _scatter(ax, z: np.ndarray, colour: np.ndarray, name: str, categorical: bool
     colour = np.asarray(colour)
     if categorical:
         values = np.unique(colour)
-        cmap = plt.get_cmap("tab10" if len(values) <= 10 else "tab20")
+        cmap = _category_cmap(len(values))
         for n, value in enumerate(values):
             mask = colour == value
             ax.scatter(z[mask, 0], z[mask, 1], s=3, color=cmap(n % cmap.N), label=f"{value}",
@@ -221,6 +226,11 @@ def _scatter(ax, z: np.ndarray, colour: np.ndarray, name: str, categorical: bool
     else:
         points = ax.scatter(z[:, 0], z[:, 1], s=3, c=colour, cmap="viridis", linewidths=0)
         plt.colorbar(points, ax=ax, label=name)
+
+
+def _category_cmap(count: int):
+    """tab10 for up to ten categories, tab20 above (colours repeat beyond twenty)."""
+    return plt.get_cmap("tab10" if count <= 10 else "tab20")
 
 
 def _check_embedding(z: np.ndarray, dims: int) -> np.ndarray:
@@ -313,3 +323,172 @@ def norb_grid_figure(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def interactive(
+    z: np.ndarray,
+    *,
+    labels: np.ndarray | None = None,
+    images: np.ndarray | None = None,
+    title: str = "",
+    path: str | os.PathLike | None = None,
+    label_name: str = "label",
+    marker_size: float = 5.0,
+) -> Path | str:
+    """A 2-D map as one self-contained HTML page: hover a point to see its image and label.
+
+    Points are coloured by ``labels`` (one legend entry per value; click one to hide it) with
+    the colours of :func:`embedding_figure`. Each of ``images`` (``(n, h, w)`` uint8, or
+    floats in [0, 1], drawn dark on white as in :func:`thumbnail_figure`) is stored as a small
+    PNG in the page; plotly's hover labels cannot show images, so a short script shows the
+    hovered point's image, enlarged, in a panel beside the map. plotly.js is embedded, so the
+    page works offline: about 4.9 MB, plus about 0.5 kB per point with a 28x28 image.
+
+    Returns the page as a string, or writes it atomically to ``path`` and returns the path.
+
+    >>> rng = np.random.default_rng(0)
+    >>> z, labels = rng.normal(size=(50, 2)), rng.integers(0, 3, 50)
+    >>> images = rng.integers(0, 256, size=(50, 8, 8), dtype=np.uint8)
+    >>> page = interactive(z, labels=labels, images=images, title="a map")
+    >>> len(page) > 4_000_000  # plotly.js is in the page
+    True
+    >>> interactive(z, labels=labels, path="map.html")  # doctest: +SKIP
+    PosixPath('map.html')
+    """
+    z = _check_points(z)
+    labels = _check_per_point("labels", labels, len(z))
+    thumbnails = _thumbnails(images, len(z))
+    for name, text in (("title", title), ("label_name", label_name)):
+        if not isinstance(text, str):
+            raise ValueError(f"`{name}` must be a string, got {type(text).__name__}")
+    if isinstance(marker_size, bool) or not isinstance(marker_size, int | float) or not (
+        0 < marker_size < np.inf
+    ):
+        raise ValueError(f"`marker_size` must be a positive number, got {marker_size!r}")
+    fig = _map_figure(z, labels, thumbnails, label_name, marker_size)
+    fig.update_layout(title=title)
+    plot = pio.to_html(fig, full_html=False, include_plotlyjs=True, div_id="drlim-map",
+                       config={"displaylogo": False, "showSendToCloud": False},
+                       post_script=_HOVER_SCRIPT if thumbnails else None)
+    page = _PAGE.format(title=html.escape(title or "drlim map"), plot=plot,
+                        panel=_PANEL if thumbnails else "")
+    if path is None:
+        return page
+    return atomic_write(path, lambda handle: handle.write(page.encode()))
+
+
+def _map_figure(
+    z: np.ndarray, labels: np.ndarray | None, thumbnails: list[str], label_name: str,
+    marker_size: float,
+) -> go.Figure:
+    """One plotly trace per label; each point carries its index (and thumbnail) as customdata,
+    and its trace's ``meta`` is the caption the hover script shows."""
+    values = np.unique(labels) if labels is not None else [None]
+    cmap = _category_cmap(len(values))
+    fig = go.Figure()
+    for n, value in enumerate(values):
+        index = np.arange(len(z)) if value is None else np.flatnonzero(labels == value)
+        name = "points" if value is None else f"{value}"
+        caption = "" if value is None else f"{label_name} {name}"
+        hover = f"{html.escape(caption)}<br>" if caption else ""
+        fig.add_trace(go.Scatter(
+            x=z[index, 0], y=z[index, 1], mode="markers", name=name, meta=caption,
+            marker={"size": marker_size, "color": to_hex(cmap(n % cmap.N)), "opacity": 0.8},
+            customdata=[[int(i), thumbnails[i]] if thumbnails else [int(i)] for i in index],
+            hovertemplate=hover + "point %{customdata[0]}<extra></extra>",
+        ))
+    fig.update_layout(
+        template="simple_white", width=760, height=680, hovermode="closest",
+        showlegend=labels is not None, legend={"title": {"text": label_name}},
+        xaxis={"showticklabels": False, "ticks": "", "title": ""},
+        yaxis={"showticklabels": False, "ticks": "", "title": "", "scaleanchor": "x"},
+    )
+    return fig
+
+
+# The panel beside the map that shows the hovered point's image, and the script that fills it
+# (run by plotly once the map is drawn; '{plot_id}' is plotly's placeholder for the map's div).
+_PANEL = """<div class="drlim-panel">
+<img id="drlim-thumbnail" alt="image of the hovered point" hidden>
+<div id="drlim-caption">hover over a point to see its image</div>
+</div>"""
+_HOVER_SCRIPT = """
+var plot = document.getElementById('{plot_id}');
+plot.on('plotly_hover', function (event) {
+    var point = event.points[0];
+    var image = document.getElementById('drlim-thumbnail');
+    image.src = point.customdata[1];
+    image.hidden = false;
+    document.getElementById('drlim-caption').textContent =
+        (point.data.meta ? point.data.meta + ', ' : '') + 'point ' + point.customdata[0];
+});
+"""
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 12px; }}
+.drlim-page {{ display: flex; align-items: flex-start; gap: 16px; }}
+.drlim-panel {{ width: 168px; position: sticky; top: 12px; text-align: center; }}
+.drlim-panel img {{ width: 140px; height: 140px; image-rendering: pixelated;
+                    border: 1px solid #bbb; }}
+</style>
+</head>
+<body>
+<div class="drlim-page">
+<div class="drlim-plot">{plot}</div>
+{panel}
+</div>
+</body>
+</html>
+"""
+
+
+def _thumbnails(images: np.ndarray | None, n: int) -> list[str]:
+    """Each image as a PNG data URI (dark ink on white), or [] when there are no images."""
+    if images is None:
+        return []
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or len(images) != n or images.size == 0:
+        raise ValueError(f"`images` must have shape ({n}, h, w), one image per point, "
+                         f"got shape {images.shape}")
+    if np.issubdtype(images.dtype, np.floating) and (
+        np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+    ):
+        images = np.round(images * 255).astype(np.uint8)
+    if images.dtype != np.uint8:
+        raise ValueError(f"`images` must be uint8 or floats in [0, 1], got {images.dtype} "
+                         f"in [{images.min()}, {images.max()}]")
+    return [_png_data_uri(image) for image in images]
+
+
+def _png_data_uri(ink: np.ndarray) -> str:
+    """A grayscale PNG (Pillow: half the bytes of matplotlib's RGBA ``imsave``, 10x faster)."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(255 - ink).save(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _check_points(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] != 2 or len(z) == 0 or not np.issubdtype(z.dtype, np.number):
+        raise ValueError(f"`z` must be a numeric array of shape (n, 2) with n >= 1, got "
+                         f"{z.dtype} of shape {z.shape}")
+    if not np.isfinite(z).all():
+        raise ValueError(f"`z` must be finite, got {int((~np.isfinite(z)).sum())} "
+                         f"non-finite values")
+    return z.astype(np.float64)
+
+
+def _check_per_point(name: str, values: np.ndarray | None, n: int) -> np.ndarray | None:
+    if values is None:
+        return None
+    values = np.asarray(values)
+    if values.shape != (n,):
+        raise ValueError(f"`{name}` must have shape ({n},), one per point, got shape "
+                         f"{values.shape}")
+    return values

@@ -53,6 +53,9 @@ def test_notebook_runs_top_to_bottom(name, monkeypatch):
     # OpenBLAS's spinning threads make LLE and PCA ten to thirty times slower.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    # The kernel starts with Jupyter's inline backend, as a reader's does, even where the tests
+    # run with MPLBACKEND=Agg; drlim must leave it alone (the notebooks never set a backend).
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = read(name)
     client = NotebookClient(
         notebook,
