@@ -56,6 +56,21 @@ def test_lightings_of_one_pose_differ(rendered):
                     assert np.abs(views[i] - views[j]).mean() > 0.005, (azimuth, elevation, i, j)
 
 
+def test_lightings_are_combinations_of_fixed_lamps(rendered):
+    """Light adds up: switching lamp 2 for lamp 1 changes a view by the same amount whichever
+    other lamp stays on, since the lamps stand still while the turntable turns the toy."""
+    index = {frozenset(lamps): k for k, (lamps, _) in enumerate(norb.LIGHTINGS)}
+    assert len(norb.LAMPS) == 4 and len(index) == 6
+    with_0, with_3 = ([index[frozenset((lamp, other))] for lamp in (1, 2)] for other in (0, 3))
+    for azimuth, elevation in ((0, 30), (120, 50), (260, 70)):
+        views = {k: by_factors(rendered, azimuth, elevation, k).astype(np.float64)
+                 for k in with_0 + with_3}
+        swap_beside_0 = views[with_0[0]] - views[with_0[1]]
+        swap_beside_3 = views[with_3[0]] - views[with_3[1]]
+        assert np.abs(swap_beside_0).max() > 0.05  # the two lamps light the toy differently
+        np.testing.assert_allclose(swap_beside_0, swap_beside_3, atol=2.5 / 255)
+
+
 def test_lighting_changes_shading_not_silhouette(rendered):
     """The background is uniform, so the toy's outline is the same under every lighting."""
     background = round(norb.BACKGROUND * 255) / 255

@@ -5,10 +5,11 @@ The paper embeds the 972 images of one toy airplane from NORB (18 azimuths x 9 e
 :class:`~drlim.data.smallnorb.NorbData` in one canonical order (azimuth, then elevation, then
 lighting, see :func:`~drlim.data.smallnorb.factor_grid`):
 
-- :func:`render_airplane`: a toy airplane (fuselage, swept wings, engines, canopy, tailplane
-  and fin) ray-cast analytically with NumPy, under six lightings that differ in direction,
-  intensity and ambient level, with cast shadows, on a uniform background. It is rendered
-  once and cached as ``.npz`` under ``cache_dir``, ``$DRLIM_CACHE`` or ``~/.cache/drlim``.
+- :func:`render_airplane`: a uniform-coloured toy airplane (fuselage, swept wings, engines,
+  canopy, tailplane and fin) ray-cast analytically with NumPy, on a uniform background, under
+  six lightings made as NORB's were: on/off combinations of four lamps fixed in the room,
+  with the shadows they cast. It is rendered once and cached as ``.npz`` under
+  ``cache_dir``, ``$DRLIM_CACHE`` or ``~/.cache/drlim``.
 - :func:`~drlim.data.smallnorb.load_small_norb`: the real small-NORB files, one instance of
   the airplane category.
 
@@ -57,20 +58,33 @@ __all__ = [
 ]
 
 N_TRAIN, N_TEST = 660, 312
-RENDER_VERSION = "v1"
+RENDER_VERSION = "v2"
 CACHE_ENV = "DRLIM_CACHE"
 
-# Lightings: (light azimuth in degrees, measured from the camera's side of the turntable;
-# light elevation in degrees; light intensity; ambient level). Lights stay fixed in the room
-# while the turntable turns, as in NORB.
-LIGHTINGS = (
-    (40.0, 50.0, 0.85, 0.25),
-    (-60.0, 35.0, 0.95, 0.15),
-    (180.0, 75.0, 0.80, 0.30),
-    (100.0, 20.0, 1.00, 0.12),
-    (-150.0, 45.0, 0.90, 0.20),
-    (-20.0, 10.0, 1.30, 0.10),
+# NORB's six lighting conditions are on/off combinations of four lamps that stay fixed in
+# the room while the turntable turns (LeCun, Huang & Bottou 2004). Their places, power and
+# the combinations used are not published; these lamps stand above the toy and around it,
+# as studio lamps would (a lamp near the turntable's plane leaves the wings, which fill most
+# of a view from 30-70 degrees above, nearly dark).
+# Each lamp: (azimuth in degrees, measured from the camera's side of the turntable;
+# elevation in degrees; intensity).
+LAMPS = (
+    (-40.0, 50.0, 0.5),
+    (50.0, 35.0, 0.5),
+    (140.0, 60.0, 0.5),
+    (-130.0, 40.0, 0.5),
 )
+# Each lighting: the lamps switched on (here the six ways of choosing two of the four) and
+# the ambient light of the room.
+LIGHTINGS = (
+    ((0, 1), 0.25),
+    ((0, 2), 0.25),
+    ((0, 3), 0.25),
+    ((1, 2), 0.25),
+    ((1, 3), 0.25),
+    ((2, 3), 0.25),
+)
+ALBEDO = 0.8  # NORB's toys are uniform-coloured
 BACKGROUND = 0.45
 CAMERA_DISTANCE = 6.0
 HALF_FIELD = 1.15  # half-width of the view at the turntable centre, in model units
@@ -223,16 +237,16 @@ def norb_airplane(
 
 def _airplane() -> list[_Solid]:
     """The toy's parts in model coordinates: x towards the nose, y to port, z up; length 2."""
-    fuselage_front = _ellipsoid((0.1, 0, 0), (0.85, 0.13, 0.13), 0.85, [((-1, 0, 0), -0.1)])
-    fuselage_rear = _ellipsoid((0.1, 0, 0), (1.05, 0.13, 0.13), 0.85, [((1, 0, 0), 0.1)])
-    canopy = _ellipsoid((0.55, 0, 0.07), (0.24, 0.08, 0.08), 0.25, [])
+    fuselage_front = _ellipsoid((0.1, 0, 0), (0.85, 0.13, 0.13), ALBEDO, [((-1, 0, 0), -0.1)])
+    fuselage_rear = _ellipsoid((0.1, 0, 0), (1.05, 0.13, 0.13), ALBEDO, [((1, 0, 0), 0.1)])
+    canopy = _ellipsoid((0.55, 0, 0.07), (0.24, 0.08, 0.08), ALBEDO, [])
     parts = [fuselage_front, fuselage_rear, canopy]
     for side in (1, -1):
         parts.append(_panel(side, root=(0.38, -0.14), tip=(-0.16, -0.36), span=1.0,
-                            z=-0.04, thickness=0.035, dihedral=0.08, albedo=0.75))
+                            z=-0.04, thickness=0.035, dihedral=0.08, albedo=ALBEDO))
         parts.append(_panel(side, root=(-0.62, -0.88), tip=(-0.82, -0.97), span=0.4,
-                            z=0.03, thickness=0.025, dihedral=0.0, albedo=0.75))
-        parts.append(_ellipsoid((0.2, 0.42 * side, -0.14), (0.24, 0.065, 0.065), 0.55, []))
+                            z=0.03, thickness=0.025, dihedral=0.0, albedo=ALBEDO))
+        parts.append(_ellipsoid((0.2, 0.42 * side, -0.14), (0.24, 0.065, 0.065), ALBEDO, []))
     parts.append(_fin(root=(-0.55, -0.93), tip=(-0.84, -1.0), height=0.48, thickness=0.03))
     return parts
 
@@ -301,7 +315,7 @@ def _fin(root, tip, height, thickness) -> _Solid:
         ((-1, 0, trail), -root[1]),
         ((0, 1, 0), thickness / 2),
         ((0, -1, 0), thickness / 2),
-    ], 0.8)
+    ], ALBEDO)
 
 
 # --- ray casting --------------------------------------------------------------------------
@@ -418,17 +432,25 @@ def _render_pose(solids, azimuth: float, elevation: float, size: int) -> np.ndar
     distance, normal, albedo = _cast(solids, camera, directions)
     hit = np.isfinite(distance)
     points = camera + distance[hit, None] * directions[hit]
+    lamps = [_lamp_light(solids, points, normal[hit], lamp, azimuth) for lamp in LAMPS]
     images = np.full((N_LIGHTINGS, fine * fine), BACKGROUND)
-    for index, (light_az, light_el, intensity, ambient) in enumerate(LIGHTINGS):
-        light = _unit(light_az - azimuth, light_el)
-        lambert = np.clip(normal[hit] @ light, 0.0, None)
-        lit = lambert > 0
-        shadow = np.zeros(lit.shape, bool)
-        shadow[lit] = _shadowed(solids, points[lit], light)
-        shade = albedo[hit] * (ambient + intensity * lambert * ~shadow)
+    for index, (switched_on, ambient) in enumerate(LIGHTINGS):
+        shade = albedo[hit] * (ambient + sum(lamps[lamp] for lamp in switched_on))
         images[index, hit] = np.clip(shade, 0.0, 1.0)
     blocks = images.reshape(N_LIGHTINGS, size, SUPERSAMPLE, size, SUPERSAMPLE)
     return blocks.mean(axis=(2, 4))
+
+
+def _lamp_light(solids, points: np.ndarray, normals: np.ndarray, lamp, azimuth: float):
+    """Light that one lamp brings to each visible surface point: Lambert's cosine law, zero
+    where the toy casts a shadow. The lamp turns by ``-azimuth`` with the camera."""
+    lamp_azimuth, lamp_elevation, intensity = lamp
+    light = _unit(lamp_azimuth - azimuth, lamp_elevation)
+    lambert = np.clip(normals @ light, 0.0, None)
+    lit = lambert > 0
+    shadow = np.zeros(lit.shape, bool)
+    shadow[lit] = _shadowed(solids, points[lit], light)
+    return intensity * lambert * ~shadow
 
 
 def _render_all(image_size: int) -> np.ndarray:
@@ -462,7 +484,7 @@ def _scene_digest() -> str:
     for solid in _airplane():
         for value in (solid.centre, solid.radii, solid.normals, solid.offsets, solid.albedo):
             digest.update(np.asarray(value if value is not None else np.nan, "<f8").tobytes())
-    scene = (LIGHTINGS, BACKGROUND, CAMERA_DISTANCE, HALF_FIELD, SUPERSAMPLE)
+    scene = (LAMPS, LIGHTINGS, BACKGROUND, CAMERA_DISTANCE, HALF_FIELD, SUPERSAMPLE)
     digest.update(repr(scene).encode())
     return digest.hexdigest()[:10]
 
