@@ -87,7 +87,6 @@ def factor_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             lighting.ravel().astype(np.int64))
 
 
-
 def to_float_images(pixels: np.ndarray) -> np.ndarray:
     """uint8 images ``(n, h, w)`` as float32 ``(n, h, w, 1)`` in [0, 1], as NORB data is held.
 
