@@ -44,7 +44,8 @@ class ExperimentConfig:
 
     ``figure`` names the figure files the run produces; ``targets`` are the paper's claims
     as ``(metric, ">=" or "<=", value)``, where ``value`` may name another metric
-    (``"baseline_isomap.trustworthiness_5"``).
+    (``"baseline_isomap.trustworthiness_5"``). ``norb_source`` is ``"rendered"`` (the stand-in
+    airplane) or a folder of the real small-NORB files (``--norb-source PATH``).
     """
 
     name: str
@@ -57,6 +58,7 @@ class ExperimentConfig:
     n_test_per_digit: int = 1000
     shifts: tuple[int, ...] = (-6, -3, 3, 6)
     n_test_originals: int = 0
+    norb_source: str = "rendered"
     image_size: int = 32
     network: str = "lenet"
     hidden: tuple[int, ...] = (20,)
@@ -128,7 +130,7 @@ def load_dataset(config: ExperimentConfig) -> Dataset:
             _shift_factors(train_set, split.y_train), _shift_factors(test_set, split.y_test),
         )
     if config.dataset == "norb-airplane":
-        split = norb_airplane(seed=seed, image_size=config.image_size)
+        split = norb_airplane(config.norb_source, seed=seed, image_size=config.image_size)
         return Dataset(split.x_train, split.x_test, split.factors_train, split.factors_test)
     raise ValueError(f"dataset {config.dataset!r} has no samples")
 

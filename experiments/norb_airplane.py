@@ -1,6 +1,7 @@
 """Figs. 8 and 9: the lighting-invariant 3-D cylinder of the airplane, and its hidden units.
 
 Run: drlim run norb-airplane
+On the real small-NORB files: drlim run norb-airplane --norb-source PATH
 """
 
 from drlim.experiment import ExperimentConfig

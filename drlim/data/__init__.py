@@ -11,18 +11,16 @@ from drlim.data.mnist import (
     read_mnist_pickle,
     write_idx,
 )
-from drlim.data.norb import (
+from drlim.data.norb import NorbSplit, downsample, norb_airplane, render_airplane
+from drlim.data.shift import Shifted, shift_horizontal, shift_images
+from drlim.data.smallnorb import (
     NorbData,
-    NorbSplit,
-    downsample,
     factor_grid,
     load_small_norb,
-    norb_airplane,
     read_norb_matrix,
-    render_airplane,
+    to_float_images,
     write_norb_matrix,
 )
-from drlim.data.shift import Shifted, shift_horizontal, shift_images
 
 __all__ = [
     "NorbData",
@@ -43,6 +41,7 @@ __all__ = [
     "render_airplane",
     "shift_horizontal",
     "shift_images",
+    "to_float_images",
     "write_idx",
     "write_norb_matrix",
 ]

@@ -1,19 +1,20 @@
 """The NORB airplane experiment's data (Hadsell et al. 2006, Sec. 4.3), offline.
 
-NORB (LeCun, Huang & Bottou 2004) photographs toys on a turntable: 18 azimuths (0, 20, ...,
-340 degrees) x 9 camera elevations (30 to 70 degrees in steps of 5) x 6 lighting conditions,
-972 images per toy. The paper embeds the 972 images of one airplane. Two sources give that
-structure here, as :class:`NorbData` in one canonical order (azimuth, then elevation, then
-lighting, see :func:`factor_grid`):
+The paper embeds the 972 images of one toy airplane from NORB (18 azimuths x 9 elevations x
+6 lightings, see :mod:`drlim.data.smallnorb`). Two sources give that structure here, as
+:class:`~drlim.data.smallnorb.NorbData` in one canonical order (azimuth, then elevation, then
+lighting, see :func:`~drlim.data.smallnorb.factor_grid`):
 
-- :func:`render_airplane`: a toy airplane (fuselage, swept wings, engines, canopy, tailplane
-  and fin) ray-cast analytically with NumPy, under six lightings that differ in direction,
-  intensity and ambient level, with cast shadows, on a uniform background. It is rendered
-  once and cached as ``.npz`` under ``cache_dir``, ``$DRLIM_CACHE`` or ``~/.cache/drlim``.
-- :func:`load_small_norb`: the real small-NORB files (``*-dat.mat``, ``*-cat.mat``,
-  ``*-info.mat``, raw or ``.gz``), one instance of one category (2 is "airplane").
+- :func:`render_airplane`: a uniform-coloured toy airplane (fuselage, swept wings, engines,
+  canopy, tailplane and fin) ray-cast analytically with NumPy, on a uniform background, under
+  six lightings made as NORB's were: on/off combinations of four lamps fixed in the room,
+  with the shadows they cast. It is rendered once and cached as ``.npz`` under
+  ``cache_dir``, ``$DRLIM_CACHE`` or ``~/.cache/drlim``.
+- :func:`~drlim.data.smallnorb.load_small_norb`: the real small-NORB files, one instance of
+  the airplane category.
 
-:func:`norb_airplane` draws the paper's 660-image training and 312-image test split.
+:func:`norb_airplane` draws the paper's 660-image training and 312-image test split from
+either, and :func:`downsample` shrinks the images for the paper's fully connected network.
 
 Why not matplotlib's 3-D axes: they sort whole polygons instead of testing depth per pixel,
 so a wing crossing the fuselage is drawn in front or behind depending on the view, and they
@@ -23,12 +24,10 @@ cannot cast shadows. Intersecting rays with ellipsoids and convex polyhedra is e
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import itertools
 import os
-import re
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -36,54 +35,60 @@ from pathlib import Path
 
 import numpy as np
 
-from drlim._io import binary_format_code, write_bytes, write_maybe_gzip
+from drlim._io import write_bytes
+from drlim.data.smallnorb import (
+    AIRPLANE,
+    AZIMUTHS,
+    ELEVATIONS,
+    N_IMAGES,
+    N_LIGHTINGS,
+    NorbData,
+    factor_grid,
+    load_small_norb,
+    to_float_images,
+)
 
-AZIMUTHS = np.arange(0, 360, 20)
-ELEVATIONS = np.arange(30, 75, 5)
-N_LIGHTINGS = 6
-N_IMAGES = AZIMUTHS.size * ELEVATIONS.size * N_LIGHTINGS
+__all__ = [
+    "N_TEST",
+    "N_TRAIN",
+    "NorbSplit",
+    "downsample",
+    "norb_airplane",
+    "render_airplane",
+]
+
 N_TRAIN, N_TEST = 660, 312
-AIRPLANE = 2  # small-NORB category: 0 animal, 1 human, 2 airplane, 3 truck, 4 car
-RENDER_VERSION = "v1"
+RENDER_VERSION = "v2"
 CACHE_ENV = "DRLIM_CACHE"
 
-# small-NORB "binary matrix" element types; files are little-endian.
-NORB_DTYPES = {
-    0x1E3D4C51: np.dtype("<f4"),
-    0x1E3D4C53: np.dtype("<f8"),
-    0x1E3D4C54: np.dtype("<i4"),
-    0x1E3D4C55: np.dtype("u1"),
-    0x1E3D4C56: np.dtype("<i2"),
-}
-
-# Lightings: (light azimuth in degrees, measured from the camera's side of the turntable;
-# light elevation in degrees; light intensity; ambient level). Lights stay fixed in the room
-# while the turntable turns, as in NORB.
-LIGHTINGS = (
-    (40.0, 50.0, 0.85, 0.25),
-    (-60.0, 35.0, 0.95, 0.15),
-    (180.0, 75.0, 0.80, 0.30),
-    (100.0, 20.0, 1.00, 0.12),
-    (-150.0, 45.0, 0.90, 0.20),
-    (-20.0, 10.0, 1.30, 0.10),
+# NORB's six lighting conditions are on/off combinations of four lamps that stay fixed in
+# the room while the turntable turns (LeCun, Huang & Bottou 2004). Their places, power and
+# the combinations used are not published; these lamps stand above the toy and around it,
+# as studio lamps would (a lamp near the turntable's plane leaves the wings, which fill most
+# of a view from 30-70 degrees above, nearly dark).
+# Each lamp: (azimuth in degrees, measured from the camera's side of the turntable;
+# elevation in degrees; intensity).
+LAMPS = (
+    (-40.0, 50.0, 0.5),
+    (50.0, 35.0, 0.5),
+    (140.0, 60.0, 0.5),
+    (-130.0, 40.0, 0.5),
 )
+# Each lighting: the lamps switched on (here the six ways of choosing two of the four) and
+# the ambient light of the room.
+LIGHTINGS = (
+    ((0, 1), 0.25),
+    ((0, 2), 0.25),
+    ((0, 3), 0.25),
+    ((1, 2), 0.25),
+    ((1, 3), 0.25),
+    ((2, 3), 0.25),
+)
+ALBEDO = 0.8  # NORB's toys are uniform-coloured
 BACKGROUND = 0.45
 CAMERA_DISTANCE = 6.0
 HALF_FIELD = 1.15  # half-width of the view at the turntable centre, in model units
 SUPERSAMPLE = 2
-
-
-@dataclass(frozen=True)
-class NorbData:
-    """972 images ``(n, s, s, 1)`` float32 in [0, 1] and their factors, in canonical order.
-
-    ``azimuth`` and ``elevation`` are in degrees, ``lighting`` is 0..5 (all int64).
-    """
-
-    images: np.ndarray
-    azimuth: np.ndarray
-    elevation: np.ndarray
-    lighting: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -130,21 +135,6 @@ class _Solid:
     bound_radius: float
 
 
-def factor_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Azimuth (deg), elevation (deg) and lighting of the 972 images, in canonical order.
-
-    The lighting changes fastest, then the elevation, then the azimuth.
-
-    >>> azimuth, elevation, lighting = factor_grid()
-    >>> azimuth[:7].tolist(), elevation[:7].tolist(), lighting[:7].tolist()
-    ([0, 0, 0, 0, 0, 0, 0], [30, 30, 30, 30, 30, 30, 35], [0, 1, 2, 3, 4, 5, 0])
-    """
-    azimuth, elevation, lighting = np.meshgrid(
-        AZIMUTHS, ELEVATIONS, np.arange(N_LIGHTINGS), indexing="ij"
-    )
-    return (azimuth.ravel().astype(np.int64), elevation.ravel().astype(np.int64),
-            lighting.ravel().astype(np.int64))
-
 
 def render_airplane(
     image_size: int = 96, cache_dir: str | os.PathLike | None = None, use_cache: bool = True
@@ -162,7 +152,7 @@ def render_airplane(
     ((972, 96, 96, 1), 340, 70, 5)
     """
     if not isinstance(image_size, int | np.integer) or not 8 <= image_size <= 1024:
-        raise ValueError(f"image_size: expected an integer in [8, 1024], got {image_size!r}")
+        raise ValueError(f"image_size must be an integer in [8, 1024], got {image_size!r}")
     path = _cache_path(cache_dir, image_size)
     if use_cache:
         cached = _read_cache(path, image_size)
@@ -172,7 +162,7 @@ def render_airplane(
     pixels = _render_all(image_size)
     if use_cache:
         _write_cache(path, pixels, azimuth, elevation, lighting)
-    return NorbData(_to_float(pixels), azimuth, elevation, lighting)
+    return NorbData(to_float_images(pixels), azimuth, elevation, lighting)
 
 
 def downsample(images: np.ndarray, size: int) -> np.ndarray:
@@ -187,110 +177,15 @@ def downsample(images: np.ndarray, size: int) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4):
-        raise ValueError(f"images: expected shape (n, h, w) or (n, h, w, c), got {images.shape}")
+        raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c), got {images.shape}")
     height, width = images.shape[1:3]
     if not isinstance(size, int | np.integer) or not 1 <= size <= min(height, width):
-        raise ValueError(f"size: expected an integer in [1, {min(height, width)}], got {size!r}")
+        raise ValueError(f"size must be an integer in [1, {min(height, width)}], got {size!r}")
     rows, cols = _area_weights(height, size), _area_weights(width, size)
     dtype = images.dtype if images.dtype.kind == "f" else np.float32
     planes = np.moveaxis(images, 3, 1) if images.ndim == 4 else images
     out = (rows @ planes.astype(np.float64) @ cols.T).astype(dtype)
     return np.moveaxis(out, 1, 3) if images.ndim == 4 else out
-
-
-def read_norb_matrix(path: str | os.PathLike) -> np.ndarray:
-    """Read a small-NORB binary matrix (``.mat`` or ``.mat.gz``).
-
-    Layout: little-endian int32 magic (0x1E3D4C55 uint8, 0x1E3D4C54 int32, ...), int32
-    ``ndim``, ``max(ndim, 3)`` int32 sizes (unused ones are 1), then the data in C order.
-    Raw files are memory-mapped, so selecting rows of the 450 MB image files reads only those
-    rows; a ``.gz`` file is decompressed into memory whole. A bad magic number, impossible
-    sizes or a wrong file length raise ``ValueError``.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "smallnorb-training-info.mat"
-    >>> _ = write_norb_matrix(path, np.zeros((24300, 4), np.int32))
-    >>> info = read_norb_matrix(path)
-    >>> info.shape, info.dtype
-    ((24300, 4), dtype('int32'))
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"small-NORB file not found: {path}")
-    if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(path.read_bytes())
-        except (OSError, EOFError, zlib.error) as error:
-            raise ValueError(f"gzip file {path}: corrupt or truncated ({error})") from error
-        dtype, shape, header_len = _parse_norb_header(path, raw[:64], len(raw))
-        return np.frombuffer(raw, dtype, offset=header_len).reshape(shape)
-    with path.open("rb") as stream:
-        head = stream.read(64)
-    dtype, shape, header_len = _parse_norb_header(path, head, path.stat().st_size)
-    return np.memmap(path, dtype=dtype, mode="r", offset=header_len, shape=shape)
-
-
-def write_norb_matrix(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """Write ``array`` in the small-NORB binary matrix format (gzip if ``path`` ends in
-    ``.gz``), atomically. Used by the tests; handy for exporting subsets.
-
-    >>> import tempfile
-    >>> path = write_norb_matrix(Path(tempfile.mkdtemp()) / "cat.mat", np.array([2, 4], np.int32))
-    >>> path.stat().st_size  # magic, ndim, three sizes, two values: 4 bytes each
-    28
-    """
-    array = np.asarray(array)
-    magic, native = binary_format_code(array, NORB_DTYPES)
-    if array.ndim < 1:
-        raise ValueError(f"array: expected at least 1 dimension, got {array.ndim}")
-    dims = list(array.shape) + [1] * max(0, 3 - array.ndim)
-    header = np.array([magic, array.ndim, *dims], "<u4").tobytes()
-    payload = header + np.ascontiguousarray(array, native.newbyteorder("<")).tobytes()
-    return write_maybe_gzip(path, payload)
-
-
-def load_small_norb(
-    directory: str | os.PathLike, category: int = AIRPLANE, instance: int | None = None
-) -> NorbData:
-    """The 972 left-camera images of one toy from the real small-NORB files in ``directory``.
-
-    Every ``*-dat.mat[.gz]`` file with matching ``-cat`` and ``-info`` files is searched (the
-    training and the testing set hold different instances). ``instance=None`` takes the
-    smallest instance of ``category`` found. The info columns are instance, elevation index
-    (0..8 -> 30 + 5 i degrees), azimuth (0, 2, ..., 34 -> x 10 degrees) and lighting (0..5).
-    Returns images ``(972, 96, 96, 1)`` float32 in [0, 1] in the canonical order of
-    :func:`factor_grid`, like :func:`render_airplane`.
-
-    >>> plane = load_small_norb("~/data/smallnorb", category=2, instance=4)  # doctest: +SKIP
-    """
-    directory = Path(directory).expanduser()
-    if not directory.is_dir():
-        raise ValueError(f"directory: expected a folder with small-NORB files, got {directory}")
-    if not isinstance(category, int | np.integer) or not 0 <= category <= 4:
-        raise ValueError(f"category: expected an integer 0..4, got {category!r}")
-    sets = _find_norb_sets(directory)
-    tables = [(dat, read_norb_matrix(cat), read_norb_matrix(info)) for dat, cat, info in sets]
-    for dat, cat, info in tables:
-        if cat.ndim != 1 or info.shape != (cat.shape[0], 4):
-            raise ValueError(
-                f"small-NORB set {dat}: expected cat (n,) and info (n, 4), got {cat.shape} and "
-                f"{info.shape}"
-            )
-    found = sorted({int(i) for _, cat, info in tables for i in info[cat == category, 0]})
-    if instance is None:
-        if not found:
-            raise ValueError(f"category: no images of category {category} in {directory}")
-        instance = found[0]
-    if instance not in found:
-        raise ValueError(f"instance: expected one of {found} for category {category}, "
-                         f"got {instance!r}")
-    images, factors = [], []
-    for dat, cat, info in tables:
-        rows = np.flatnonzero((cat == category) & (info[:, 0] == instance))
-        if rows.size:
-            images.append(_left_camera(read_norb_matrix(dat), rows, dat))
-            factors.append(np.asarray(info[rows, 1:], np.int64))
-    return _canonical_order(np.concatenate(images), np.concatenate(factors), directory)
 
 
 def norb_airplane(
@@ -312,17 +207,17 @@ def norb_airplane(
     ((660, 32, 32, 1), (312, 32, 32, 1))
     """
     if not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed: expected an integer, got {seed!r}")
+        raise ValueError(f"seed must be an integer, got {seed!r}")
     if source == "rendered":
         data = render_airplane(96, cache_dir)
     elif isinstance(source, str | os.PathLike):
         data = load_small_norb(source, AIRPLANE, instance)
     else:
-        raise ValueError(f"source: expected 'rendered' or a directory, got {source!r}")
+        raise ValueError(f"source must be 'rendered' or a directory, got {source!r}")
     images = data.images
     if not isinstance(image_size, int | np.integer) or not 1 <= image_size <= images.shape[1]:
         raise ValueError(
-            f"image_size: expected an integer in [1, {images.shape[1]}], got {image_size!r}"
+            f"image_size must be an integer in [1, {images.shape[1]}], got {image_size!r}"
         )
     if image_size != images.shape[1]:
         images = downsample(images, image_size)
@@ -342,16 +237,16 @@ def norb_airplane(
 
 def _airplane() -> list[_Solid]:
     """The toy's parts in model coordinates: x towards the nose, y to port, z up; length 2."""
-    fuselage_front = _ellipsoid((0.1, 0, 0), (0.85, 0.13, 0.13), 0.85, [((-1, 0, 0), -0.1)])
-    fuselage_rear = _ellipsoid((0.1, 0, 0), (1.05, 0.13, 0.13), 0.85, [((1, 0, 0), 0.1)])
-    canopy = _ellipsoid((0.55, 0, 0.07), (0.24, 0.08, 0.08), 0.25, [])
+    fuselage_front = _ellipsoid((0.1, 0, 0), (0.85, 0.13, 0.13), ALBEDO, [((-1, 0, 0), -0.1)])
+    fuselage_rear = _ellipsoid((0.1, 0, 0), (1.05, 0.13, 0.13), ALBEDO, [((1, 0, 0), 0.1)])
+    canopy = _ellipsoid((0.55, 0, 0.07), (0.24, 0.08, 0.08), ALBEDO, [])
     parts = [fuselage_front, fuselage_rear, canopy]
     for side in (1, -1):
         parts.append(_panel(side, root=(0.38, -0.14), tip=(-0.16, -0.36), span=1.0,
-                            z=-0.04, thickness=0.035, dihedral=0.08, albedo=0.75))
+                            z=-0.04, thickness=0.035, dihedral=0.08, albedo=ALBEDO))
         parts.append(_panel(side, root=(-0.62, -0.88), tip=(-0.82, -0.97), span=0.4,
-                            z=0.03, thickness=0.025, dihedral=0.0, albedo=0.75))
-        parts.append(_ellipsoid((0.2, 0.42 * side, -0.14), (0.24, 0.065, 0.065), 0.55, []))
+                            z=0.03, thickness=0.025, dihedral=0.0, albedo=ALBEDO))
+        parts.append(_ellipsoid((0.2, 0.42 * side, -0.14), (0.24, 0.065, 0.065), ALBEDO, []))
     parts.append(_fin(root=(-0.55, -0.93), tip=(-0.84, -1.0), height=0.48, thickness=0.03))
     return parts
 
@@ -420,7 +315,7 @@ def _fin(root, tip, height, thickness) -> _Solid:
         ((-1, 0, trail), -root[1]),
         ((0, 1, 0), thickness / 2),
         ((0, -1, 0), thickness / 2),
-    ], 0.8)
+    ], ALBEDO)
 
 
 # --- ray casting --------------------------------------------------------------------------
@@ -537,17 +432,25 @@ def _render_pose(solids, azimuth: float, elevation: float, size: int) -> np.ndar
     distance, normal, albedo = _cast(solids, camera, directions)
     hit = np.isfinite(distance)
     points = camera + distance[hit, None] * directions[hit]
+    lamps = [_lamp_light(solids, points, normal[hit], lamp, azimuth) for lamp in LAMPS]
     images = np.full((N_LIGHTINGS, fine * fine), BACKGROUND)
-    for index, (light_az, light_el, intensity, ambient) in enumerate(LIGHTINGS):
-        light = _unit(light_az - azimuth, light_el)
-        lambert = np.clip(normal[hit] @ light, 0.0, None)
-        lit = lambert > 0
-        shadow = np.zeros(lit.shape, bool)
-        shadow[lit] = _shadowed(solids, points[lit], light)
-        shade = albedo[hit] * (ambient + intensity * lambert * ~shadow)
+    for index, (switched_on, ambient) in enumerate(LIGHTINGS):
+        shade = albedo[hit] * (ambient + sum(lamps[lamp] for lamp in switched_on))
         images[index, hit] = np.clip(shade, 0.0, 1.0)
     blocks = images.reshape(N_LIGHTINGS, size, SUPERSAMPLE, size, SUPERSAMPLE)
     return blocks.mean(axis=(2, 4))
+
+
+def _lamp_light(solids, points: np.ndarray, normals: np.ndarray, lamp, azimuth: float):
+    """Light that one lamp brings to each visible surface point: Lambert's cosine law, zero
+    where the toy casts a shadow. The lamp turns by ``-azimuth`` with the camera."""
+    lamp_azimuth, lamp_elevation, intensity = lamp
+    light = _unit(lamp_azimuth - azimuth, lamp_elevation)
+    lambert = np.clip(normals @ light, 0.0, None)
+    lit = lambert > 0
+    shadow = np.zeros(lit.shape, bool)
+    shadow[lit] = _shadowed(solids, points[lit], light)
+    return intensity * lambert * ~shadow
 
 
 def _render_all(image_size: int) -> np.ndarray:
@@ -562,11 +465,6 @@ def _render_all(image_size: int) -> np.ndarray:
 
 
 # --- caching, file parsing and ordering ---------------------------------------------------
-
-
-def _to_float(pixels: np.ndarray) -> np.ndarray:
-    """uint8 ``(n, h, w)`` -> float32 ``(n, h, w, 1)`` in [0, 1]."""
-    return pixels[..., None].astype(np.float32) / np.float32(255)
 
 
 def _cache_path(cache_dir: str | os.PathLike | None, image_size: int) -> Path:
@@ -586,7 +484,7 @@ def _scene_digest() -> str:
     for solid in _airplane():
         for value in (solid.centre, solid.radii, solid.normals, solid.offsets, solid.albedo):
             digest.update(np.asarray(value if value is not None else np.nan, "<f8").tobytes())
-    scene = (LIGHTINGS, BACKGROUND, CAMERA_DISTANCE, HALF_FIELD, SUPERSAMPLE)
+    scene = (LAMPS, LIGHTINGS, BACKGROUND, CAMERA_DISTANCE, HALF_FIELD, SUPERSAMPLE)
     digest.update(repr(scene).encode())
     return digest.hexdigest()[:10]
 
@@ -606,7 +504,7 @@ def _read_cache(path: Path, image_size: int) -> NorbData | None:
             not np.array_equal(a, b) for a, b in zip(factors, factor_grid(), strict=True)):
         warnings.warn(f"ignoring malformed cache {path}", stacklevel=3)
         return None
-    return NorbData(_to_float(pixels), *factors)
+    return NorbData(to_float_images(pixels), *factors)
 
 
 def _write_cache(path: Path, pixels, azimuth, elevation, lighting) -> None:
@@ -626,96 +524,3 @@ def _area_weights(n_in: int, n_out: int) -> np.ndarray:
     overlap = (np.minimum(cells[None, :] + 1, edges[1:, None])
                - np.maximum(cells[None, :], edges[:-1, None]))
     return np.clip(overlap, 0.0, None) * (n_out / n_in)
-
-
-def _parse_norb_header(path: Path, head: bytes, file_len: int):
-    """Dtype, shape and header length of a small-NORB matrix; ``ValueError`` if inconsistent."""
-    if len(head) < 8:
-        raise ValueError(f"small-NORB file {path}: {len(head)} bytes is too short for a header")
-    magic, ndim = (int(v) for v in np.frombuffer(head, "<i4", count=2))
-    if magic not in NORB_DTYPES:
-        raise ValueError(
-            f"small-NORB file {path}: bad magic number 0x{magic & 0xFFFFFFFF:08X}; expected one "
-            f"of {[hex(m) for m in NORB_DTYPES]}"
-        )
-    if not 1 <= ndim <= 12:
-        raise ValueError(f"small-NORB file {path}: expected 1 to 12 dimensions, header says {ndim}")
-    n_dims_stored = max(ndim, 3)
-    header_len = 8 + 4 * n_dims_stored
-    if len(head) < header_len:
-        raise ValueError(f"small-NORB file {path}: header truncated ({len(head)} bytes)")
-    dims = np.frombuffer(head, "<i4", count=n_dims_stored, offset=8)
-    if np.any(dims < 0):
-        raise ValueError(f"small-NORB file {path}: negative size in {dims.tolist()}")
-    shape = tuple(int(d) for d in dims[:ndim])
-    dtype = NORB_DTYPES[magic]
-    expected = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if file_len != expected:
-        raise ValueError(
-            f"small-NORB file {path}: shape {shape} of {dtype.name} needs {expected} bytes, "
-            f"file has {file_len} (truncated or corrupt)"
-        )
-    return dtype, shape, header_len
-
-
-def _find_norb_sets(directory: Path) -> list[tuple[Path, Path, Path]]:
-    """``(dat, cat, info)`` paths of every complete small-NORB set in ``directory``."""
-    sets = []
-    for dat in sorted(directory.iterdir()):
-        match = re.fullmatch(r"(.*)-dat\.mat(\.gz)?", dat.name)
-        if not match:
-            continue
-        prefix = match.group(1)
-        partners = [_first_existing(directory, prefix, kind) for kind in ("cat", "info")]
-        if all(partners):
-            sets.append((dat, *partners))
-    if not sets:
-        raise ValueError(
-            f"directory: expected small-NORB files *-dat.mat, *-cat.mat, *-info.mat (or .gz) "
-            f"in {directory}, found none"
-        )
-    return sets
-
-
-def _first_existing(directory: Path, prefix: str, kind: str) -> Path | None:
-    """``prefix-kind.mat`` or ``prefix-kind.mat.gz`` in ``directory``, if present."""
-    for name in (f"{prefix}-{kind}.mat", f"{prefix}-{kind}.mat.gz"):
-        if (directory / name).is_file():
-            return directory / name
-    return None
-
-
-def _left_camera(dat: np.ndarray, rows: np.ndarray, path: Path) -> np.ndarray:
-    """Left-camera images of ``rows`` from a ``(n, 2, h, w)`` uint8 image matrix."""
-    if dat.ndim != 4 or dat.shape[1] != 2 or dat.dtype != np.uint8:
-        raise ValueError(
-            f"small-NORB images {path}: expected uint8 (n, 2, h, w), got {dat.dtype} {dat.shape}"
-        )
-    return np.asarray(dat[rows, 0])
-
-
-def _canonical_order(images: np.ndarray, factors: np.ndarray, where: Path) -> NorbData:
-    """Sort small-NORB rows into :func:`factor_grid` order; the full grid must be present once.
-
-    ``factors`` columns are the info file's elevation index, azimuth code and lighting.
-    """
-    in_range = ((factors[:, 0] >= 0) & (factors[:, 0] < ELEVATIONS.size)
-                & (factors[:, 1] >= 0) & (factors[:, 1] <= 34) & (factors[:, 1] % 2 == 0)
-                & (factors[:, 2] >= 0) & (factors[:, 2] < N_LIGHTINGS))
-    if not in_range.all():
-        raise ValueError(
-            f"small-NORB info in {where}: expected elevation 0..8, azimuth 0, 2, ..., 34 and "
-            f"lighting 0..5, got rows like {factors[~in_range][0].tolist()}"
-        )
-    elevation = ELEVATIONS[0] + 5 * factors[:, 0]
-    azimuth = 10 * factors[:, 1]
-    lighting = factors[:, 2]
-    key = (azimuth // 20) * (ELEVATIONS.size * N_LIGHTINGS) + (elevation - 30) // 5 * N_LIGHTINGS
-    key = key + lighting
-    if images.shape[0] != N_IMAGES or not np.array_equal(np.sort(key), np.arange(N_IMAGES)):
-        raise ValueError(
-            f"small-NORB files in {where}: expected each of the {N_IMAGES} poses x lightings "
-            f"once for the instance, got {images.shape[0]} images"
-        )
-    order = np.argsort(key)
-    return NorbData(_to_float(images[order]), azimuth[order], elevation[order], lighting[order])
