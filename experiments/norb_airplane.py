@@ -3,8 +3,7 @@
 Run: drlim run norb-airplane
 """
 
-from drlim.experiment import ExperimentConfig
-from drlim.train import TrainConfig
+from drlim.config import ExperimentConfig, TrainConfig
 
 CONFIG = ExperimentConfig(
     name="norb-airplane",
