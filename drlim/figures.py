@@ -9,6 +9,7 @@ into a staging directory first, so a bad run directory leaves ``out`` untouched.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ from drlim.plots import (
 )
 
 COMPARISONS = {">=": np.greater_equal, "<=": np.less_equal}
+log = logging.getLogger("drlim")
 
 
 def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
@@ -46,6 +48,7 @@ def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
         summary = {}
         for run in run_dirs:
             config = _read_json(run / "config.json")
+            log.info("figures: drawing %s", run)
             _draw_run(run, config, staging)
             result = _read_json(run / "metrics.json")
             result["targets"] = check_targets(result, config.get("targets", []))
