@@ -65,6 +65,16 @@ def read_jsonl(path: str | os.PathLike, torn_tail: bool = False) -> list[dict]:
     A line that is not JSON raises a ``ValueError`` naming the file and the line number,
     except, with ``torn_tail``, an unfinished last line (no final newline: a crash while
     appending), which is dropped.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "metrics.jsonl"
+    >>> _ = path.write_text('{"step": 1}\\n{"step": 2, "lo')
+    >>> read_jsonl(path, torn_tail=True)
+    [{'step': 1}]
+    >>> read_jsonl(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../metrics.jsonl: line 2 is not JSON (Unterminated string starting at)
     """
     path = Path(path)
     text = path.read_text()
