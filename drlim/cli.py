@@ -222,13 +222,17 @@ def run_summary(config: ExperimentConfig, result: dict, out: Path, seconds: floa
     numbers = ", ".join(f"{k} {v:.3f}" for k, v in result.items()
                         if isinstance(v, float) and not k.endswith("seconds"))
     checked = check_targets(result, [list(t) for t in config.targets])
-    verdicts = "; ".join(
-        f"{t['metric']} {t['op']} {_bound(t)}: {'met' if t['met'] else 'NOT met'}"
-        for t in checked
-    )
+    verdicts = "; ".join(f"{t['metric']} {t['op']} {_bound(t)}: {_verdict(t)}" for t in checked)
     targets = f"targets met {sum(t['met'] for t in checked)}/{len(checked)} ({verdicts})"
     return (f"{config.name}: {numbers or 'no numbers'}; "
             f"{targets if checked else 'no targets'}; wrote {out} in {seconds:.1f} s")
+
+
+def _verdict(target: dict) -> str:
+    if target["met"]:
+        return "met"
+    unmeasured = target["value"] is None or target["bound"] is None
+    return "not measured in this run" if unmeasured else "NOT met"
 
 
 def _bound(target: dict) -> str:

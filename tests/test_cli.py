@@ -253,10 +253,11 @@ def test_resume_continues_an_interrupted_run_to_the_same_result(tmp_path, monkey
 
 
 def test_run_summary_says_whether_each_target_is_met():
-    config = ExperimentConfig("x", targets=(("a", ">=", 0.5), ("a", ">=", "b.a")))
+    config = ExperimentConfig("x", targets=(("a", ">=", 0.5), ("a", ">=", "b.a"),
+                                            ("a", "<=", "c.a")))
     line = run_summary(config, {"a": 0.6, "b": {"a": 0.7}, "seconds": 1.0}, Path("r"), 2.0)
-    assert line == ("x: a 0.600; targets met 1/2 (a >= 0.5: met; a >= b.a 0.700: NOT met); "
-                    "wrote r in 2.0 s")
+    assert line == ("x: a 0.600; targets met 1/3 (a >= 0.5: met; a >= b.a 0.700: NOT met; "
+                    "a <= c.a: not measured in this run); wrote r in 2.0 s")
 
 
 def _fake_run_dir(run: Path, metrics_lines: list[str]) -> None:
