@@ -57,3 +57,36 @@ def write_maybe_gzip(path: str | os.PathLike, payload: bytes) -> Path:
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
     return write_bytes(path, payload)
+
+
+def read_jsonl(path: str | os.PathLike, torn_tail: bool = False) -> list[dict]:
+    """The JSON rows of a ``.jsonl`` file, one per non-empty line.
+
+    A line that is not JSON raises a ``ValueError`` naming the file and the line number,
+    except, with ``torn_tail``, an unfinished last line (no final newline: a crash while
+    appending), which is dropped.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "metrics.jsonl"
+    >>> _ = path.write_text('{"step": 1}\\n{"step": 2, "lo')
+    >>> read_jsonl(path, torn_tail=True)
+    [{'step': 1}]
+    >>> read_jsonl(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../metrics.jsonl: line 2 is not JSON (Unterminated string starting at)
+    """
+    path = Path(path)
+    text = path.read_text()
+    lines = text.split("\n")
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if torn_tail and number == len(lines) and not text.endswith("\n"):
+                break
+            raise ValueError(f"{path}: line {number} is not JSON ({error.msg})") from None
+    return rows

@@ -2,28 +2,58 @@
 
     drlim list
     drlim run mnist-4-9 --out runs/mnist-4-9 --steps 500
+    drlim run mnist-4-9 --out runs/mnist-4-9 --resume
     drlim figures runs/* --out figures
     drlim reproduce [--quick]
     drlim compare [--quick]
+
+A mistake on the command line prints one line and exits with status 2; a run that fails
+prints one line and exits with status 1 (``--debug`` shows the traceback). A run directory
+belongs to one run: it is locked while written, a non-empty one is refused unless
+``--resume`` or ``--overwrite`` is given, and a failed run removes what it created.
+JAX, Flax and scikit-learn are imported only by the commands that compute.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import importlib.util
+import json
+import logging
 import os
+import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from drlim.experiment import ExperimentConfig, override, run_experiment
+from drlim.config import ExperimentConfig, config_to_dict, overridable_fields, override
 
 if TYPE_CHECKING:
     from drlim.compare import CompareConfig
 
 DEFAULT_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+# experiments/compare.py holds the comparison's config, not a paper experiment; it imports
+# the comparison (JAX, scikit-learn), so `drlim list` does not load it.
+COMPARE_FILE = "compare.py"
+LOCK_NAME = ".lock"
+CHECKPOINT_NAME = "checkpoint.msgpack"  # drlim.train.CHECKPOINT_NAME, without importing JAX
+log = logging.getLogger("drlim")
+
+
+class UsageError(ValueError):
+    """A mistake in the command line: reported in one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def experiments_dir() -> Path:
@@ -44,6 +74,8 @@ def load_experiments(directory: Path | None = None) -> dict[str, ModuleType]:
     directory = directory or experiments_dir()
     found = {}
     for path in sorted(directory.glob("*.py")):
+        if path.name == COMPARE_FILE:
+            continue
         module = _load_file(path)
         config = getattr(module, "CONFIG", None)
         if isinstance(config, ExperimentConfig):
@@ -52,15 +84,23 @@ def load_experiments(directory: Path | None = None) -> dict[str, ModuleType]:
 
 
 def experiment_config(name: str, quick: bool = False, **changes) -> ExperimentConfig:
-    """The configuration of experiment ``name``, with ``--quick`` and field overrides applied."""
+    """The configuration of experiment ``name``, with ``--quick`` and field overrides applied.
+
+    A bad change raises :class:`UsageError` naming its option (``argument --steps: ...``).
+    """
     experiments = load_experiments()
     if name not in experiments:
-        raise SystemExit(f"unknown experiment {name!r}; known: {', '.join(experiments)}")
+        raise UsageError(f"unknown experiment {name!r}; known: {', '.join(experiments)}")
     module = experiments[name]
     config = module.CONFIG
     if quick:
         config = override(config, getattr(module, "QUICK", {}))
-    return override(config, changes) if changes else config
+    for key, value in changes.items():
+        try:
+            config = override(config, {key: value})
+        except ValueError as error:
+            raise UsageError(f"argument --{key}: {error}") from None
+    return config
 
 
 def _summary(module: ModuleType) -> str:
@@ -68,30 +108,165 @@ def _summary(module: ModuleType) -> str:
     return doc[0] if doc else ""
 
 
-def cmd_list(_: argparse.Namespace, __: list[str]) -> None:
+def cmd_list(_: argparse.Namespace) -> None:
     for name, module in load_experiments().items():
         print(f"{name:24s} {_summary(module)}")
 
 
-def cmd_run(args: argparse.Namespace, extra: list[str]) -> None:
-    changes = _parse_overrides(extra)
-    if args.seed is not None:
-        changes["seed"] = args.seed
+def cmd_run(args: argparse.Namespace) -> None:
+    changes = {key: value for key, value in vars(args).items()
+               if key in FIELD_DEFAULTS and value is not None}
     config = experiment_config(args.experiment, args.quick, **changes)
     out = Path(args.out or Path("runs") / config.name)
-    result = run_experiment(config, out)
-    print(f"{config.name}: wrote {out} in {result['seconds']:.1f} s")
+    started = time.perf_counter()
+    with claim_run_dir(out, resume=args.resume, overwrite=args.overwrite):
+        if args.resume:
+            check_same_config(out, config)
+        from drlim.experiment import run_experiment
+
+        result = run_experiment(config, out, resume=args.resume)
+    print(run_summary(config, result, out, time.perf_counter() - started))
 
 
-def cmd_figures(args: argparse.Namespace, _: list[str]) -> None:
+@contextlib.contextmanager
+def claim_run_dir(out: Path, resume: bool = False, overwrite: bool = False) -> Iterator[Path]:
+    """Hold ``out`` for one run: lock it, refuse it if another run's files are in it.
+
+    The lock is an exclusive ``flock`` on ``out/.lock``, so a second run into the same
+    directory stops at once. A directory holding files is refused unless ``resume`` (the run
+    continues them) or ``overwrite`` (they are deleted first). If the run fails, what it
+    created is removed, unless it left a checkpoint to resume from.
+    """
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"argument --out: {out} is a file, expected a directory")
+    created = not out.exists()
+    lock_existed = (out / LOCK_NAME).exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise UsageError(f"argument --out: cannot write to {out}: {error.strerror}") from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"argument --out: {out} is in use by another drlim run (it holds {LOCK_NAME})"
+            ) from None
+        os.ftruncate(lock, 0)
+        os.write(lock, f"{os.getpid()}\n".encode())
+        before = {p.name for p in out.iterdir()} - {LOCK_NAME}
+        if before and not (resume or overwrite):
+            raise UsageError(
+                f"argument --out: {out} already holds a run; pass --resume to continue it "
+                "or --overwrite to replace it"
+            )
+        if overwrite:
+            _remove_entries(out, before)
+            before = set()
+        try:
+            yield out
+        except BaseException:
+            _clean_after_failure(out, before | ({LOCK_NAME} if lock_existed else set()), created)
+            raise
+    finally:
+        os.close(lock)
+
+
+def _clean_after_failure(out: Path, before: set[str], created: bool) -> None:
+    if (out / CHECKPOINT_NAME).exists():
+        log.warning("the checkpoint in %s stays: add --resume to continue from it", out)
+        return
+    _remove_entries(out, {p.name for p in out.iterdir()} - before)
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _remove_entries(directory: Path, names: set[str]) -> None:
+    for name in names:
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def check_same_config(out: Path, config: ExperimentConfig) -> None:
+    """Refuse to resume a run directory made with other settings (the result would mix them)."""
+    saved_path = out / "config.json"
+    if not saved_path.exists():
+        return
+    saved = _flatten(json.loads(saved_path.read_text()))
+    wanted = _flatten(config_to_dict(config))
+    changed = [f"{k} {saved.get(k)!r} -> {wanted.get(k)!r}"
+               for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)]
+    if changed:
+        raise UsageError(
+            f"argument --resume: {out} was run with other settings ({'; '.join(changed)}); "
+            "give the same options, or --overwrite to start again"
+        )
+
+
+def _flatten(config: dict) -> dict:
+    flat = {k: v for k, v in config.items() if k != "train"}
+    flat.update(config.get("train", {}))
+    return flat
+
+
+def run_summary(config: ExperimentConfig, result: dict, out: Path, seconds: float) -> str:
+    """One line: the run's numbers and whether each of its targets is met."""
+    from drlim.figures import check_targets
+
+    numbers = ", ".join(f"{k} {v:.3f}" for k, v in result.items()
+                        if isinstance(v, float) and not k.endswith("seconds"))
+    checked = check_targets(result, [list(t) for t in config.targets])
+    verdicts = "; ".join(f"{t['metric']} {t['op']} {_bound(t)}: {_verdict(t)}" for t in checked)
+    targets = f"targets met {sum(t['met'] for t in checked)}/{len(checked)} ({verdicts})"
+    return (f"{config.name}: {numbers or 'no numbers'}; "
+            f"{targets if checked else 'no targets'}; wrote {out} in {seconds:.1f} s")
+
+
+def _verdict(target: dict) -> str:
+    if target["met"]:
+        return "met"
+    unmeasured = target["value"] is None or target["bound"] is None
+    return "not measured in this run" if unmeasured else "NOT met"
+
+
+def _bound(target: dict) -> str:
+    if target["bound"] is None:
+        return str(target["target"])
+    if isinstance(target["target"], str):
+        return f"{target['target']} {target['bound']:.3f}"
+    return f"{target['bound']:g}"
+
+
+def cmd_figures(args: argparse.Namespace) -> None:
     from drlim.figures import make_figures
 
-    written = make_figures([Path(p) for p in args.run_dirs], Path(args.out))
-    for path in written:
+    runs = [Path(p) for p in args.run_dirs]
+    out = Path(args.out) if args.out else default_figures_dir(runs)
+    runs = [r for r in runs if r.resolve() != out.resolve()]
+    print(f"writing figures to {out.resolve()}", flush=True)
+    for path in make_figures(runs, out):
         print(path)
 
 
-def cmd_reproduce(args: argparse.Namespace, _: list[str]) -> None:
+def default_figures_dir(runs: list[Path]) -> Path:
+    """``RUN_DIR/figures`` for one run, else ``figures/`` in the runs' common parent.
+
+    >>> default_figures_dir([Path("runs/a"), Path("runs/b")]).as_posix()
+    'runs/figures'
+    """
+    if len(runs) == 1:
+        return runs[0] / "figures"
+    return Path(os.path.relpath(os.path.commonpath([r.resolve() for r in runs]))) / "figures"
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from drlim.experiment import run_experiment
     from drlim.figures import make_figures, norb_data_figure, update_readme
 
     runs = Path(args.runs)
@@ -103,9 +278,12 @@ def cmd_reproduce(args: argparse.Namespace, _: list[str]) -> None:
             continue
         config = experiment_config(name, args.quick, seed=args.seed)
         print(f"[{index}/{len(experiments)}] {name} ...", flush=True)
-        result = run_experiment(config, runs / name, progress=False)
-        print(f"[{index}/{len(experiments)}] {name} done in {result['seconds']:.1f} s", flush=True)
+        with claim_run_dir(runs / name, overwrite=True):
+            result = run_experiment(config, runs / name, progress=False)
+        print(f"[{index}/{len(experiments)}] "
+              f"{run_summary(config, result, runs / name, result['seconds'])}", flush=True)
         run_dirs.append(runs / name)
+    print(f"drawing figures into {Path(args.out).resolve()}", flush=True)
     written = make_figures(run_dirs, Path(args.out))
     written.append(norb_data_figure(Path(args.out)))
     table = (Path(args.out) / "results.md").read_text()
@@ -121,7 +299,7 @@ def compare_config(quick: bool = False, directory: Path | None = None) -> Compar
     """
     from drlim import compare
 
-    path = (directory or experiments_dir()) / "compare.py"
+    path = (directory or experiments_dir()) / COMPARE_FILE
     if not path.is_file():
         raise SystemExit(f"{path} is missing: it holds the comparison's CompareConfig")
     module = _load_file(path)
@@ -131,38 +309,61 @@ def compare_config(quick: bool = False, directory: Path | None = None) -> Compar
     return config
 
 
-def cmd_compare(args: argparse.Namespace, _: list[str]) -> None:
+def cmd_compare(args: argparse.Namespace) -> None:
     from drlim.compare import main as compare
 
     compare(compare_config(args.quick), out=Path(args.out), runs=Path(args.runs))
 
 
-def _parse_overrides(extra: list[str]) -> dict[str, str]:
-    """``--field value`` pairs left over by argparse, as a dict of strings."""
-    if len(extra) % 2 or any(not key.startswith("--") for key in extra[::2]):
-        raise SystemExit(f"overrides must be '--FIELD VALUE' pairs, got {' '.join(extra)}")
-    return {key[2:]: value for key, value in zip(extra[::2], extra[1::2], strict=True)}
+FIELD_DEFAULTS = overridable_fields(ExperimentConfig("experiment"))
+
+
+def _add_field_options(run: argparse.ArgumentParser) -> None:
+    """One ``--FIELD VALUE`` option per config field, its default shown."""
+    group = run.add_argument_group(
+        "config fields", "override any field of the experiment file (its value is the default; "
+        "the field's own default is shown); lists are comma-separated: --shifts -6,6")
+    for name, default in FIELD_DEFAULTS.items():
+        is_list = isinstance(default, tuple)
+        kind = type(default[0] if is_list and default else "" if is_list else default).__name__
+        metavar = f"{kind.upper()}[,...]" if is_list else kind.upper()
+        shown = ",".join(map(str, default)) if is_list else str(default)
+        flags = {f"--{name}", f"--{name.replace('_', '-')}"}
+        group.add_argument(*sorted(flags), dest=name, metavar=metavar,
+                           help=f"(default {shown or 'empty'})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="drlim", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="drlim", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    debug = OneLineParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the experiments, one line each").set_defaults(func=cmd_list)
+    sub.add_parser("list", help="the experiments, one line each",
+                   parents=[debug]).set_defaults(func=cmd_list)
 
-    run = sub.add_parser("run", help="run one experiment; any config field: --FIELD VALUE")
+    run = sub.add_parser("run", help="run one experiment; any config field: --FIELD VALUE",
+                         parents=[debug])
     run.add_argument("experiment")
     run.add_argument("--out", help="run directory (default runs/EXPERIMENT)")
-    run.add_argument("--seed", type=int)
     run.add_argument("--quick", action="store_true", help="a small, fast version")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="continue the run in --out from its last checkpoint")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="delete what --out holds, then run")
+    _add_field_options(run)
     run.set_defaults(func=cmd_run)
 
-    figs = sub.add_parser("figures", help="figures from saved run directories (no training)")
+    figs = sub.add_parser("figures", help="figures from saved run directories (no training)",
+                          parents=[debug])
     figs.add_argument("run_dirs", nargs="+")
-    figs.add_argument("--out", default="figures")
+    figs.add_argument("--out", help="where to write (default RUN_DIR/figures for one run, "
+                                    "else figures/ beside the runs; printed)")
     figs.set_defaults(func=cmd_figures)
 
-    rep = sub.add_parser("reproduce", help="every experiment, then every figure and a summary")
+    rep = sub.add_parser("reproduce", help="every experiment, then every figure and a summary",
+                         parents=[debug])
     rep.add_argument("--quick", action="store_true")
     rep.add_argument("--out", default="figures")
     rep.add_argument("--runs", default="runs")
@@ -172,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="README whose results table a full run refreshes")
     rep.set_defaults(func=cmd_reproduce)
 
-    cmp = sub.add_parser("compare", help="DrLIM against PCA, Isomap, LLE, spectral and t-SNE")
+    cmp = sub.add_parser("compare", help="DrLIM against PCA, Isomap, LLE, spectral and t-SNE",
+                         parents=[debug])
     cmp.add_argument("--quick", action="store_true")
     cmp.add_argument("--out", default="figures")
     cmp.add_argument("--runs", default="runs", help="embeddings go to RUNS/compare")
@@ -180,13 +382,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prepare_output(command: str) -> None:
+    """Stage messages on stderr; the non-interactive matplotlib backend for drawing."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if command != "list":
+        import matplotlib
+
+        matplotlib.use("Agg")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "run":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.func(args, extra)
+    args = parser.parse_args(argv)
+    _prepare_output(args.command)
+    try:
+        args.func(args)
+    except UsageError as error:
+        if args.debug:
+            raise
+        parser.exit(2, f"drlim {args.command}: error: {error}\n")
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        parser.exit(130, f"drlim {args.command}: interrupted\n")
+    except Exception as error:
+        if args.debug:
+            raise
+        parser.exit(1, f"drlim {args.command}: error: {type(error).__name__}: {error}\n")
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+

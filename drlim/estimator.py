@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,20 @@ import flax.linen as nn
 import flax.serialization
 import jax
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from drlim._io import write_bytes
+from drlim.config import MAX_SEED
 from drlim.data.mnist import pad_images
 from drlim.models import MLP, LeNetDrLIM, default_network
-from drlim.neighbors import Graph, knn_graph, label_graph
+from drlim.neighbors import Graph, edges, knn_graph, label_graph, pairs_graph, union
 from drlim.train import TrainConfig, embed, train
 
 NETWORKS = ("auto", "mlp", "lenet")
+UNLABELLED = -1
+MODEL_KEYS = ("settings", "input_shape", "params", "history")
 # Small data sets still get enough steps for the map to settle.
 MIN_STEPS = 100
 
@@ -36,6 +41,13 @@ class DrLIM(TransformerMixin, BaseEstimator):
     ``n_neighbors`` nearest in input space; or same-label samples when ``y`` is given; or
     any :class:`drlim.neighbors.Graph`) land close together and all other pairs at least
     ``margin`` apart.
+
+    Semi-supervised: in ``y``, ``-1`` means "unlabelled" (as in umap-learn and
+    scikit-learn's semi-supervised estimators). When some samples are labelled and some
+    not, the graph is the ``n_neighbors``-NN graph of all samples united with the label
+    graph of the labelled ones, and ``target_weight`` says how much the labels count (see
+    :func:`semi_supervised_graph`). When every sample is labelled, the graph is the label
+    graph alone (supervised DrLIM).
 
     Parameters:
       n_components: output dimension.
@@ -51,7 +63,11 @@ class DrLIM(TransformerMixin, BaseEstimator):
       schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
         (better on large sets trained for many epochs: see ``figures/comparison.md``).
       similar_fraction: weight of the similar-pair loss in the objective.
-      random_state: integer seed (``None`` means 0: fits are reproducible by default).
+      target_weight: in [0, 1], how much the labels count in a semi-supervised fit: 0
+        ignores them; 1 makes every same-label pair similar and removes the kNN edges that
+        join two labelled samples of different classes.
+      random_state: integer seed in [0, 2**32 - 1] (``None`` means 0: fits are
+        reproducible by default).
       verbose: show a progress bar.
 
     Attributes:
@@ -66,6 +82,23 @@ class DrLIM(TransformerMixin, BaseEstimator):
     (297, 2)
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "margin": [Interval(Real, 0, np.inf, closed="neither")],
+        "network": [StrOptions(set(NETWORKS)), nn.Module],
+        "epochs": [Interval(Real, 0, np.inf, closed="neither")],
+        # block mode: at least two anchors and their two neighbours
+        "batch_size": [Interval(Integral, 4, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, np.inf, closed="neither")],
+        "optimizer": [StrOptions({"adam", "sgd"})],
+        "schedule": [StrOptions({"constant", "cosine"})],
+        "similar_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "target_weight": [Interval(Real, 0, 1, closed="both")],
+        "random_state": [Interval(Integral, 0, MAX_SEED, closed="both"), None],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         n_components: int = 2,
@@ -78,6 +111,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
         optimizer: str = "adam",
         schedule: str = "constant",
         similar_fraction: float = 0.5,
+        target_weight: float = 1.0,
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -91,28 +125,24 @@ class DrLIM(TransformerMixin, BaseEstimator):
         self.optimizer = optimizer
         self.schedule = schedule
         self.similar_fraction = similar_fraction
+        self.target_weight = target_weight
         self.random_state = random_state
         self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, *, graph: Graph | None = None) -> DrLIM:
         """Learn the mapping from ``X`` and its neighbourhood graph.
 
-        The graph is ``graph`` when given, else same-label pairs when ``y`` is given, else
-        the ``n_neighbors``-nearest-neighbour graph of ``X``.
+        The graph is ``graph`` when given; else, when ``y`` is given, same-label pairs
+        (every sample labelled) or the semi-supervised graph (some labels ``-1``); else the
+        ``n_neighbors``-nearest-neighbour graph of ``X``. Parameters are checked before
+        any work starts; training that diverges raises :class:`drlim.train.DivergenceError`.
         """
         X = self._validate(X, reset=True)
         n = X.shape[0]
         if n < 2:
             raise ValueError(f"DrLIM needs at least 2 samples to form pairs, got n_samples={n}")
-        self._check_params()
-        if graph is not None:
-            if graph.n != n:
-                raise ValueError(f"graph must have {n} nodes (one per sample), got {graph.n}")
-            self.graph_ = graph
-        elif y is not None:
-            self.graph_ = label_graph(_check_labels(y, n))
-        else:
-            self.graph_ = knn_graph(X.reshape(n, -1), k=min(self.n_neighbors, n - 1))
+        self.graph_ = self._graph(X, y, graph)
         self.network_ = self._make_network(X.shape[1:])
         config = self._train_config(n)
         result = train(self.network_, X, self.graph_, config, progress=self.verbose or None)
@@ -149,14 +179,20 @@ class DrLIM(TransformerMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, network: nn.Module | None = None) -> DrLIM:
-        """Read a model written by :meth:`save`; pass ``network`` if it was a custom module."""
-        payload = flax.serialization.msgpack_restore(Path(path).read_bytes())
-        settings = json.loads(payload["settings"])
+        """Read a model written by :meth:`save`; pass ``network`` if it was a custom module.
+
+        A file that is not such a model (empty, truncated, another format) raises a
+        ``ValueError`` "not a drlim model file: PATH (why)"; nothing is ever unpickled.
+        """
+        payload, settings = _read_model_file(Path(path))
         if settings["network"] == "custom":
             if network is None:
                 raise ValueError("network must be given: the model was saved with a custom module")
             settings["network"] = network
-        model = cls(**settings)
+        try:
+            model = cls(**settings)
+        except TypeError as error:
+            raise ValueError(f"not a drlim model file: {path} (settings: {error})") from None
         model.input_shape_ = tuple(int(s) for s in payload["input_shape"])
         model.n_features_in_ = model.input_shape_[0]
         model.network_ = model._make_network(
@@ -205,27 +241,54 @@ class DrLIM(TransformerMixin, BaseEstimator):
             log_every=min(50, steps),
         )
 
-    def _check_params(self) -> None:
-        if not isinstance(self.network, nn.Module) and self.network not in NETWORKS:
-            raise ValueError(
-                f"network must be one of {NETWORKS} or a flax.linen.Module, got {self.network!r}"
-            )
-        for name in ("n_components", "n_neighbors", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.epochs > 0:
-            raise ValueError(f"epochs must be > 0, got {self.epochs!r}")
-        if self.random_state is not None and not isinstance(self.random_state, int | np.integer):
-            raise ValueError(
-                f"random_state must be an integer or None, got {type(self.random_state).__name__}"
-            )
+    def _graph(self, X: np.ndarray, y: Any, graph: Graph | None) -> Graph:
+        """The training graph that ``fit``'s arguments ask for (see :meth:`fit`)."""
+        n = X.shape[0]
+        if graph is not None:
+            if graph.n != n:
+                raise ValueError(f"graph must have {n} nodes (one per sample), got {graph.n}")
+            return graph
+        labels = None if y is None else _check_labels(y, n)
+        if labels is not None and not np.any(labels == UNLABELLED):
+            return label_graph(labels)
+        _check_n_neighbors(self.n_neighbors, n)
+        flat = X.reshape(n, -1)
+        if labels is None:
+            return knn_graph(flat, k=self.n_neighbors)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        return semi_supervised_graph(flat, labels, self.n_neighbors, self.target_weight, seed)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+def _read_model_file(path: Path) -> tuple[dict, dict]:
+    """The payload and settings of a model file, or a ValueError that says why not."""
+
+    def refuse(why: str) -> ValueError:
+        return ValueError(f"not a drlim model file: {path} ({why})")
+
+    data = path.read_bytes()
+    if not data:
+        raise refuse("the file is empty")
+    try:
+        payload = flax.serialization.msgpack_restore(data)
+    except Exception as error:  # msgpack raises several unrelated types on bad bytes
+        raise refuse(f"not readable as msgpack: {type(error).__name__}: {error}") from None
+    missing = [k for k in MODEL_KEYS if not isinstance(payload, dict) or k not in payload]
+    if missing:
+        raise refuse(f"missing {', '.join(missing)}")
+    try:
+        settings = json.loads(payload["settings"])
+        json.loads(payload["history"])
+    except (TypeError, ValueError) as error:
+        raise refuse(f"settings or history are not JSON: {error}") from None
+    if not isinstance(settings, dict) or "network" not in settings:
+        raise refuse("the settings name no network")
+    return payload, settings
 
 
 def _to_network_layout(X: np.ndarray) -> np.ndarray:
@@ -237,8 +300,73 @@ def _to_network_layout(X: np.ndarray) -> np.ndarray:
     return X
 
 
+def semi_supervised_graph(
+    X: np.ndarray, labels: np.ndarray, n_neighbors: int, target_weight: float, seed: int
+) -> Graph:
+    """The kNN graph of all samples united with the label graph of the labelled ones.
+
+    ``labels`` holds class ids ``>= 0`` and ``-1`` for unlabelled samples. Two kinds of pairs
+    come from the labels, each governed by ``target_weight`` (``w``, in [0, 1]):
+
+    - same-label pairs are similar with probability about ``w``: each class's labelled
+      samples are split at random into ``round(1 / w)`` groups, and the members of one
+      group are similar to each other (groups keep the graph O(n) in memory);
+    - a kNN edge joining two labelled samples of different classes is removed with
+      probability ``w`` (the labels say they are not alike).
+
+    ``w = 0`` gives the plain kNN graph; ``w = 1`` makes every same-label pair similar and
+    removes every kNN edge between classes. The draws are deterministic for ``seed``.
+
+    >>> X = np.array([[0.0], [0.1], [1.0], [1.1], [5.0]])
+    >>> g = semi_supervised_graph(X, np.array([0, 1, -1, 0, -1]), 1, 1.0, seed=0)
+    >>> g.to_dense().astype(int).tolist()
+    [[0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 1, 0], [1, 0, 1, 0, 1], [0, 0, 0, 1, 0]]
+    """
+    knn = knn_graph(X, k=n_neighbors)
+    if target_weight == 0:
+        return knn
+    rng = np.random.default_rng(seed)
+    i, j = edges(knn)
+    labelled = labels >= 0
+    between_classes = labelled[i] & labelled[j] & (labels[i] != labels[j])
+    keep = ~(between_classes & (rng.random(i.size) < target_weight))
+    n_splits = max(1, round(1 / target_weight))
+    groups = np.full(labels.shape, -1, dtype=np.int64)
+    groups[labelled] = labels[labelled] * n_splits + rng.integers(n_splits, size=labelled.sum())
+    by_label = Graph(np.empty((labels.size, 0), dtype=np.int32), groups=groups)
+    return union(pairs_graph(i[keep], j[keep], labels.size), by_label)
+
+
+def _check_n_neighbors(n_neighbors: int, n: int) -> None:
+    """With ``n_samples - 1`` neighbours every pair is similar and the map collapses."""
+    if n_neighbors > n - 2:
+        raise ValueError(
+            f"n_neighbors must be at most n_samples - 2 = {n - 2} (with n_samples - 1 every "
+            f"pair is similar and the map collapses to a point), got n_neighbors={n_neighbors} "
+            f"for n_samples={n}"
+        )
+
+
 def _check_labels(y: Any, n: int) -> np.ndarray:
+    """Class ids ``0, 1, ...`` per sample, ``-1`` where ``y`` is ``-1`` (unlabelled)."""
     y = np.asarray(y)
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},) (one label per sample), got {y.shape}")
-    return y
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("y must not contain NaN or inf")
+    unlabelled = y == UNLABELLED if y.dtype.kind in "iuf" else np.zeros(n, dtype=bool)
+    if unlabelled.all():
+        raise ValueError(
+            "y must label at least one sample, got -1 (unlabelled) everywhere; "
+            "call fit(X) without y for an unsupervised map"
+        )
+    classes, ids = np.unique(y[~unlabelled], return_inverse=True)
+    if classes.size < 2 and not unlabelled.any():
+        raise ValueError(
+            f"y must hold at least 2 classes, got 1 class ({classes[0]!r}): every pair would "
+            "be similar and the map would collapse to a point; fit without y, or mark "
+            "unlabelled samples -1"
+        )
+    codes = np.full(n, UNLABELLED, dtype=np.int64)
+    codes[~unlabelled] = ids.reshape(-1)
+    return codes

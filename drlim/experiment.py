@@ -14,69 +14,26 @@ Figures are drawn from these files by :mod:`drlim.figures`, never by training.
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from drlim import metrics
 from drlim._io import atomic_write, write_json
 from drlim.baselines import fit_baseline, lle_on_graph
+from drlim.config import ExperimentConfig, config_to_dict, override  # noqa: F401 (re-exported)
 from drlim.data.mnist import mnist_4_9, pad_images
 from drlim.data.norb import norb_airplane
 from drlim.data.shift import shift_images
 from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import Graph, describe, grid_graph, knn_graph, orbit_graph
-from drlim.train import TrainConfig, config_to_dict, embed, train
+from drlim.train import embed, train
 
-KINDS = ("loss-curves", "drlim", "lle")
-DATASETS = ("none", "mnist-4-9", "mnist-shift", "norb-airplane")
-GRAPHS = ("knn", "orbit", "grid")
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """One paper experiment: the data, the neighbourhood graph, the network and training.
-
-    ``figure`` names the figure files the run produces; ``targets`` are the paper's claims
-    as ``(metric, ">=" or "<=", value)``, where ``value`` may name another metric
-    (``"baseline_isomap.trustworthiness_5"``). ``norb_source`` is ``"rendered"`` (the stand-in
-    airplane) or a folder of the real small-NORB files (``--norb-source PATH``).
-    """
-
-    name: str
-    figure: str = ""
-    kind: str = "drlim"
-    dataset: str = "none"
-    graph: str = "knn"
-    n_neighbors: int = 5
-    n_train_per_digit: int = 3000
-    n_test_per_digit: int = 1000
-    shifts: tuple[int, ...] = (-6, -3, 3, 6)
-    n_test_originals: int = 0
-    norb_source: str = "rendered"
-    image_size: int = 32
-    network: str = "lenet"
-    hidden: tuple[int, ...] = (20,)
-    activation: str = "tanh"
-    n_components: int = 2
-    baselines: tuple[str, ...] = ()
-    targets: tuple[tuple[str, str, float | str], ...] = ()
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        for name, value, choices in (
-            ("kind", self.kind, KINDS),
-            ("dataset", self.dataset, DATASETS),
-            ("graph", self.graph, GRAPHS),
-            ("network", self.network, ("lenet", "mlp")),
-        ):
-            if value not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+log = logging.getLogger("drlim")
 
 
 @dataclass
@@ -87,29 +44,6 @@ class Dataset:
     x_test: np.ndarray
     factors_train: dict[str, np.ndarray]
     factors_test: dict[str, np.ndarray]
-
-
-def override(config: ExperimentConfig, changes: dict[str, Any]) -> ExperimentConfig:
-    """A copy of ``config`` with fields changed; training fields may be named directly.
-
-    >>> override(ExperimentConfig("x"), {"steps": 3, "n_neighbors": 7}).train.steps
-    3
-    """
-    top = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
-    inner = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    top_changes, train_changes = {}, {}
-    for key, value in changes.items():
-        key = key.replace("-", "_")
-        if key in top and key != "train":
-            top_changes[key] = _coerce(value, getattr(config, key))
-        elif key in inner:
-            train_changes[key] = _coerce(value, getattr(config.train, key))
-        else:
-            raise ValueError(
-                f"unknown config field {key!r}; fields are {sorted(set(top) | set(inner))}"
-            )
-    train_config = dataclasses.replace(config.train, **train_changes)
-    return dataclasses.replace(config, **top_changes, train=train_config)
 
 
 def load_dataset(config: ExperimentConfig) -> Dataset:
@@ -155,9 +89,17 @@ def make_network(config: ExperimentConfig):
 
 
 def run_experiment(
-    config: ExperimentConfig, out_dir: str | os.PathLike, *, progress: bool | None = None
+    config: ExperimentConfig,
+    out_dir: str | os.PathLike,
+    *,
+    progress: bool | None = None,
+    resume: bool = False,
 ) -> dict:
-    """Run one experiment into ``out_dir`` and return its ``metrics.json`` content."""
+    """Run one experiment into ``out_dir`` and return its ``metrics.json`` content.
+
+    With ``resume``, training continues from the checkpoint in ``out_dir`` (see
+    :func:`drlim.train.train`). Each stage is announced on the ``drlim`` logger.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config_to_dict(config))
@@ -165,10 +107,12 @@ def run_experiment(
     if config.kind == "loss-curves":
         result = {"margin": config.train.margin}
     else:
+        log.info("%s: loading %s", config.name, config.dataset)
         data = load_dataset(config)
+        log.info("%s: %s graph of %d samples", config.name, config.graph, len(data.x_train))
         graph = build_graph(config, data)
         if config.kind == "drlim":
-            result = _run_drlim(config, data, graph, out, progress)
+            result = _run_drlim(config, data, graph, out, progress, resume)
         else:
             result = _run_lle(config, data, graph, out)
         result["graph"] = describe(graph)
@@ -178,16 +122,25 @@ def run_experiment(
 
 
 def _run_drlim(
-    config: ExperimentConfig, data: Dataset, graph: Graph, out: Path, progress: bool | None
+    config: ExperimentConfig,
+    data: Dataset,
+    graph: Graph,
+    out: Path,
+    progress: bool | None,
+    resume: bool,
 ) -> dict:
     network = make_network(config)
-    fit = train(network, data.x_train, graph, config.train, workdir=out, progress=progress)
+    log.info("%s: training for %d steps", config.name, config.train.total_steps)
+    fit = train(network, data.x_train, graph, config.train, workdir=out, progress=progress,
+                resume=resume)
+    log.info("%s: evaluating", config.name)
     z_train = embed(network, fit.params, data.x_train)
     z_test = embed(network, fit.params, data.x_test)
     save_embeddings(out / "embeddings.npz", z_train, z_test, data)
     result = {"method": "drlim", "train_seconds": round(fit.seconds, 2)}
     result.update(evaluate(config.dataset, data, z_test, transductive=False))
     for name in config.baselines:
+        log.info("%s: baseline %s", config.name, name)
         base = fit_baseline(name, data.x_train, data.x_test, n_components=config.n_components,
                             n_neighbors=config.n_neighbors, seed=config.train.seed)
         result[f"baseline_{name}"] = {
@@ -201,6 +154,7 @@ def _run_drlim(
 def _run_lle(config: ExperimentConfig, data: Dataset, graph: Graph, out: Path) -> dict:
     """LLE on the same training samples and graph; it has no mapping, so it is scored on them."""
     flat = data.x_train.reshape(len(data.x_train), -1).astype(np.float64)
+    log.info("%s: LLE on %d samples", config.name, len(flat))
     z_train = lle_on_graph(flat, graph.neighbors, n_components=config.n_components)
     as_test = Dataset(data.x_train, data.x_train, data.factors_train, data.factors_train)
     save_embeddings(out / "embeddings.npz", z_train, z_train, as_test)
@@ -249,17 +203,3 @@ def save_embeddings(path: Path, z_train: np.ndarray, z_test: np.ndarray, data: D
 def _shift_factors(shifted, labels: np.ndarray) -> dict[str, np.ndarray]:
     return {"label": labels[shifted.source], "shift": shifted.shift, "source": shifted.source}
 
-
-def _coerce(value: Any, current: Any) -> Any:
-    """Convert a command-line string to the type of the field it overrides."""
-    if not isinstance(value, str):
-        return value
-    if isinstance(current, bool):
-        if value.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"expected true or false, got {value!r}")
-        return value.lower() in ("true", "1")
-    if isinstance(current, tuple):
-        return tuple(type(current[0])(v) if current else v for v in value.split(",") if v)
-    if isinstance(current, int | float):
-        return type(current)(value)
-    return value

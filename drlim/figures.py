@@ -2,18 +2,23 @@
 
 :func:`make_figures` reads each run's ``config.json``, ``embeddings.npz``,
 ``metrics.jsonl`` and ``metrics.json``, draws the paper figure for it, and writes
-``metrics.json`` with every run's numbers checked against its targets.
+``metrics.json`` with every run's numbers checked against its targets. Everything is drawn
+into a staging directory first, so a bad run directory leaves ``out`` untouched.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import flax.serialization
 import numpy as np
 
-from drlim._io import atomic_write, write_json
+from drlim._io import atomic_write, read_jsonl, write_json
 from drlim.data.norb import load_small_norb, render_airplane
 from drlim.plots import (
     cylinder_figure,
@@ -28,22 +33,51 @@ from drlim.plots import (
 )
 
 COMPARISONS = {">=": np.greater_equal, "<=": np.less_equal}
+log = logging.getLogger("drlim")
 
 
 def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
-    """Draw every figure the runs support into ``out`` and write ``out/metrics.json``."""
-    written: list[Path] = []
-    summary = {}
-    for run in run_dirs:
-        config = json.loads((run / "config.json").read_text())
-        written += _draw_run(run, config, out)
-        result = json.loads((run / "metrics.json").read_text())
-        result["targets"] = check_targets(result, config.get("targets", []))
-        summary[config["name"]] = result
-    written.append(write_json(out / "metrics.json", summary))
-    table = results_table(summary)
-    written.append(atomic_write(out / "results.md", lambda h: h.write(table.encode())))
-    return written
+    """Draw every figure the runs support into ``out`` and write ``out/metrics.json``.
+
+    A run directory that is missing a file or holds a corrupt one raises a ``ValueError``
+    naming the file (and the line of ``metrics.jsonl``), and nothing is written to ``out``.
+    """
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".drawing-"))
+    try:
+        summary = {}
+        for run in run_dirs:
+            config = _read_json(run / "config.json")
+            log.info("figures: drawing %s", run)
+            _draw_run(run, config, staging)
+            result = _read_json(run / "metrics.json")
+            result["targets"] = check_targets(result, config.get("targets", []))
+            summary[config["name"]] = result
+        write_json(staging / "metrics.json", summary)
+        table = results_table(summary)
+        atomic_write(staging / "results.md", lambda h: h.write(table.encode()))
+        written = []
+        for path in sorted(staging.iterdir()):
+            os.replace(path, out / path.name)
+            written.append(out / path.name)
+        return written
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_json(path: Path) -> dict:
+    """A run directory's JSON file, or a ValueError naming it."""
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: {path.parent} is not a finished run directory")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from None
 
 
 def results_table(summary: dict) -> str:
@@ -134,8 +168,7 @@ def _draw_run(run: Path, config: dict, out: Path) -> list[Path]:
                                "input weights of the hidden units"),
                 out / "fig9_norb_weights.png"))
     if kind == "drlim":
-        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
-                   if line.strip()]
+        history = read_jsonl(run / "metrics.jsonl")
         written.append(save_figure(training_curves_figure(history, config["name"]),
                                    out / f"training_{config['name']}.png"))
     return written

@@ -25,10 +25,8 @@ parameters as an uninterrupted run.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
-import math
 import os
 import sys
 import time
@@ -46,85 +44,19 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from drlim._io import write_bytes
+from drlim._io import read_jsonl, write_bytes
+from drlim.config import TrainConfig
 from drlim.loss import contrastive_loss, pair_distance
 from drlim.models import inference_network
 from drlim.neighbors import Graph
 from drlim.pairs import is_similar, make_sampler, sample_block, sample_pairs
 
-OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("constant", "cosine")
-MODES = ("pairs", "block", "all")
 MAX_ALL_PAIRS_SAMPLES = 4096
 CHECKPOINT_NAME = "checkpoint.msgpack"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a training run; same config and seed, same parameters.
-
-    ``batch_size`` counts pairs in ``"pairs"`` mode and images in ``"block"`` mode; it is
-    unused in ``"all"`` mode, where one step sees every pair.
-    ``epochs`` (of ``pairs_per_epoch`` pairs, the paper's unit) is used when ``steps`` is 0.
-    ``devices > 1`` trains data-parallel: the step's images are sharded over that many
-    devices and the parameters replicated (see :func:`data_parallel_mesh`).
-    """
-
-    seed: int = 0
-    steps: int = 1000
-    epochs: float = 0.0
-    pairs_per_epoch: int = 60_000
-    batch_size: int = 128
-    mode: str = "pairs"
-    similar_fraction: float = 0.5
-    margin: float = 1.0
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    schedule: str = "constant"
-    log_every: int = 50
-    checkpoint_every: int = 0
-    devices: int = 1
-
-    def __post_init__(self) -> None:
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("mode", self.mode, MODES)
-        for name in ("batch_size", "log_every", "pairs_per_epoch"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.mode == "block" and (self.batch_size < 4 or self.batch_size % 2):
-            raise ValueError(
-                f"batch_size must be even and >= 4 in block mode, got {self.batch_size}"
-            )
-        if self.steps < 0 or self.epochs < 0 or (self.steps == 0 and self.epochs == 0):
-            raise ValueError(f"give steps > 0 or epochs > 0, got {self.steps=} {self.epochs=}")
-        if self.mode == "all" and not self.steps:
-            raise ValueError("mode 'all' counts steps, not epochs: give steps > 0")
-        if not 0.0 < self.similar_fraction < 1.0:
-            raise ValueError(f"similar_fraction must be in (0, 1), got {self.similar_fraction}")
-        if self.margin <= 0 or self.learning_rate <= 0:
-            raise ValueError(
-                f"margin and learning_rate must be > 0, got {self.margin} and {self.learning_rate}"
-            )
-        if self.devices < 1 or self.batch_size % self.devices:
-            raise ValueError(
-                f"devices must be >= 1 and divide batch_size ({self.batch_size}), "
-                f"got {self.devices}"
-            )
-        if self.checkpoint_every < 0 or self.checkpoint_every % self.log_every:
-            raise ValueError(
-                f"checkpoint_every must be a multiple of log_every ({self.log_every}), "
-                f"got {self.checkpoint_every}"
-            )
-
-    @property
-    def total_steps(self) -> int:
-        """Steps to run: ``steps``, or ``epochs`` converted at ``pairs_per_epoch``."""
-        if self.steps:
-            return self.steps
-        pairs_per_step = self.batch_size if self.mode == "pairs" else self.batch_size // 2
-        return max(1, math.ceil(self.epochs * self.pairs_per_epoch / pairs_per_step))
+# A loss this many times its first value means the run diverged (learning rate too high).
+DIVERGENCE_FACTOR = 1e3
+# Losses below this are not used as the reference for divergence (a near-zero first loss).
+DIVERGENCE_FLOOR = 1e-3
 
 
 @dataclass
@@ -138,6 +70,10 @@ class TrainResult:
 
 class NonFiniteLossError(FloatingPointError):
     """Raised when the loss becomes NaN or inf; the last good checkpoint is kept."""
+
+
+class DivergenceError(FloatingPointError):
+    """Raised when the loss grows by orders of magnitude: the learning rate is too high."""
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -224,6 +160,7 @@ def train(
     total = config.total_steps
     show = sys.stderr.isatty() if progress is None else progress
     started = time.perf_counter()
+    first_loss = None
     with tqdm(total=total, initial=state["step"], disable=not show, unit="step",
               desc="drlim train", dynamic_ncols=True) as bar:
         while state["step"] < total:
@@ -232,6 +169,8 @@ def train(
                 state["params"], state["opt_state"], base_key, state["step"], length
             )
             stats = jax.device_get(stats)
+            first_loss = stats["loss"][0] if first_loss is None else first_loss
+            _raise_if_diverged(stats["loss"], state["step"], first_loss, config)
             _raise_if_not_finite(stats["loss"], state["step"], workdir)
             state = {"params": new_params, "opt_state": new_opt, "step": state["step"] + length}
             row = _summarise(stats, state["step"], time.perf_counter() - started)
@@ -256,10 +195,6 @@ def load_checkpoint(path: str | os.PathLike, template: dict) -> dict:
     restored["step"] = int(restored["step"])
     return restored
 
-
-def config_to_dict(config: Any) -> dict:
-    """A dataclass config as a JSON-ready dict (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
 def _make_chunk_runner(
@@ -378,9 +313,33 @@ def _summarise(stats: dict, step: int, seconds: float) -> dict:
 def _raise_if_not_finite(losses: np.ndarray, first_step: int, workdir: Path | None) -> None:
     bad = np.flatnonzero(~np.isfinite(losses))
     if bad.size:
-        where = f"; the last good checkpoint stays in {workdir}" if workdir else ""
+        saved = workdir is not None and (workdir / CHECKPOINT_NAME).exists()
+        where = f"; the last good checkpoint stays in {workdir}" if saved else ""
         raise NonFiniteLossError(
             f"loss became {losses[bad[0]]} at step {first_step + int(bad[0]) + 1}{where}"
+        )
+
+
+def _raise_if_diverged(
+    losses: np.ndarray, first_step: int, first_loss: float, config: TrainConfig
+) -> None:
+    """Stop a run whose loss rose :data:`DIVERGENCE_FACTOR` times above its first value
+    (or to inf): the usual sign of a learning rate too high, long before NaN.
+
+    >>> _raise_if_diverged(np.array([0.2, 0.1]), 0, 0.2, TrainConfig())
+    >>> config = TrainConfig(learning_rate=10.0)
+    >>> _raise_if_diverged(np.array([0.2, 5e3]), 0, 0.2, config)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    drlim.train.DivergenceError: ... from 0.2 to 5e+03 by step 2; lower learning_rate (now 10)
+    """
+    reference = max(abs(float(first_loss)), DIVERGENCE_FLOOR)
+    bad = np.flatnonzero(np.abs(losses) > DIVERGENCE_FACTOR * reference)
+    if bad.size:
+        raise DivergenceError(
+            f"training diverged: the loss rose from {first_loss:.3g} to {losses[bad[0]]:.3g} by "
+            f"step {first_step + int(bad[0]) + 1}; lower learning_rate "
+            f"(now {config.learning_rate:g})"
         )
 
 
@@ -403,12 +362,9 @@ def _append_history(path: Path, row: dict) -> None:
 
 
 def _read_history(path: Path, upto: int) -> list[dict]:
+    """The logged rows up to step ``upto``; a torn last line (a crash mid-write) is dropped."""
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_jsonl(path, torn_tail=True)
     return [r for r in rows if r["step"] <= upto]
 
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")

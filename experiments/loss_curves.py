@@ -3,8 +3,7 @@
 Run: drlim run loss-curves
 """
 
-from drlim.experiment import ExperimentConfig
-from drlim.train import TrainConfig
+from drlim.config import ExperimentConfig, TrainConfig
 
 CONFIG = ExperimentConfig(
     name="loss-curves", figure="fig1_loss_curves", kind="loss-curves", train=TrainConfig(margin=1.0)

@@ -3,8 +3,7 @@
 Run: drlim run mnist-4-9
 """
 
-from drlim.experiment import ExperimentConfig
-from drlim.train import TrainConfig
+from drlim.config import ExperimentConfig, TrainConfig
 
 CONFIG = ExperimentConfig(
     name="mnist-4-9",

@@ -3,7 +3,7 @@
 Run: drlim run mnist-shift-lle
 """
 
-from drlim.experiment import ExperimentConfig
+from drlim.config import ExperimentConfig
 
 CONFIG = ExperimentConfig(
     name="mnist-shift-lle",

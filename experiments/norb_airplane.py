@@ -4,8 +4,7 @@ Run: drlim run norb-airplane
 On the real small-NORB files: drlim run norb-airplane --norb-source PATH
 """
 
-from drlim.experiment import ExperimentConfig
-from drlim.train import TrainConfig
+from drlim.config import ExperimentConfig, TrainConfig
 
 CONFIG = ExperimentConfig(
     name="norb-airplane",

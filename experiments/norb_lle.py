@@ -3,7 +3,7 @@
 Run: drlim run norb-lle
 """
 
-from drlim.experiment import ExperimentConfig
+from drlim.config import ExperimentConfig
 
 CONFIG = ExperimentConfig(
     name="norb-lle",

@@ -1,13 +1,29 @@
 """The `drlim` command and the experiment runner, end to end at --quick sizes."""
 
+import fcntl
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from drlim.cli import experiment_config, load_experiments, main
-from drlim.experiment import ExperimentConfig, override
+import drlim.experiment
+import drlim.train
+from drlim.cli import (
+    UsageError,
+    default_figures_dir,
+    experiment_config,
+    load_experiments,
+    main,
+    run_summary,
+)
+from drlim.config import ExperimentConfig, config_to_dict, overridable_fields, override
 from drlim.figures import check_targets
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_RUN = ["--quick", "--steps", "20", "--baselines", "", "--log_every", "10"]
 
 PAPER_EXPERIMENTS = {
     "loss-curves", "mnist-4-9", "mnist-shift-nn", "mnist-shift-lle", "mnist-shift-invariant",
@@ -54,7 +70,8 @@ def test_run_writes_its_directory(tmp_path, capsys):
     out = tmp_path / "run"
     main(["run", "mnist-4-9", "--quick", "--out", str(out), "--steps", "20",
           "--baselines", "", "--log_every", "10"])
-    assert "mnist-4-9: wrote" in capsys.readouterr().out
+    summary = capsys.readouterr().out
+    assert summary.startswith("mnist-4-9: trustworthiness_5 ") and f"wrote {out} in" in summary
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["steps"] == 20 and config["baselines"] == []
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -102,3 +119,178 @@ def test_compare_config_comes_from_the_experiment_file(tmp_path):
         compare_config(directory=tmp_path)
     with pytest.raises(SystemExit, match="is missing"):
         compare_config(directory=tmp_path / "nowhere")
+
+
+def _python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_help_and_list_import_no_jax():
+    """`drlim --help` and `drlim list` must stay fast: no JAX, Flax or scikit-learn."""
+    heavy = "print(sorted(m for m in ('jax', 'flax', 'sklearn') if m in sys.modules))"
+    assert _python(f"import sys, drlim.cli; {heavy}") == "[]"
+    listed = _python(f"import sys; from drlim.cli import main; main(['list']); {heavy}")
+    assert listed.splitlines()[-1] == "[]" and "mnist-4-9" in listed
+
+
+def test_run_help_lists_every_field_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name, default in overridable_fields(ExperimentConfig("x")).items():
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        assert f"--{name.replace('_', '-')}" in text
+        assert f"(default {shown or 'empty'})" in text
+
+
+def _fails_with(args, capsys, status=2):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == status
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error: " in line]
+    assert len(errors) == 1 and "Traceback" not in err  # stage messages may precede it
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [(["--steps", "abc"], "--steps"), (["--steps", "-5"], "--steps"),
+     (["--margin", "inf"], "--margin"), (["--seed", str(2**32)], "--seed"),
+     (["--foo", "1"], "--foo"), (["--shifts", "a,b"], "--shifts")],
+)
+def test_command_line_mistakes_are_one_line_and_status_2(tmp_path, capsys, extra, named):
+    out = tmp_path / "run"
+    err = _fails_with(["run", "mnist-4-9", "--out", str(out), *extra], capsys)
+    assert named in err
+    assert not out.exists()
+
+
+def test_out_that_is_a_file_or_unwritable_is_refused(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert "is a file" in _fails_with(["run", "loss-curves", "--out", str(a_file)], capsys)
+    err = _fails_with(["run", "loss-curves", "--out", str(a_file / "run")], capsys)
+    assert "argument --out: cannot write to" in err
+    assert a_file.read_text() == "x"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(UsageError, match="argument --steps"):
+        main(["run", "mnist-4-9", "--out", str(tmp_path / "r"), "--steps", "abc", "--debug"])
+
+
+def _fake_run(calls):
+    def run_experiment(config, out, *, progress=None, resume=False):
+        calls.append(resume)
+        (out / "config.json").write_text(json.dumps(config_to_dict(config)))
+        (out / "metrics.json").write_text("{}")
+        return {"trustworthiness_5": 0.9, "seconds": 0.1}
+
+    return run_experiment
+
+
+def test_a_failed_run_leaves_no_directory_behind(tmp_path, capsys, monkeypatch):
+    def half_then_crash(config, out, **kwargs):
+        (out / "config.json").write_text("{}")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(drlim.experiment, "run_experiment", half_then_crash)
+    out = tmp_path / "new"
+    err = _fails_with(["run", "loss-curves", "--out", str(out)], capsys, status=1)
+    assert "disk on fire" in err and not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    _fails_with(["run", "loss-curves", "--out", str(kept)], capsys, status=1)
+    assert kept.is_dir() and [p.name for p in kept.iterdir()] == []
+
+
+def test_a_run_directory_belongs_to_one_run(tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(drlim.experiment, "run_experiment", _fake_run(calls))
+    out = tmp_path / "run"
+    main(["run", "loss-curves", "--out", str(out)])
+    assert "loss-curves: trustworthiness_5 0.900" in capsys.readouterr().out
+    err = _fails_with(["run", "loss-curves", "--out", str(out)], capsys)
+    assert "already holds a run" in err and "--resume" in err and "--overwrite" in err
+    (out / "stale.txt").write_text("old")
+    main(["run", "loss-curves", "--out", str(out), "--overwrite"])
+    assert not (out / "stale.txt").exists() and calls == [False, False]
+    main(["run", "loss-curves", "--out", str(out), "--resume"])
+    assert calls[-1] is True
+    err = _fails_with(["run", "loss-curves", "--out", str(out), "--resume", "--margin", "2"],
+                      capsys)
+    assert "other settings (margin 1.0 -> 2.0)" in err
+    # another run holds the lock: a second one stops at once
+    with open(out / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        err = _fails_with(["run", "loss-curves", "--out", str(out), "--overwrite"], capsys)
+    assert "in use by another drlim run" in err and (out / "config.json").exists()
+
+
+def test_resume_continues_an_interrupted_run_to_the_same_result(tmp_path, monkeypatch):
+    args = ["run", "mnist-4-9", *QUICK_RUN, "--checkpoint_every", "10"]
+    main([*args, "--out", str(tmp_path / "whole")])
+    original = drlim.train.save_checkpoint
+
+    def save_then_crash(path, state):
+        original(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(drlim.train, "save_checkpoint", save_then_crash)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(tmp_path / "cut")])
+    assert exit_info.value.code == 130
+    monkeypatch.setattr(drlim.train, "save_checkpoint", original)
+    main([*args, "--out", str(tmp_path / "cut"), "--resume"])
+    whole, cut = (np.load(tmp_path / name / "embeddings.npz") for name in ("whole", "cut"))
+    np.testing.assert_array_equal(whole["z_test"], cut["z_test"])
+    steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").open()]
+    assert steps == [10, 20]
+
+
+def test_run_summary_says_whether_each_target_is_met():
+    config = ExperimentConfig("x", targets=(("a", ">=", 0.5), ("a", ">=", "b.a"),
+                                            ("a", "<=", "c.a")))
+    line = run_summary(config, {"a": 0.6, "b": {"a": 0.7}, "seconds": 1.0}, Path("r"), 2.0)
+    assert line == ("x: a 0.600; targets met 1/3 (a >= 0.5: met; a >= b.a 0.700: NOT met; "
+                    "a <= c.a: not measured in this run); wrote r in 2.0 s")
+
+
+def _fake_run_dir(run: Path, metrics_lines: list[str]) -> None:
+    config = experiment_config("mnist-4-9", quick=True)
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(config_to_dict(config)))
+    (run / "metrics.json").write_text(json.dumps({"trustworthiness_5": 0.8}))
+    (run / "metrics.jsonl").write_text("".join(line + "\n" for line in metrics_lines))
+    rng = np.random.default_rng(0)
+    np.savez(run / "embeddings.npz", z_test=rng.normal(size=(20, 2)),
+             label_test=np.repeat([4, 9], 10), images_test=np.zeros((20, 32, 32), np.uint8))
+
+
+def test_figures_name_a_corrupt_line_and_write_nothing(tmp_path, capsys):
+    row = json.dumps({"step": 10, "loss": 0.1, "loss_similar": 0.1, "loss_dissimilar": 0.1,
+                      "inside_margin": 0.5})
+    run = tmp_path / "run"
+    _fake_run_dir(run, [row, '{"step": 20, "lo', row])
+    out = tmp_path / "figs"
+    err = _fails_with(["figures", str(run), "--out", str(out)], capsys, status=1)
+    assert f"{run / 'metrics.jsonl'}: line 2 is not JSON" in err
+    assert not out.exists()
+
+
+def test_figures_default_output_is_beside_the_runs_and_printed(tmp_path, capsys, monkeypatch):
+    row = json.dumps({"step": 10, "loss": 0.1, "loss_similar": 0.1, "loss_dissimilar": 0.1,
+                      "inside_margin": 0.5})
+    run = tmp_path / "run"
+    _fake_run_dir(run, [row])
+    monkeypatch.chdir(tmp_path)
+    main(["figures", "run"])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"writing figures to {run.resolve() / 'figures'}"
+    assert (run / "figures" / "fig4_mnist_4_9.png").exists()
+    assert not (tmp_path / "figures").exists()
+    assert default_figures_dir([Path("a/x"), Path("a/y")]) == Path("a/figures")

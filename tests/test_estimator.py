@@ -117,7 +117,7 @@ def test_errors_scikit_learn_users_expect(digits):
         DrLIM(network="resnet").fit(X[:100])
     with pytest.raises(ValueError, match="n_components"):
         DrLIM(n_components=0).fit(X[:100])
-    with pytest.raises(ValueError, match="schedule must be one of"):
+    with pytest.raises(ValueError, match="'schedule' parameter of DrLIM must be a str among"):
         DrLIM(schedule="linear").fit(X[:100])
 
 
@@ -130,3 +130,126 @@ def test_check_estimator():
     assert failed == []
     assert {r["check_name"] for r in results if r["status"] == "xfail"} <= set(EXPECTED_FAILED)
     assert sum(r["status"] == "passed" for r in results) >= 40
+
+
+def test_too_many_neighbours_is_refused_not_capped(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match=r"n_neighbors must be at most n_samples - 2 = 98.*"
+                                         r"got n_neighbors=99 for n_samples=100"):
+        DrLIM(n_neighbors=99, epochs=1).fit(X[:100])
+    with pytest.raises(ValueError, match="n_neighbors=500 for n_samples=100"):
+        DrLIM(n_neighbors=500, epochs=1).fit(X[:100])
+
+
+def test_a_single_class_is_refused(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="y must hold at least 2 classes, got 1"):
+        DrLIM(epochs=1).fit(X[:100], np.full(100, 3))
+    with pytest.raises(ValueError, match="y must label at least one sample"):
+        DrLIM(epochs=1).fit(X[:100], np.full(100, -1))
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**40, -1])
+def test_random_state_outside_32_bits_is_refused(digits, seed):
+    X, _ = digits
+    with pytest.raises(ValueError, match="'random_state' parameter"):
+        DrLIM(epochs=1, random_state=seed).fit(X[:100])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("margin", np.inf), ("epochs", np.inf), ("learning_rate", np.nan),
+     ("learning_rate", np.inf), ("batch_size", 1), ("target_weight", 1.5)],
+)
+def test_bad_parameters_are_refused_before_training(digits, monkeypatch, name, value):
+    X, _ = digits
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("drlim.estimator.train", no_training)
+    with pytest.raises(ValueError, match=f"'{name}' parameter of DrLIM"):
+        DrLIM(**{name: value}).fit(X[:100])
+
+
+def test_divergence_is_reported_with_what_to_change(digits):
+    from drlim.train import DivergenceError
+
+    X, _ = digits
+    with pytest.raises(DivergenceError, match=r"diverged.*lower learning_rate \(now 1e\+06\)"):
+        DrLIM(learning_rate=1e6, random_state=0).fit(X[:200])
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"", "empty"), (b"\x93\x01", "msgpack"), (b'{"a": 1}', "msgpack"),
+     (np.random.default_rng(0).bytes(300), "")],
+)
+def test_load_refuses_what_is_not_a_model(tmp_path, content, why):
+    path = tmp_path / "model.drlim"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"not a drlim model file: {path} \\(.*{why}"):
+        DrLIM.load(path)
+
+
+def test_load_refuses_a_truncated_or_foreign_msgpack(fitted, tmp_path):
+    import flax.serialization
+
+    path = fitted.save(tmp_path / "model.drlim")
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="not a drlim model file"):
+        DrLIM.load(path)
+    path.write_bytes(flax.serialization.msgpack_serialize({"params": {"w": np.zeros(3)}}))
+    with pytest.raises(ValueError, match="not a drlim model file.*missing settings"):
+        DrLIM.load(path)
+
+
+def _semi_labels(y, keep, seed=0):
+    labels = np.array(y, dtype=np.int64)
+    hide = np.random.default_rng(seed).random(len(labels)) >= keep
+    labels[hide] = -1
+    return labels
+
+
+def test_unlabelled_samples_join_by_knn_and_labels_join_classes(digits):
+    """-1 = unlabelled: kNN edges of all samples, minus those between labelled classes,
+    plus every same-label pair (target_weight 1); checked against NumPy on the dense graph."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X, y = digits
+    n = 300
+    labels = _semi_labels(y[:n], keep=0.3)
+    graph = DrLIM(epochs=1, random_state=0).fit(X[:n], labels).graph_
+    _, idx = NearestNeighbors(n_neighbors=6).fit(X[:n]).kneighbors(X[:n])
+    knn = np.zeros((n, n), dtype=bool)
+    knn[np.repeat(np.arange(n), 5), idx[:, 1:].ravel()] = True
+    knn |= knn.T
+    labelled = labels >= 0
+    both = labelled[:, None] & labelled[None, :]
+    same = both & (labels[:, None] == labels[None, :])
+    expected = (knn & ~(both & ~same)) | same
+    np.fill_diagonal(expected, False)
+    np.testing.assert_array_equal(graph.to_dense(), expected)
+
+
+def test_target_weight_zero_ignores_labels_and_half_keeps_about_half(digits):
+    X, y = digits
+    n = 400
+    labels = _semi_labels(y[:n], keep=0.5)
+    unsupervised = DrLIM(epochs=1).fit(X[:n]).graph_.to_dense()
+    ignored = DrLIM(epochs=1, target_weight=0.0).fit(X[:n], labels).graph_.to_dense()
+    np.testing.assert_array_equal(ignored, unsupervised)
+    half = DrLIM(epochs=1, target_weight=0.5).fit(X[:n], labels).graph_.to_dense()
+    labelled = labels >= 0
+    same = labelled[:, None] & labelled[None, :] & (labels[:, None] == labels[None, :])
+    np.fill_diagonal(same, False)
+    share = half[same & ~unsupervised].mean()
+    assert 0.35 < share < 0.6
+
+
+def test_fully_labelled_y_keeps_the_label_graph(digits):
+    X, y = digits
+    graph = DrLIM(epochs=1).fit(X[:200], y[:200]).graph_
+    assert graph.neighbors.shape[1] == 0
+    np.testing.assert_array_equal(graph.to_dense(), (y[:200, None] == y[None, :200])
+                                  & ~np.eye(200, dtype=bool))

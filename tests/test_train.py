@@ -11,7 +11,14 @@ from drlim.data import mnist_4_9
 from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import knn_graph
 from drlim.pairs import is_similar, make_sampler
-from drlim.train import NonFiniteLossError, TrainConfig, embed, init_params, train
+from drlim.train import (
+    DivergenceError,
+    NonFiniteLossError,
+    TrainConfig,
+    embed,
+    init_params,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +112,26 @@ def test_resume_after_interruption_matches_uninterrupted(blobs, tmp_path, monkey
     assert rows[-1]["loss"] == whole.history[-1]["loss"]
 
 
-def test_diverging_run_raises_non_finite(blobs):
+def test_diverging_run_stops_and_says_to_lower_the_learning_rate(blobs):
     config = TrainConfig(steps=400, batch_size=32, log_every=5, optimizer="sgd",
                          learning_rate=1e12, momentum=0.0)
-    with pytest.raises(NonFiniteLossError, match=r"at step \d+"):
+    with pytest.raises(DivergenceError, match=r"by step \d+; lower learning_rate \(now 1e\+12\)"):
         train(MLP(n_components=2), blobs * 1e3, knn_graph(blobs, k=4), config)
 
 
-def test_nan_stops_at_its_step_and_keeps_last_good_checkpoint(blobs, tmp_path, monkeypatch):
-    """A NaN in the third logging interval: the error names the step, checkpoint 10 stays."""
+def test_adam_at_a_huge_learning_rate_is_caught_before_the_coordinates_explode(blobs):
+    config = TrainConfig(steps=200, batch_size=32, log_every=50, learning_rate=1e6)
+    with pytest.raises(DivergenceError, match="the loss rose from"):
+        train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config)
+
+
+def test_healthy_runs_are_not_called_diverged(blobs):
+    for lr in (1e-3, 1e-2, 1e-1):
+        config = TrainConfig(steps=200, batch_size=32, log_every=50, learning_rate=lr)
+        train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config)
+
+
+def _poison_chunk(monkeypatch, at_start):
     make_runner = train_module._make_chunk_runner
 
     def runner_with_nan(*args):
@@ -121,13 +139,53 @@ def test_nan_stops_at_its_step_and_keeps_last_good_checkpoint(blobs, tmp_path, m
 
         def run_and_poison(params, opt_state, key, start, length):
             params, opt_state, stats = run(params, opt_state, key, start, length)
-            if start == 10:
+            if start == at_start:
                 stats = {**stats, "loss": stats["loss"].at[2].set(np.nan)}
             return params, opt_state, stats
 
         return run_and_poison
 
     monkeypatch.setattr(train_module, "_make_chunk_runner", runner_with_nan)
+
+
+def test_nan_before_any_checkpoint_mentions_none(blobs, tmp_path, monkeypatch):
+    _poison_chunk(monkeypatch, at_start=5)
+    config = TrainConfig(steps=40, batch_size=16, log_every=5)
+    with pytest.raises(NonFiniteLossError) as error:
+        train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config, workdir=tmp_path)
+    assert str(error.value) == "loss became nan at step 8"
+    assert not (tmp_path / "checkpoint.msgpack").exists()
+
+
+def test_resume_survives_a_torn_last_line(blobs, tmp_path):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=40, batch_size=16, log_every=10, checkpoint_every=20)
+    whole = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "whole")
+    short = TrainConfig(steps=20, batch_size=16, log_every=10, checkpoint_every=20)
+    train(MLP(n_components=2), blobs, graph, short, workdir=tmp_path / "cut")
+    log = tmp_path / "cut" / "metrics.jsonl"
+    with open(log, "a") as handle:
+        handle.write('{"step": 30, "loss": 0.1')  # a crash in the middle of a write
+    resumed = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "cut",
+                    resume=True)
+    jax.tree.map(np.testing.assert_array_equal, whole.params, resumed.params)
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [10, 20, 30, 40]
+
+
+def test_resume_names_a_corrupt_line_in_the_middle(blobs, tmp_path):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=30, batch_size=16, log_every=10, checkpoint_every=10)
+    train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path)
+    log = tmp_path / "metrics.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join([lines[0], lines[1][:9], lines[2]]) + "\n")
+    with pytest.raises(ValueError, match=rf"{log}: line 2 is not JSON"):
+        train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path, resume=True)
+
+
+def test_nan_stops_at_its_step_and_keeps_last_good_checkpoint(blobs, tmp_path, monkeypatch):
+    """A NaN in the third logging interval: the error names the step, checkpoint 10 stays."""
+    _poison_chunk(monkeypatch, at_start=10)
     config = TrainConfig(steps=40, batch_size=16, log_every=5, checkpoint_every=5)
     with pytest.raises(NonFiniteLossError, match="at step 13; the last good checkpoint"):
         train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config, workdir=tmp_path)
@@ -155,6 +213,13 @@ def test_epochs_convert_to_steps():
         ({"checkpoint_every": 30, "log_every": 20}, "checkpoint_every"),
         ({"mode": "block", "batch_size": 5}, "batch_size"),
         ({"mode": "all", "steps": 0, "epochs": 1}, "mode 'all'"),
+        ({"margin": float("inf")}, "margin must be a finite number > 0, got inf"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0, got nan"),
+        ({"learning_rate": float("inf")}, "learning_rate must be a finite"),
+        ({"steps": 0, "epochs": float("inf")}, "epochs must be a finite number >= 0, got inf"),
+        ({"steps": -5}, "steps must be a finite number >= 0, got -5"),
+        ({"seed": 2**32}, r"seed must be in \[0, 2\*\*32 - 1\], got 4294967296"),
+        ({"seed": -1}, "seed must be in"),
     ],
 )
 def test_bad_config_raises(kwargs, match):

@@ -1,0 +1,230 @@
+"""The configurations of training runs and experiments, as frozen dataclasses.
+
+This module imports neither JAX nor scikit-learn, so experiment files (which build these
+configs) load in a fraction of a second: ``drlim list`` and ``drlim --help`` stay fast.
+:class:`TrainConfig` is also re-exported by :mod:`drlim.train` and
+:class:`ExperimentConfig` by :mod:`drlim.experiment`, where they are used.
+
+>>> override(ExperimentConfig("x"), {"steps": "3", "n_neighbors": 7}).train.steps
+3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "cosine")
+MODES = ("pairs", "block", "all")
+KINDS = ("loss-curves", "drlim", "lle")
+DATASETS = ("none", "mnist-4-9", "mnist-shift", "norb-airplane")
+GRAPHS = ("knn", "orbit", "grid")
+NETWORKS = ("lenet", "mlp")
+# JAX keys take 32-bit seeds; larger ones would silently wrap around.
+MAX_SEED = 2**32 - 1
+# Fields the command line cannot set (the name picks the file, ``train`` is set field by
+# field, targets stay in the file).
+NOT_OVERRIDABLE = ("name", "train", "targets")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; same config and seed, same parameters.
+
+    ``batch_size`` counts pairs in ``"pairs"`` mode and images in ``"block"`` mode; it is
+    unused in ``"all"`` mode, where one step sees every pair.
+    ``epochs`` (of ``pairs_per_epoch`` pairs, the paper's unit) is used when ``steps`` is 0.
+    ``devices > 1`` trains data-parallel: the step's images are sharded over that many
+    devices and the parameters replicated (see :func:`drlim.train.data_parallel_mesh`).
+    ``seed`` must lie in ``[0, 2**32 - 1]`` (JAX keys are 32-bit).
+
+    >>> TrainConfig(margin=float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: margin must be a finite number > 0, got inf
+    """
+
+    seed: int = 0
+    steps: int = 1000
+    epochs: float = 0.0
+    pairs_per_epoch: int = 60_000
+    batch_size: int = 128
+    mode: str = "pairs"
+    similar_fraction: float = 0.5
+    margin: float = 1.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    schedule: str = "constant"
+    log_every: int = 50
+    checkpoint_every: int = 0
+    devices: int = 1
+
+    def __post_init__(self) -> None:
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("mode", self.mode, MODES)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in [0, 2**32 - 1], got {self.seed}")
+        for name in ("batch_size", "log_every", "pairs_per_epoch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.mode == "block" and (self.batch_size < 4 or self.batch_size % 2):
+            raise ValueError(
+                f"batch_size must be even and >= 4 in block mode, got {self.batch_size}"
+            )
+        for name in ("steps", "epochs"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if self.steps == 0 and self.epochs == 0:
+            raise ValueError(f"give steps > 0 or epochs > 0, got {self.steps=} {self.epochs=}")
+        if self.mode == "all" and not self.steps:
+            raise ValueError("mode 'all' counts steps, not epochs: give steps > 0")
+        if not 0.0 < self.similar_fraction < 1.0:
+            raise ValueError(f"similar_fraction must be in (0, 1), got {self.similar_fraction}")
+        for name in ("margin", "learning_rate"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
+        if not (math.isfinite(self.momentum) and self.momentum >= 0):
+            raise ValueError(f"momentum must be a finite number >= 0, got {self.momentum}")
+        if self.devices < 1 or self.batch_size % self.devices:
+            raise ValueError(
+                f"devices must be >= 1 and divide batch_size ({self.batch_size}), "
+                f"got {self.devices}"
+            )
+        if self.checkpoint_every < 0 or self.checkpoint_every % self.log_every:
+            raise ValueError(
+                f"checkpoint_every must be a multiple of log_every ({self.log_every}), "
+                f"got {self.checkpoint_every}"
+            )
+
+    @property
+    def total_steps(self) -> int:
+        """Steps to run: ``steps``, or ``epochs`` converted at ``pairs_per_epoch``."""
+        if self.steps:
+            return self.steps
+        pairs_per_step = self.batch_size if self.mode == "pairs" else self.batch_size // 2
+        return max(1, math.ceil(self.epochs * self.pairs_per_epoch / pairs_per_step))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One paper experiment: the data, the neighbourhood graph, the network and training.
+
+    ``figure`` names the figure files the run produces; ``targets`` are the paper's claims
+    as ``(metric, ">=" or "<=", value)``, where ``value`` may name another metric
+    (``"baseline_isomap.trustworthiness_5"``). ``norb_source`` is ``"rendered"`` (the stand-in
+    airplane) or a folder of the real small-NORB files (``--norb-source PATH``).
+    """
+
+    name: str
+    figure: str = ""
+    kind: str = "drlim"
+    dataset: str = "none"
+    graph: str = "knn"
+    n_neighbors: int = 5
+    n_train_per_digit: int = 3000
+    n_test_per_digit: int = 1000
+    shifts: tuple[int, ...] = (-6, -3, 3, 6)
+    n_test_originals: int = 0
+    norb_source: str = "rendered"
+    image_size: int = 32
+    network: str = "lenet"
+    hidden: tuple[int, ...] = (20,)
+    activation: str = "tanh"
+    n_components: int = 2
+    baselines: tuple[str, ...] = ()
+    targets: tuple[tuple[str, str, float | str], ...] = ()
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (
+            ("kind", self.kind, KINDS),
+            ("dataset", self.dataset, DATASETS),
+            ("graph", self.graph, GRAPHS),
+            ("network", self.network, NETWORKS),
+        ):
+            _check_choice(name, value, choices)
+
+
+def overridable_fields(config: ExperimentConfig) -> dict[str, Any]:
+    """Every field the command line may change, with its value in ``config``.
+
+    >>> fields = overridable_fields(ExperimentConfig("x"))
+    >>> fields["n_neighbors"], fields["steps"]
+    (5, 1000)
+    """
+    top = {f.name: getattr(config, f.name) for f in dataclasses.fields(ExperimentConfig)
+           if f.name not in NOT_OVERRIDABLE}
+    inner = {f.name: getattr(config.train, f.name) for f in dataclasses.fields(TrainConfig)}
+    return {**top, **inner}
+
+
+def override(config: ExperimentConfig, changes: dict[str, Any]) -> ExperimentConfig:
+    """A copy of ``config`` with fields changed; training fields may be named directly.
+
+    String values (from the command line) are converted to the field's type. Each change
+    is applied and checked in turn, so an error names the field that caused it.
+
+    >>> override(ExperimentConfig("x"), {"shifts": "-2,2"}).shifts
+    (-2, 2)
+    >>> override(ExperimentConfig("x"), {"steps": "abc"})
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be an int, got 'abc'
+    """
+    fields = overridable_fields(config)
+    for key, value in changes.items():
+        key = key.replace("-", "_")
+        if key not in fields:
+            raise ValueError(f"unknown config field {key!r}; fields are {sorted(fields)}")
+        value = _coerce(key, value, fields[key])
+        if key in {f.name for f in dataclasses.fields(TrainConfig)}:
+            config = dataclasses.replace(
+                config, train=dataclasses.replace(config.train, **{key: value})
+            )
+        else:
+            config = dataclasses.replace(config, **{key: value})
+    return config
+
+
+def config_to_dict(config: Any) -> dict:
+    """A dataclass config as a JSON-ready dict (tuples become lists).
+
+    >>> config_to_dict(TrainConfig())["steps"]
+    1000
+    """
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _coerce(name: str, value: Any, current: Any) -> Any:
+    """Convert a command-line string to the type of the field it overrides."""
+    if not isinstance(value, str):
+        return value
+    if isinstance(current, bool):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value.lower() in ("true", "1")
+    if isinstance(current, tuple):
+        kind = type(current[0]) if current else str
+        return tuple(_convert(name, v, kind) for v in value.split(",") if v)
+    if isinstance(current, int | float):
+        return _convert(name, value, type(current))
+    return value
+
+
+def _convert(name: str, value: str, kind: type) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name} must be {'an' if kind is int else 'a'} {kind.__name__}, "
+                         f"got {value!r}") from None
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
