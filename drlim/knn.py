@@ -44,10 +44,12 @@ from drlim._checks import check_int
 
 METHODS = ("auto", "exact", "approx")
 METRICS = ("euclidean", "cosine", "manhattan")
-# "auto" searches exactly below this many samples and approximately from there on: on the
-# MNIST digits (784 values) NN-descent overtakes the exact search near this size (measured by
-# benchmarks/bench_knn.py, see its docstring).
-AUTO_EXACT_LIMIT = 20_000
+# "auto" searches exactly below this many samples and approximately from there on. On the
+# MNIST digits (784 values, k = 5, a loaded 2-core machine) the exact search took 6.8, 16, 40
+# and 108 s for 5,000, 10,000, 20,000 and 30,000 samples, NN-descent 1.8, 9.0, 11 and 11 s once
+# compiled, but numba's compilation on the first call in a process took 170-190 s: with one
+# graph per process, as in a fit, the exact search stays faster up to about 40,000 samples.
+AUTO_EXACT_LIMIT = 40_000
 # Neighbours NN-descent keeps per sample beyond the k asked for: a longer candidate list
 # lets more true neighbours in (on the 60,000 MNIST digits at k = 5, recall 0.936 with 0
 # extra, 0.985 with 5, 0.996 with 10, in 37, 35 and 65 s on a loaded 2-core machine).

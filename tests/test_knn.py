@@ -1,8 +1,8 @@
 """Neighbour search against scikit-learn's brute force and NumPy references, and its errors.
 
 NN-descent (``method="approx"``) is compiled by numba on its first call in a process, which
-takes tens of seconds; the approximate checks share module fixtures so that each distance is
-compiled once, and those beyond Euclidean are marked slow.
+took 170-210 s on a loaded 2-core machine, so its checks are marked slow;
+the Euclidean ones share one module fixture.
 """
 
 import numpy as np
@@ -131,6 +131,7 @@ def test_exact_on_sparse_input_matches_the_dense_search(metric):
     )
 
 
+@pytest.mark.slow
 def test_approx_recall_against_exact_on_clustered_data(blobs, approx_euclidean):
     exact = knn_indices(blobs, k=10, method="exact")
     assert approx_euclidean.shape == (1500, 10) and approx_euclidean.dtype == np.int32
@@ -138,18 +139,23 @@ def test_approx_recall_against_exact_on_clustered_data(blobs, approx_euclidean):
     assert recall(approx_euclidean, exact) >= 0.9 * 10
 
 
+@pytest.mark.slow
 def test_approx_is_deterministic_for_a_seed(blobs, approx_euclidean):
     again = knn_indices(blobs, k=10, method="approx", random_state=3)
     np.testing.assert_array_equal(again, approx_euclidean)
 
 
-def test_auto_picks_exact_below_the_limit_and_approx_from_it(monkeypatch, blobs, approx_euclidean):
+def test_auto_picks_exact_below_the_limit(blobs):
     assert resolve_method("auto", knn.AUTO_EXACT_LIMIT - 1) == "exact"
     assert resolve_method("auto", knn.AUTO_EXACT_LIMIT) == "approx"
     assert resolve_method("exact", 10**7) == "exact"
     assert resolve_method("approx", 10) == "approx"
     exact = knn_indices(blobs, k=10, method="exact")
     np.testing.assert_array_equal(knn_indices(blobs, k=10, method="auto"), exact)
+
+
+@pytest.mark.slow
+def test_auto_picks_nn_descent_from_the_limit(monkeypatch, blobs, approx_euclidean):
     monkeypatch.setattr(knn, "AUTO_EXACT_LIMIT", 1500)
     auto = knn_indices(blobs, k=10, method="auto", random_state=3)
     np.testing.assert_array_equal(auto, approx_euclidean)
