@@ -54,7 +54,7 @@ def child(payload: dict) -> dict:
     data = pad_images(images[:n, :, :, None]).astype(np.float32) / np.float32(255.0)
     stages["data"] = peak_rss_bytes()
     start = time.perf_counter()
-    graph = knn_graph(data.reshape(n, -1), k=5)
+    graph = knn_graph(data.reshape(n, -1), k=5, method="exact")
     graph_s = time.perf_counter() - start
     stages["graph"] = peak_rss_bytes()
     config = TrainConfig(steps=payload["steps"], batch_size=128, mode="block")

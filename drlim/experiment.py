@@ -74,7 +74,7 @@ def build_graph(config: ExperimentConfig, data: Dataset) -> Graph:
     if config.graph == "grid":
         return grid_graph(data.factors_train["azimuth"], data.factors_train["elevation"])
     flat = data.x_train.reshape(len(data.x_train), -1)
-    graph = knn_graph(flat, k=config.n_neighbors)
+    graph = knn_graph(flat, k=config.n_neighbors, method="exact")  # the paper: exact k-NN
     if config.graph == "orbit":
         graph = orbit_graph(graph, data.factors_train["source"])
     return graph

@@ -28,19 +28,14 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 from dataclasses import dataclass
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-# Extra candidates kept from the fast (expanded-formula) distances before the exact
-# re-ranking; float32 rounding of ||x||^2 - 2 x.y + ||y||^2 can only reorder near-ties.
-KNN_EXTRA_CANDIDATES = 16
-# Columns scored at a time: with 2048-row blocks, a 32 MB score buffer reused across chunks.
-KNN_CHUNK_SIZE = 4096
+from drlim._checks import check_int
+from drlim.knn import knn_indices
+
 DENSE_LIMIT = 20_000
 
 
@@ -181,82 +176,19 @@ def edges(graph: Graph, include_groups: bool = False) -> tuple[np.ndarray, np.nd
     return src, dst
 
 
-def knn_indices(X: Any, k: int = 5, block_size: int = 2048) -> np.ndarray:
-    """Exact Euclidean k nearest neighbours of every sample, self excluded: (n, k) int32.
-
-    Row ``i`` lists its neighbours by increasing distance. Under ``jax.jit``, a block of
-    ``block_size`` rows is scored against 4,096 columns at a time with
-    ``||x||^2 - 2 x.y + ||y||^2`` (one matrix product) and ``jax.lax.top_k`` keeps ``k + 16``
-    candidates per row; their distances are then recomputed directly as ``sum((x - y)^2)``
-    (no cancellation) and sorted on (distance, index), so ties go to the smaller index and
-    the result does not depend on ``block_size``. Memory is O(block_size * 4096) besides the
-    data. ``X`` is (n, d) or images (n, ...) that are flattened.
-
-    >>> knn_indices(np.array([[0.0], [1.0], [3.0], [7.0]]), k=2).tolist()
-    [[1, 2], [0, 2], [1, 0], [2, 1]]
-    """
-    data = _as_flat_data(X)
-    n = data.shape[0]
-    k = _check_int(k, "k", minimum=1)
-    if k >= n:
-        raise ValueError(f"k must be smaller than the number of samples ({n}), got {k}")
-    block_size = min(_check_int(block_size, "block_size", minimum=1), n)
-    n_candidates = min(k + KNN_EXTRA_CANDIDATES, n - 1)
-    chunk_size = min(max(KNN_CHUNK_SIZE, n_candidates + 1), n)
-    x = jnp.asarray(data)
-    sq_norms = jnp.sum(x * x, axis=1)
-    out = np.empty((n, k), dtype=np.int32)
-    for start in range(0, n, block_size):
-        first = min(start, n - block_size)  # the last block overlaps, so one shape compiles
-        block = _knn_block(x, sq_norms, jnp.int32(first), block_size, chunk_size, n_candidates, k)
-        out[start : first + block_size] = np.asarray(block)[start - first :]
-    return out
-
-
-@functools.partial(jax.jit, static_argnames=("block_size", "chunk_size", "n_candidates", "k"))
-def _knn_block(
-    x: jax.Array,
-    sq_norms: jax.Array,
-    first: jax.Array,
-    block_size: int,
-    chunk_size: int,
-    n_candidates: int,
-    k: int,
-) -> jax.Array:
-    """The k nearest neighbours of rows ``first .. first + block_size`` of ``x``."""
-    n = x.shape[0]
-    rows = jax.lax.dynamic_slice_in_dim(x, first, block_size)
-    n_chunks = -(-n // chunk_size)
-    n_keep = n_candidates + 1  # one spare for the sample itself
-
-    def chunk_top(_, chunk):
-        # The last chunk is shifted back to stay inside x; its columns already seen are masked.
-        start = jnp.minimum(chunk * chunk_size, n - chunk_size)
-        cols = jax.lax.dynamic_slice_in_dim(x, start, chunk_size)
-        col_norms = jax.lax.dynamic_slice_in_dim(sq_norms, start, chunk_size)
-        col_ids = start + jnp.arange(chunk_size, dtype=jnp.int32)
-        # Ranking a row by 2 x.y - ||y||^2 equals ranking by distance (||x||^2 is constant).
-        score = 2.0 * (rows @ cols.T) - col_norms[None, :]
-        score = jnp.where(col_ids[None, :] < chunk * chunk_size, -jnp.inf, score)
-        values, positions = jax.lax.top_k(score, n_keep)
-        return None, (values, col_ids[positions])
-
-    _, (values, ids) = jax.lax.scan(chunk_top, None, jnp.arange(n_chunks, dtype=jnp.int32))
-    values = jnp.moveaxis(values, 0, 1).reshape(block_size, -1)
-    ids = jnp.moveaxis(ids, 0, 1).reshape(block_size, -1)
-    _, best = jax.lax.top_k(values, n_keep)
-    candidates = jnp.take_along_axis(ids, best, axis=1)
-    diff = x[candidates] - rows[:, None, :]
-    exact = jnp.sum(diff * diff, axis=-1)
-    row_ids = first + jnp.arange(block_size, dtype=jnp.int32)
-    exact = jnp.where(candidates == row_ids[:, None], jnp.inf, exact)
-    _, ranked = jax.lax.sort((exact, candidates), dimension=1, num_keys=2)
-    return ranked[:, :k]
-
-
-def knn_graph(X: Any, k: int = 5, block_size: int = 2048) -> Graph:
+def knn_graph(
+    X: Any,
+    k: int = 5,
+    *,
+    method: str = "auto",
+    metric: str = "euclidean",
+    block_size: int = 2048,
+    random_state: int = 0,
+) -> Graph:
     """Symmetrised k-nearest-neighbour graph: ``i ~ j`` if j is among i's k nearest or i
-    among j's (Euclidean, self excluded; see :func:`knn_indices` for the computation).
+    among j's (self excluded). ``method`` (``"auto"``, ``"exact"``, ``"approx"``), ``metric``
+    (``"euclidean"``, ``"cosine"``, ``"manhattan"``) and the other options are those of
+    :func:`drlim.knn.knn_indices`, which finds the neighbours; ``X`` may be SciPy sparse.
 
     ``directed_pairs`` is ``n * k``, the paper's count of similar pairs.
 
@@ -264,7 +196,10 @@ def knn_graph(X: Any, k: int = 5, block_size: int = 2048) -> Graph:
     >>> g.neighbors.tolist(), g.directed_pairs
     ([[1, -1], [0, 2], [1, 3], [2, -1]], 4)
     """
-    return symmetrize(knn_indices(X, k=k, block_size=block_size))
+    table = knn_indices(
+        X, k, method=method, metric=metric, block_size=block_size, random_state=random_state
+    )
+    return symmetrize(table)
 
 
 def symmetrize(neighbors: Any) -> Graph:
@@ -393,8 +328,8 @@ def sequence_graph(n: int, window: int, sequence_ids: Any = None) -> Graph:
     >>> sequence_graph(4, window=2).neighbors.tolist()
     [[1, 2, -1], [0, 2, 3], [0, 1, 3], [1, 2, -1]]
     """
-    n = _check_int(n, "n", minimum=1)
-    window = min(_check_int(window, "window", minimum=1), max(n - 1, 1))
+    n = check_int(n, "n", minimum=1)
+    window = min(check_int(window, "window", minimum=1), max(n - 1, 1))
     ids = None
     if sequence_ids is not None:
         ids = _as_int_array(sequence_ids, "sequence_ids", ndim=1)
@@ -473,7 +408,7 @@ def pairs_graph(i: Any, j: Any, n: int) -> Graph:
     >>> pairs_graph([0, 2], [1, 1], n=4).neighbors.tolist()
     [[1, -1], [0, 2], [1, -1], [-1, -1]]
     """
-    n = _check_int(n, "n", minimum=1)
+    n = check_int(n, "n", minimum=1)
     src = _as_int_array(i, "i", ndim=1).astype(np.int64)
     dst = _as_int_array(j, "j", ndim=1).astype(np.int64)
     if src.shape != dst.shape:
@@ -593,20 +528,6 @@ def _check_table(table: np.ndarray) -> None:
         raise ValueError("neighbors must be symmetric (j in row i exactly when i in row j)")
 
 
-def _as_flat_data(X: Any) -> np.ndarray:
-    """X as a finite (n, d) float32 array with n >= 2 and d >= 1."""
-    try:
-        data = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"X must be a numeric array, got {type(X).__name__}") from error
-    if data.ndim < 2 or data.shape[0] < 2 or math.prod(data.shape[1:]) == 0:
-        raise ValueError(f"X must have shape (n >= 2, d >= 1) or (n, ...), got {data.shape}")
-    data = data.reshape(data.shape[0], -1)
-    if not np.all(np.isfinite(data)):
-        raise ValueError("X must be finite, got NaN or inf values")
-    return np.ascontiguousarray(data)
-
-
 def _as_int_array(values: Any, name: str, ndim: int) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != ndim:
@@ -640,16 +561,6 @@ def _grid_index(values: np.ndarray, step: float, name: str) -> np.ndarray:
         bad = values[np.argmax(np.abs(scaled - index))]
         raise ValueError(f"{name} must be multiples of its step {step}, got {bad}")
     return index.astype(np.int64)
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    try:
-        number = operator.index(value)
-    except TypeError as error:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}") from error
-    if number < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {number}")
-    return number
 
 
 def _check_positive(value: Any, name: str) -> float:
