@@ -57,8 +57,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def experiments_dir() -> Path:
-    """Where experiment files live: ``$DRLIM_EXPERIMENTS`` or the repository's ``experiments/``."""
-    return Path(os.environ.get("DRLIM_EXPERIMENTS", DEFAULT_EXPERIMENTS))
+    """Where experiment files live: ``$DRLIM_EXPERIMENTS``, else the installed package
+    ``drlim.experiments`` (the top-level ``experiments/`` folder, installed), else the
+    checkout's ``experiments/`` when drlim runs from source without being installed."""
+    if "DRLIM_EXPERIMENTS" in os.environ:
+        return Path(os.environ["DRLIM_EXPERIMENTS"])
+    spec = importlib.util.find_spec("drlim.experiments")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return DEFAULT_EXPERIMENTS
 
 
 def _load_file(path: Path) -> ModuleType:
@@ -74,7 +81,7 @@ def load_experiments(directory: Path | None = None) -> dict[str, ModuleType]:
     directory = directory or experiments_dir()
     found = {}
     for path in sorted(directory.glob("*.py")):
-        if path.name == COMPARE_FILE:
+        if path.name == COMPARE_FILE or path.name.startswith("_"):
             continue
         module = _load_file(path)
         config = getattr(module, "CONFIG", None)

@@ -294,3 +294,23 @@ def test_figures_default_output_is_beside_the_runs_and_printed(tmp_path, capsys,
     assert (run / "figures" / "fig4_mnist_4_9.png").exists()
     assert not (tmp_path / "figures").exists()
     assert default_figures_dir([Path("a/x"), Path("a/y")]) == Path("a/figures")
+
+
+@pytest.mark.slow
+def test_experiments_travel_with_a_plain_install(tmp_path):
+    """After a non-editable install, `drlim list` still shows every experiment of the checkout."""
+    pytest.importorskip("setuptools")
+    repo = Path(__file__).resolve().parents[1]
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(repo)],
+        check=True, capture_output=True, cwd=tmp_path,
+    )
+    listed = subprocess.run(
+        [sys.executable, "-m", "drlim.cli", "list"], check=True, capture_output=True, text=True,
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target)},
+    ).stdout
+    names = {line.split()[0] for line in listed.splitlines()}
+    assert names == set(load_experiments(repo / "experiments"))
+    assert (target / "drlim" / "experiments" / "mnist_4_9.py").is_file()
