@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.neighbors import NearestNeighbors
 
 from drlim.neighbors import Graph, fuzzy_knn_graph, knn_graph
 
@@ -22,7 +23,11 @@ def test_fuzzy_graph_matches_umap_learn(k):
     noise = np.random.default_rng(0).normal(scale=1e-3, size=digits.shape)  # no distance ties
     X = (digits + noise).astype(np.float32)
     graph = fuzzy_knn_graph(X, k=k)
-    reference, _, _ = fuzzy_simplicial_set(X, k + 1, 0, "euclidean")
+    # Exact neighbours (self first) for umap-learn, which would otherwise use NN-descent.
+    distances, indices = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
+    distances[:, 0] = 0.0  # scikit-learn's rounding leaves ~1e-8 on some self distances
+    reference, _, _ = fuzzy_simplicial_set(X, k + 1, 0, "euclidean", knn_indices=indices,
+                                           knn_dists=distances.astype(np.float32))
     np.testing.assert_allclose(_dense_weights(graph), reference.toarray(), atol=1e-5)
 
 
