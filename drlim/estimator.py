@@ -19,14 +19,23 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from drlim._io import write_bytes
+from drlim.augment import resolve_augment
 from drlim.data.mnist import pad_images
 from drlim.models import MLP, LeNetDrLIM, default_network
-from drlim.neighbors import Graph, knn_graph, label_graph
-from drlim.train import TrainConfig, embed, train
+from drlim.neighbors import Graph, fuzzy_knn_graph, knn_graph, label_graph
+from drlim.train import LOSSES, TrainConfig, embed, train
 
 NETWORKS = ("auto", "mlp", "lenet")
 # Small data sets still get enough steps for the map to settle.
 MIN_STEPS = 100
+# What ``None`` means for each loss (measured on MNIST 4/9: see the class docstring).
+LOSS_DEFAULTS: dict[str, dict[str, float]] = {
+    "drlim": {"epochs": 2.0, "batch_size": 128, "learning_rate": 1e-2, "negatives": 5},
+    "umap": {"epochs": 2.0, "batch_size": 256, "learning_rate": 1e-3, "negatives": 5},
+    "infonce": {"epochs": 2.0, "batch_size": 256, "learning_rate": 1e-3, "negatives": 5},
+}
+# The network "auto" picks for the edge-sampling losses: the MLP of parametric UMAP's runs.
+EDGE_LOSS_HIDDEN = (256, 256, 256)
 
 
 class DrLIM(TransformerMixin, BaseEstimator):
@@ -34,20 +43,40 @@ class DrLIM(TransformerMixin, BaseEstimator):
 
     Fits a mapping network so that samples that are neighbours (by default the
     ``n_neighbors`` nearest in input space; or same-label samples when ``y`` is given; or
-    any :class:`drlim.neighbors.Graph`) land close together and all other pairs at least
-    ``margin`` apart.
+    any :class:`drlim.neighbors.Graph`) land close together and all other pairs apart.
+
+    Which loss:
+      ``"drlim"`` (the default): the paper's Eq. 4; every non-neighbour pair is pushed to
+      the ``margin``, so the map fills the plane evenly and keeps its global layout (the
+      paper's figures; invariance maps).
+      ``"umap"``: parametric UMAP's loss on UMAP's fuzzy kNN graph; tight, well separated
+      clusters -- pick it to see classes and for the best kNN label accuracy.
+      ``"infonce"``: InfoNCE with the Cauchy kernel (t-SNE-like); local neighbourhoods kept
+      best (trustworthiness).
 
     Parameters:
       n_components: output dimension.
-      n_neighbors: neighbours per sample of the default kNN graph.
-      margin: the contrastive loss margin ``m``.
-      network: ``"auto"`` (the paper's conv net for images ``(n, h, w[, c])``, an MLP for
-        flat ``(n, d)`` data), ``"mlp"``, ``"lenet"``, or any Flax module mapping a batch to
+      n_neighbors: neighbours per sample of the default kNN graph (UMAP's fuzzy kNN graph
+        for ``loss="umap"``).
+      margin: the contrastive loss margin ``m`` (``loss="drlim"`` only).
+      network: ``"auto"`` (with ``loss="drlim"`` the paper's conv net for images
+        ``(n, h, w[, c])`` and an MLP for flat ``(n, d)`` data; with the other losses an MLP
+        256-256-256 ReLU), ``"mlp"``, ``"lenet"``, or any Flax module mapping a batch to
         ``(batch, n_components)``. 28×28 images are zero-padded to 32×32 as in the paper;
         other image sizes (at least 8×8) go to the conv net unpadded.
-      epochs: passes over the samples, each sample once a block anchor per epoch.
-      batch_size: images per training step (every pair among them is used).
-      learning_rate, optimizer: ``"adam"`` or ``"sgd"`` (with momentum 0.9).
+      loss: ``"drlim"``, ``"umap"`` or ``"infonce"`` (see above).
+      epochs: passes over the samples: each sample once a block anchor (``"drlim"``) or an
+        edge anchor (other losses) per epoch. ``None``: the loss's default (``LOSS_DEFAULTS``).
+      batch_size: images per training step (every pair among them is used) for ``"drlim"``;
+        positive edges per step for the other losses. ``None``: the loss's default.
+      learning_rate: ``None``: the loss's default. optimizer: ``"adam"`` or ``"sgd"`` (with
+        momentum 0.9).
+      negatives: uniform negatives per positive edge (``"umap"``, ``"infonce"``); ``None``:
+        the loss's default.
+      min_dist: UMAP's ``min_dist`` (``loss="umap"``), how tightly neighbours may pack.
+      augment: a random transformation drawn for every image of every step, whose copies
+        count as similar: ``"shift:6"``, ``"rotate:10"`` (joined with ``+``), or a jittable
+        ``f(key, image)`` (see :mod:`drlim.augment`); ``None`` for none.
       schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
         (better on large sets trained for many epochs: see ``figures/comparison.md``).
       similar_fraction: weight of the similar-pair loss in the objective.
@@ -72,12 +101,16 @@ class DrLIM(TransformerMixin, BaseEstimator):
         n_neighbors: int = 5,
         margin: float = 1.0,
         network: str | nn.Module = "auto",
-        epochs: float = 2.0,
-        batch_size: int = 128,
-        learning_rate: float = 1e-2,
+        loss: str = "drlim",
+        epochs: float | None = None,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
         optimizer: str = "adam",
         schedule: str = "constant",
         similar_fraction: float = 0.5,
+        negatives: int | None = None,
+        min_dist: float = 0.1,
+        augment: Any = None,
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -85,12 +118,16 @@ class DrLIM(TransformerMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.margin = margin
         self.network = network
+        self.loss = loss
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.schedule = schedule
         self.similar_fraction = similar_fraction
+        self.negatives = negatives
+        self.min_dist = min_dist
+        self.augment = augment
         self.random_state = random_state
         self.verbose = verbose
 
@@ -111,11 +148,14 @@ class DrLIM(TransformerMixin, BaseEstimator):
             self.graph_ = graph
         elif y is not None:
             self.graph_ = label_graph(_check_labels(y, n))
+        elif self.loss == "umap":
+            self.graph_ = fuzzy_knn_graph(X.reshape(n, -1), k=min(self.n_neighbors, n - 1))
         else:
             self.graph_ = knn_graph(X.reshape(n, -1), k=min(self.n_neighbors, n - 1))
         self.network_ = self._make_network(X.shape[1:])
         config = self._train_config(n)
-        result = train(self.network_, X, self.graph_, config, progress=self.verbose or None)
+        result = train(self.network_, X, self.graph_, config, progress=self.verbose or None,
+                       augment=resolve_augment(self.augment))
         self.params_ = jax.device_get(result.params)
         self.history_ = result.history
         return self
@@ -133,10 +173,11 @@ class DrLIM(TransformerMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model (parameters and settings) to one file, atomically."""
         check_is_fitted(self, "params_")
+        settings = self.get_params()
         if isinstance(self.network, nn.Module):
-            settings = {**self.get_params(), "network": "custom"}
-        else:
-            settings = self.get_params()
+            settings["network"] = "custom"
+        if callable(self.augment):  # only fitting uses it; the saved model maps without it
+            settings["augment"] = None
         payload = {
             "settings": json.dumps(settings),
             "input_shape": list(self.input_shape_),
@@ -186,12 +227,24 @@ class DrLIM(TransformerMixin, BaseEstimator):
             return MLP(n_components=self.n_components)
         if self.network == "lenet":
             return LeNetDrLIM(n_components=self.n_components)
+        if self.loss != "drlim":
+            return MLP(hidden=EDGE_LOSS_HIDDEN, n_components=self.n_components, activation="relu")
         return default_network(input_shape, self.n_components)
 
+    def _setting(self, name: str) -> Any:
+        """A loss-dependent parameter: its value, or the loss's default when it is None."""
+        value = getattr(self, name)
+        return LOSS_DEFAULTS[self.loss][name] if value is None else value
+
     def _train_config(self, n: int) -> TrainConfig:
-        batch = int(min(self.batch_size, max(4, 2 * n)))
-        batch += batch % 2
-        steps = max(MIN_STEPS, int(np.ceil(self.epochs * n / (batch // 2))))
+        epochs = self._setting("epochs")
+        if self.loss == "drlim":
+            batch = int(min(self._setting("batch_size"), max(4, 2 * n)))
+            batch += batch % 2
+            edges_per_step = batch // 2
+        else:
+            batch = edges_per_step = int(self._setting("batch_size"))
+        steps = max(MIN_STEPS, int(np.ceil(epochs * n / edges_per_step)))
         return TrainConfig(
             seed=0 if self.random_state is None else int(self.random_state),
             steps=steps,
@@ -200,21 +253,32 @@ class DrLIM(TransformerMixin, BaseEstimator):
             similar_fraction=self.similar_fraction,
             margin=float(self.margin),
             optimizer=self.optimizer,
-            learning_rate=float(self.learning_rate),
+            learning_rate=float(self._setting("learning_rate")),
             schedule=self.schedule,
             log_every=min(50, steps),
+            loss=self.loss,
+            negatives=int(self._setting("negatives")),
+            min_dist=float(self.min_dist),
+            augment=self.augment if isinstance(self.augment, str) else "",
         )
 
     def _check_params(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not (self.augment is None or isinstance(self.augment, str) or callable(self.augment)):
+            raise ValueError(
+                f"augment must be None, a string like 'shift:6' or a callable f(key, image), "
+                f"got {type(self.augment).__name__}"
+            )
         if not isinstance(self.network, nn.Module) and self.network not in NETWORKS:
             raise ValueError(
                 f"network must be one of {NETWORKS} or a flax.linen.Module, got {self.network!r}"
             )
-        for name in ("n_components", "n_neighbors", "batch_size"):
-            value = getattr(self, name)
+        for name in ("n_components", "n_neighbors", "batch_size", "negatives"):
+            value = self._setting(name) if name in LOSS_DEFAULTS[self.loss] else getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.epochs > 0:
+        if not self._setting("epochs") > 0:
             raise ValueError(f"epochs must be > 0, got {self.epochs!r}")
         if self.random_state is not None and not isinstance(self.random_state, int | np.integer):
             raise ValueError(
