@@ -30,9 +30,12 @@ NETWORKS = ("auto", "mlp", "lenet")
 MIN_STEPS = 100
 # What ``None`` means for each loss (measured on MNIST 4/9: see the class docstring).
 LOSS_DEFAULTS: dict[str, dict[str, float]] = {
-    "drlim": {"epochs": 2.0, "batch_size": 128, "learning_rate": 1e-2, "negatives": 5},
-    "umap": {"epochs": 2.0, "batch_size": 256, "learning_rate": 1e-3, "negatives": 5},
-    "infonce": {"epochs": 2.0, "batch_size": 256, "learning_rate": 1e-3, "negatives": 5},
+    "drlim": {"n_neighbors": 5, "epochs": 2.0, "batch_size": 128, "learning_rate": 1e-2,
+              "negatives": 5},
+    "umap": {"n_neighbors": 15, "epochs": 64.0, "batch_size": 256, "learning_rate": 1e-3,
+             "negatives": 5},
+    "infonce": {"n_neighbors": 15, "epochs": 64.0, "batch_size": 256, "learning_rate": 1e-3,
+                "negatives": 5},
 }
 # The network "auto" picks for the edge-sampling losses: the MLP of parametric UMAP's runs.
 EDGE_LOSS_HIDDEN = (256, 256, 256)
@@ -57,7 +60,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
     Parameters:
       n_components: output dimension.
       n_neighbors: neighbours per sample of the default kNN graph (UMAP's fuzzy kNN graph
-        for ``loss="umap"``).
+        for ``loss="umap"``); ``None``: the loss's default (5 for ``"drlim"``, 15 otherwise).
       margin: the contrastive loss margin ``m`` (``loss="drlim"`` only).
       network: ``"auto"`` (with ``loss="drlim"`` the paper's conv net for images
         ``(n, h, w[, c])`` and an MLP for flat ``(n, d)`` data; with the other losses an MLP
@@ -98,7 +101,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         n_components: int = 2,
-        n_neighbors: int = 5,
+        n_neighbors: int | None = None,
         margin: float = 1.0,
         network: str | nn.Module = "auto",
         loss: str = "drlim",
@@ -148,10 +151,9 @@ class DrLIM(TransformerMixin, BaseEstimator):
             self.graph_ = graph
         elif y is not None:
             self.graph_ = label_graph(_check_labels(y, n))
-        elif self.loss == "umap":
-            self.graph_ = fuzzy_knn_graph(X.reshape(n, -1), k=min(self.n_neighbors, n - 1))
         else:
-            self.graph_ = knn_graph(X.reshape(n, -1), k=min(self.n_neighbors, n - 1))
+            build = fuzzy_knn_graph if self.loss == "umap" else knn_graph
+            self.graph_ = build(X.reshape(n, -1), k=min(self._setting("n_neighbors"), n - 1))
         self.network_ = self._make_network(X.shape[1:])
         config = self._train_config(n)
         result = train(self.network_, X, self.graph_, config, progress=self.verbose or None,
