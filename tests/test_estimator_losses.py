@@ -45,7 +45,8 @@ def test_per_loss_defaults_fill_none_and_keep_drlim(digits):
 def test_augment_string_and_callable_and_save(digits, tmp_path):
     images = digits[0][:200].reshape(200, 8, 8)
     for augment in ("shift:1", lambda key, image: image):
-        model = DrLIM(loss="infonce", augment=augment, epochs=0.5, random_state=0).fit(images)
+        model = DrLIM(loss="infonce", augment=augment, network="mlp", batch_size=32, epochs=0.5,
+                      random_state=0).fit(images)
         assert model.transform(images[:5]).shape == (5, 2)
         loaded = DrLIM.load(model.save(tmp_path / "model.msgpack"))
         np.testing.assert_allclose(loaded.transform(images[:5]), model.transform(images[:5]))
