@@ -20,6 +20,8 @@ from typing import Any
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
 MODES = ("pairs", "block", "all")
+LOSSES = ("drlim", "umap", "infonce")
+AUGMENT_NAMES = ("shift", "rotate")
 KINDS = ("loss-curves", "drlim", "lle")
 DATASETS = ("none", "mnist-4-9", "mnist-shift", "norb-airplane")
 GRAPHS = ("knn", "orbit", "grid")
@@ -36,7 +38,11 @@ class TrainConfig:
     """Everything that decides a training run; same config and seed, same parameters.
 
     ``batch_size`` counts pairs in ``"pairs"`` mode and images in ``"block"`` mode; it is
-    unused in ``"all"`` mode, where one step sees every pair.
+    unused in ``"all"`` mode, where one step sees every pair. With ``loss="umap"`` or
+    ``"infonce"`` it counts the positive edges of a step (``mode`` is then unused), each with
+    ``negatives`` uniform negatives; ``min_dist`` sets UMAP's ``a, b``
+    (:func:`drlim.loss.umap_ab`). ``augment`` names a random transformation drawn for every
+    image of every step (``"shift:6"``, see :func:`parse_augment_spec`).
     ``epochs`` (of ``pairs_per_epoch`` pairs, the paper's unit) is used when ``steps`` is 0.
     ``devices > 1`` trains data-parallel: the step's images are sharded over that many
     devices and the parameters replicated (see :func:`drlim.train.data_parallel_mesh`).
@@ -63,8 +69,20 @@ class TrainConfig:
     log_every: int = 50
     checkpoint_every: int = 0
     devices: int = 1
+    loss: str = "drlim"
+    negatives: int = 5
+    min_dist: float = 0.1
+    augment: str = ""
 
     def __post_init__(self) -> None:
+        _check_choice("loss", self.loss, LOSSES)
+        if isinstance(self.negatives, bool) or not isinstance(self.negatives, int) or (
+            self.negatives < 1
+        ):
+            raise ValueError(f"negatives must be an int >= 1, got {self.negatives!r}")
+        if not 0.0 <= self.min_dist <= 1.0:
+            raise ValueError(f"min_dist must be in [0, 1], got {self.min_dist!r}")
+        parse_augment_spec(self.augment)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("mode", self.mode, MODES)
@@ -107,8 +125,36 @@ class TrainConfig:
         """Steps to run: ``steps``, or ``epochs`` converted at ``pairs_per_epoch``."""
         if self.steps:
             return self.steps
-        pairs_per_step = self.batch_size if self.mode == "pairs" else self.batch_size // 2
+        edges = self.mode == "pairs" or self.loss != "drlim"
+        pairs_per_step = self.batch_size if edges else self.batch_size // 2
         return max(1, math.ceil(self.epochs * self.pairs_per_epoch / pairs_per_step))
+
+
+def parse_augment_spec(spec: str) -> tuple[tuple[str, float], ...]:
+    """The steps an augmentation string names: ``""`` (none), ``"shift:6"`` (whole pixels),
+    ``"rotate:10"`` (degrees), or several joined by ``+``; checked here so that a bad
+    ``--augment`` is refused before any data is loaded (:mod:`drlim.augment` applies them).
+
+    >>> parse_augment_spec("shift:3+rotate:5")
+    (('shift', 3.0), ('rotate', 5.0))
+    """
+    if not isinstance(spec, str):
+        raise ValueError(f"augment must be a string like 'shift:6', got {spec!r}")
+    steps = []
+    for part in spec.split("+") if spec else ():
+        name, _, size = part.partition(":")
+        if name not in AUGMENT_NAMES:
+            raise ValueError(
+                f"augment must name {AUGMENT_NAMES} as 'name:size' joined by '+', got {spec!r}"
+            )
+        try:
+            amount = float(size)
+        except ValueError as error:
+            raise ValueError(f"augment size must be a number > 0, got {part!r}") from error
+        if not amount > 0 or (name == "shift" and amount != int(amount)):
+            raise ValueError(f"augment size must be a number > 0 (whole pixels), got {part!r}")
+        steps.append((name, amount))
+    return tuple(steps)
 
 
 @dataclass(frozen=True)
@@ -118,7 +164,9 @@ class ExperimentConfig:
     ``figure`` names the figure files the run produces; ``targets`` are the paper's claims
     as ``(metric, ">=" or "<=", value)``, where ``value`` may name another metric
     (``"baseline_isomap.trustworthiness_5"``). ``norb_source`` is ``"rendered"`` (the stand-in
-    airplane) or a folder of the real small-NORB files (``--norb-source PATH``).
+    airplane) or a folder of the real small-NORB files (``--norb-source PATH``). With
+    ``shift_train`` false the ``"mnist-shift"`` training set holds the originals only (the test
+    set keeps its shifted copies), for shifts drawn during training (``train.augment``).
     """
 
     name: str
@@ -130,6 +178,7 @@ class ExperimentConfig:
     n_train_per_digit: int = 3000
     n_test_per_digit: int = 1000
     shifts: tuple[int, ...] = (-6, -3, 3, 6)
+    shift_train: bool = True
     n_test_originals: int = 0
     norb_source: str = "rendered"
     image_size: int = 32

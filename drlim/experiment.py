@@ -30,7 +30,14 @@ from drlim.data.mnist import mnist_4_9, pad_images
 from drlim.data.norb import norb_airplane
 from drlim.data.shift import shift_images
 from drlim.models import MLP, LeNetDrLIM
-from drlim.neighbors import Graph, describe, grid_graph, knn_graph, orbit_graph
+from drlim.neighbors import (
+    Graph,
+    describe,
+    fuzzy_knn_graph,
+    grid_graph,
+    knn_graph,
+    orbit_graph,
+)
 from drlim.train import embed, train
 
 log = logging.getLogger("drlim")
@@ -57,7 +64,7 @@ def load_dataset(config: ExperimentConfig) -> Dataset:
                 {"label": split.y_train}, {"label": split.y_test},
             )
         n_test = config.n_test_originals or len(split.x_test)
-        train_set = shift_images(split.x_train, config.shifts)
+        train_set = shift_images(split.x_train, config.shifts if config.shift_train else ())
         test_set = shift_images(split.x_test[:n_test], config.shifts)
         return Dataset(
             pad_images(train_set.images, 32), pad_images(test_set.images, 32),
@@ -74,6 +81,8 @@ def build_graph(config: ExperimentConfig, data: Dataset) -> Graph:
     if config.graph == "grid":
         return grid_graph(data.factors_train["azimuth"], data.factors_train["elevation"])
     flat = data.x_train.reshape(len(data.x_train), -1)
+    if config.graph == "knn" and config.train.loss == "umap":
+        return fuzzy_knn_graph(flat, k=config.n_neighbors)
     graph = knn_graph(flat, k=config.n_neighbors, method="exact")  # the paper: exact k-NN
     if config.graph == "orbit":
         graph = orbit_graph(graph, data.factors_train["source"])

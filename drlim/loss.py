@@ -1,4 +1,4 @@
-"""The contrastive loss of DrLIM (Hadsell, Chopra & LeCun, CVPR 2006, Eq. 4).
+"""The contrastive loss of DrLIM (Hadsell, Chopra & LeCun, CVPR 2006, Eq. 4), and its family.
 
 For a pair of embeddings with Euclidean distance ``D``::
 
@@ -12,6 +12,18 @@ dissimilar pairs like repulse-only springs of rest length ``margin``
 The API takes a boolean ``similar`` array so that nobody has to remember which way the
 paper's ``Y`` points; :func:`similar_from_labels` converts 0/1 labels with the convention
 named explicitly.
+
+Two later members of the contrastive family work on the same graph and pairs:
+
+- :func:`umap_loss`: UMAP's fuzzy cross-entropy with negative sampling (McInnes, Healy &
+  Melville 2018; parametric UMAP, Sainburg, McInnes & Gentner 2021), with the
+  low-dimensional similarity ``q = 1 / (1 + a d^(2b))`` and ``a, b`` from :func:`umap_ab`;
+- :func:`infonce_loss`: InfoNCE with the Cauchy kernel ``q = 1 / (1 + d^2)``, the t-SNE-like
+  end of Damrich, Böhm, Hamprecht & Kobak, "From t-SNE to UMAP with contrastive learning"
+  (ICLR 2023).
+
+Both are written on the squared distance, so their gradients are finite where two
+embeddings coincide.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.optimize
 
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS = ("none", "mean", "sum")
@@ -29,6 +42,8 @@ CONVENTIONS = {
     "paper": 0,
     "one_is_similar": 1,
 }
+# Floor of 1 - q in UMAP's repulsive term, as in parametric UMAP: -log(1 - q) <= 9.2.
+UMAP_EPS = 1e-4
 
 
 def squared_distance(z1: jax.Array, z2: jax.Array) -> jax.Array:
@@ -106,16 +121,146 @@ def contrastive_loss(
     _check_pair_shapes(z1, z2)
     similar = _check_similar(similar, jnp.shape(z1)[:-1])
     _check_margin(margin)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    _check_reduction(reduction)
     d2 = squared_distance(z1, z2)
     d = pair_distance(z1, z2)
     per_pair = jnp.where(similar, 0.5 * d2, dissimilar_loss(d, margin))
-    if reduction == "mean":
-        return jnp.mean(per_pair)
-    if reduction == "sum":
-        return jnp.sum(per_pair)
-    return per_pair
+    return _reduce(per_pair, reduction)
+
+
+def umap_ab(min_dist: float = 0.1, spread: float = 1.0) -> tuple[float, float]:
+    """UMAP's ``a, b``: the curve ``1 / (1 + a x^(2b))`` fitted to the target similarity.
+
+    The target is 1 up to ``min_dist`` and ``exp(-(x - min_dist) / spread)`` beyond, on
+    300 points of ``[0, 3 spread]``, fitted by least squares (McInnes et al. 2018,
+    Sec. 3.2 and its definition of Phi). ``min_dist`` sets how tightly neighbours may pack.
+
+    >>> a, b = umap_ab(0.1)
+    >>> round(a, 3), round(b, 3)
+    (1.577, 0.895)
+    """
+    if isinstance(spread, bool) or not isinstance(spread, int | float) or not spread > 0:
+        raise ValueError(f"spread must be a number > 0, got {spread!r}")
+    if (
+        isinstance(min_dist, bool)
+        or not isinstance(min_dist, int | float)
+        or not 0 <= min_dist <= spread
+    ):
+        raise ValueError(f"min_dist must be a number in [0, spread={spread}], got {min_dist!r}")
+    x = np.linspace(0, 3 * spread, 300)
+    target = np.where(x < min_dist, 1.0, np.exp(-(x - min_dist) / spread))
+
+    def curve(x, a, b):
+        return 1.0 / (1.0 + a * x ** (2 * b))
+
+    (a, b), _ = scipy.optimize.curve_fit(curve, x, target)
+    return float(a), float(b)
+
+
+def umap_similarity(d2: jax.Array, a: float, b: float) -> jax.Array:
+    """UMAP's low-dimensional similarity ``1 / (1 + a d^(2b))`` from the squared distance.
+
+    ``d^(2b)`` is taken as ``(d^2)^b`` only where ``d^2 > 0`` (the "double where" trick),
+    so the gradient is finite, and zero, where two embeddings coincide.
+
+    >>> umap_similarity(jnp.array([0.0, 1.0]), a=1.0, b=1.0)
+    Array([1. , 0.5], dtype=float32)
+    """
+    return 1.0 / (1.0 + a * _safe_power(d2, b))
+
+
+def umap_loss(
+    z1: jax.Array,
+    z2: jax.Array,
+    similar: jax.Array,
+    a: float = 1.577,
+    b: float = 0.895,
+    eps: float = UMAP_EPS,
+    reduction: Reduction = "none",
+) -> jax.Array:
+    """UMAP's fuzzy cross-entropy per pair: ``-log q`` if similar, ``-log(1 - q)`` if not.
+
+    ``q = 1 / (1 + a d^(2b))`` (:func:`umap_similarity`). A positive edge costs
+    ``log(1 + a d^(2b))``, finite for any distance; a negative pair costs
+    ``-log(max(1 - q, eps))``, at most ``-log(eps)`` where the points coincide (the floor
+    parametric UMAP uses). UMAP weighs each positive edge with ``negative_sample_rate``
+    negatives: see :func:`drlim.train.TrainConfig` (``negatives``). The defaults of ``a, b``
+    are :func:`umap_ab` at ``min_dist=0.1``. References: McInnes, Healy & Melville,
+    arXiv:1802.03426 (2018); Sainburg, McInnes & Gentner, Neural Computation 33 (2021).
+
+    >>> z1 = jnp.zeros((2, 2))
+    >>> z2 = jnp.array([[1.0, 0.0], [1.0, 0.0]])
+    >>> umap_loss(z1, z2, jnp.array([True, False]), a=1.0, b=1.0)
+    Array([0.6931472, 0.6931472], dtype=float32)
+    """
+    _check_pair_shapes(z1, z2)
+    similar = _check_similar(similar, jnp.shape(z1)[:-1])
+    _check_reduction(reduction)
+    d2 = squared_distance(z1, z2)
+    power = a * _safe_power(d2, b)
+    attract = jnp.log1p(power)
+    repel = -jnp.log(jnp.maximum(power / (1.0 + power), eps))
+    return _reduce(jnp.where(similar, attract, repel), reduction)
+
+
+def cauchy_similarity(d2: jax.Array) -> jax.Array:
+    """The Cauchy (Student-t, one degree of freedom) kernel ``1 / (1 + d^2)`` of t-SNE.
+
+    >>> cauchy_similarity(jnp.array([0.0, 1.0, 3.0]))
+    Array([1.  , 0.5 , 0.25], dtype=float32)
+    """
+    return 1.0 / (1.0 + jnp.asarray(d2))
+
+
+def infonce_loss(
+    anchor: jax.Array,
+    positive: jax.Array,
+    negatives: jax.Array,
+    reduction: Reduction = "none",
+) -> jax.Array:
+    """InfoNCE with the Cauchy kernel, per anchor: ``-log(q_pos / (q_pos + sum_m q_neg_m))``.
+
+    ``anchor`` and ``positive`` are ``(..., c)``; ``negatives`` is ``(..., m, c)``, or any
+    shape that broadcasts against ``anchor[..., None, :]`` -- ``(m, c)`` contrasts every
+    anchor with one shared set of ``m`` negatives. ``q = 1 / (1 + d^2)``
+    (:func:`cauchy_similarity`). Computed as ``log(q_pos + sum q_neg) - log q_pos`` in log
+    space, so it is finite for any distances and its gradient is finite where points
+    coincide. With many negatives the map is t-SNE-like, with few UMAP-like (Damrich, Böhm,
+    Hamprecht & Kobak, "From t-SNE to UMAP with contrastive learning", ICLR 2023).
+
+    >>> anchor, positive = jnp.zeros((1, 2)), jnp.zeros((1, 2))
+    >>> negatives = jnp.array([[[1.0, 0.0], [0.0, 1.0]]])  # two negatives at d = 1
+    >>> infonce_loss(anchor, positive, negatives)  # -log(1 / (1 + 1/2 + 1/2))
+    Array([0.6931472], dtype=float32)
+    """
+    positive_part, negative_part = infonce_parts(anchor, positive, negatives)
+    _check_reduction(reduction)
+    return _reduce(positive_part + negative_part, reduction)
+
+
+def infonce_parts(
+    anchor: jax.Array, positive: jax.Array, negatives: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """InfoNCE split into its attraction ``-log q_pos`` and repulsion ``log(q_pos + sum q_neg)``.
+
+    The two add up to :func:`infonce_loss`; training logs them apart.
+
+    >>> pos, neg = infonce_parts(jnp.zeros((1, 2)), jnp.ones((1, 2)), jnp.ones((1, 3, 2)))
+    >>> round(float(pos[0]), 4), round(float(neg[0]), 4)  # log(1 + 2) and log(4 * 1/3)
+    (1.0986, 0.2877)
+    """
+    _check_pair_shapes(anchor, positive)
+    negatives = jnp.asarray(negatives)
+    if negatives.ndim < 2 or negatives.shape[-1] != jnp.shape(anchor)[-1]:
+        raise ValueError(
+            f"negatives must have shape (..., m, {jnp.shape(anchor)[-1]}), got {negatives.shape}"
+        )
+    log_q_pos = -jnp.log1p(squared_distance(anchor, positive))
+    diff = jnp.asarray(anchor)[..., None, :] - negatives
+    log_q_neg = -jnp.log1p(jnp.sum(diff * diff, axis=-1))
+    log_q_pos_b = jnp.broadcast_to(log_q_pos[..., None], log_q_neg.shape[:-1] + (1,))
+    log_total = jax.nn.logsumexp(jnp.concatenate([log_q_pos_b, log_q_neg], axis=-1), axis=-1)
+    return -log_q_pos, log_total
 
 
 def similar_from_labels(labels: jax.Array | np.ndarray, *, convention: str) -> jax.Array:
@@ -141,6 +286,27 @@ def similar_from_labels(labels: jax.Array | np.ndarray, *, convention: str) -> j
         if not np.all(np.isin(values, (0, 1))):
             raise ValueError(f"labels must hold only 0 and 1, got values {values[:10].tolist()}")
     return labels == CONVENTIONS[convention]
+
+
+def _safe_power(d2: jax.Array, b: float) -> jax.Array:
+    """``d2 ** b`` with a zero (not NaN) gradient at ``d2 = 0`` for ``0 < b < 1``."""
+    d2 = jnp.asarray(d2)
+    positive = d2 > 0
+    safe = jnp.where(positive, d2, jnp.ones_like(d2))
+    return jnp.where(positive, safe**b, jnp.zeros_like(d2))
+
+
+def _reduce(per_item: jax.Array, reduction: Reduction) -> jax.Array:
+    if reduction == "mean":
+        return jnp.mean(per_item)
+    if reduction == "sum":
+        return jnp.sum(per_item)
+    return per_item
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _check_pair_shapes(z1: jax.Array, z2: jax.Array) -> None:

@@ -15,6 +15,10 @@ One representation is used everywhere, :class:`Graph`:
   (``>= 0``) are also similar to each other, so a label graph needs O(n) memory instead
   of listing n^2/10 edges. ``-1`` means "in no group". An explicit edge never joins two
   members of one group (it would be listed twice).
+- ``weights`` (optional): an ``(n, width)`` float32 table of edge strengths in ``(0, 1]``
+  aligned with ``neighbors`` (0 at the padding), symmetric like the edges; UMAP's fuzzy
+  memberships (:func:`fuzzy_knn_graph`). Losses that sample edges in proportion to their
+  weight use it; DrLIM's Eq. 4 ignores it.
 
 Every builder returns such a graph, already symmetric:
 
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from drlim._checks import check_int
 from drlim.knn import knn_indices
@@ -56,6 +61,7 @@ class Graph:
     neighbors: np.ndarray
     groups: np.ndarray | None = None
     directed_pairs: int | None = None
+    weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         table = _as_int_array(self.neighbors, "neighbors", ndim=2).astype(np.int32)
@@ -82,6 +88,12 @@ class Graph:
         table.setflags(write=False)
         object.__setattr__(self, "neighbors", table)
         object.__setattr__(self, "groups", groups)
+        if self.weights is not None:
+            if groups is not None:
+                raise ValueError("weights must be None for a graph with groups, got a table")
+            weights = _check_weights(self.weights, table)
+            weights.setflags(write=False)
+            object.__setattr__(self, "weights", weights)
         if self.directed_pairs is not None:
             object.__setattr__(self, "directed_pairs", int(self.directed_pairs))
 
@@ -200,6 +212,74 @@ def knn_graph(
         X, k, method=method, metric=metric, block_size=block_size, random_state=random_state
     )
     return symmetrize(table)
+
+
+def fuzzy_knn_graph(
+    X: Any, k: int = 15, *, method: str = "auto", random_state: int = 0, block_size: int = 2048
+) -> Graph:
+    """UMAP's fuzzy k-nearest-neighbour graph: the kNN edges weighted by membership strength.
+
+    For each sample ``i`` with neighbour distances ``d_ij`` (k nearest, self excluded),
+    ``rho_i`` is the distance to the nearest neighbour and ``sigma_i`` is found by bisection
+    so that ``sum_j exp(-(d_ij - rho_i) / sigma_i) = log2(k + 1)`` (UMAP counts the sample
+    itself among its ``n_neighbors``, so this is umap-learn's ``n_neighbors=k + 1``); the
+    directed memberships
+    ``w_ij = exp(-(d_ij - rho_i) / sigma_i)`` are then combined by the fuzzy union
+    ``w + w^T - w * w^T`` (McInnes, Healy & Melville 2018, Sec. 3.1). Every sample's nearest
+    neighbour has weight 1. As in UMAP, ``sigma_i`` is at least 1e-3 of the row's mean
+    distance. The edges are those of :func:`knn_graph`, less any whose weight underflows to 0
+    in float32 (they would never be sampled). ``method`` and ``random_state`` choose the
+    (Euclidean) neighbour search as in :func:`drlim.knn.knn_indices`.
+
+    >>> g = fuzzy_knn_graph(np.array([[0.0], [1.0], [3.0], [7.0], [8.0]]), k=2)
+    >>> g.neighbors[2].tolist(), [round(float(w), 2) for w in g.weights[2]]
+    ([0, 1, 3, 4], [0.83, 1.0, 0.58, 0.58])
+    """
+    indices = knn_indices(
+        X, k=k, method=method, block_size=block_size, random_state=random_state
+    ).astype(np.int64)
+    n, k = indices.shape
+    data = np.asarray(X, dtype=np.float32).reshape(n, -1)
+    diff = data[indices] - data[:, None, :]
+    distances = np.sqrt(np.einsum("nkd,nkd->nk", diff, diff, dtype=np.float64))
+    strengths = _membership_strengths(distances, target=math.log2(k + 1))
+    src = np.repeat(np.arange(n, dtype=np.int64), k)
+    directed = scipy.sparse.csr_matrix(
+        (strengths.ravel(), (src, indices.ravel())), shape=(n, n)
+    )
+    fuzzy = directed + directed.T - directed.multiply(directed.T)
+    fuzzy = scipy.sparse.csr_matrix(fuzzy)
+    fuzzy.data = np.minimum(fuzzy.data, 1.0).astype(np.float32)
+    fuzzy.eliminate_zeros()
+    fuzzy.sort_indices()
+    counts = np.diff(fuzzy.indptr)
+    rows = np.repeat(np.arange(n), counts)
+    cols = np.arange(fuzzy.nnz) - fuzzy.indptr[rows]
+    table = np.full((n, int(counts.max())), -1, dtype=np.int32)
+    weights = np.zeros(table.shape, dtype=np.float32)
+    table[rows, cols] = fuzzy.indices
+    weights[rows, cols] = fuzzy.data
+    return Graph(table, directed_pairs=n * k, weights=weights)
+
+
+def _membership_strengths(distances: np.ndarray, target: float, iterations: int = 64) -> np.ndarray:
+    """``exp(-(d - rho) / sigma)`` per row, ``sigma`` bisected so that each row sums to
+    ``target`` (all rows at once; ``rho`` is the row's smallest positive distance)."""
+    positive = np.where(distances > 0, distances, np.inf)
+    rho = np.min(positive, axis=1, keepdims=True)
+    rho = np.where(np.isfinite(rho), rho, 0.0)
+    excess = np.maximum(distances - rho, 0.0)
+    floor = 1e-3 * distances.sum(axis=1, keepdims=True) / (distances.shape[1] + 1)
+    lo = np.zeros((len(distances), 1))
+    hi = np.full((len(distances), 1), np.inf)
+    sigma = np.ones((len(distances), 1))
+    for _ in range(iterations):
+        total = np.exp(-excess / sigma).sum(axis=1, keepdims=True)
+        too_big = total > target
+        hi = np.where(too_big, sigma, hi)
+        lo = np.where(too_big, lo, sigma)
+        sigma = np.where(np.isinf(hi), sigma * 2, (lo + hi) / 2)
+    return np.exp(-excess / np.maximum(sigma, floor))
 
 
 def symmetrize(neighbors: Any) -> Graph:
@@ -503,6 +583,29 @@ def _expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + shift
 
 
+def _check_weights(weights: Any, table: np.ndarray) -> np.ndarray:
+    """Weights as float32, aligned with ``table``: in (0, 1] on edges, 0 on padding, symmetric."""
+    try:
+        w = np.asarray(weights, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"weights must be numeric, got {type(weights).__name__}") from error
+    if w.shape != table.shape:
+        raise ValueError(f"weights must have the shape of neighbors {table.shape}, got {w.shape}")
+    valid = table >= 0
+    if not np.all(np.isfinite(w)) or np.any(w[valid] <= 0) or np.any(w[valid] > 1):
+        raise ValueError("weights must be finite and in (0, 1] on every edge")
+    if np.any(w[~valid] != 0):
+        raise ValueError("weights must be 0 on the -1 padding of neighbors")
+    n = table.shape[0]
+    rows, cols = np.nonzero(valid)
+    dst = table[rows, cols].astype(np.int64)
+    forward = np.argsort(rows * n + dst)
+    backward = np.argsort(dst * n + rows)
+    if not np.array_equal(w[rows, cols][forward], w[rows, cols][backward]):
+        raise ValueError("weights must be symmetric (w_ij == w_ji)")
+    return np.array(w)
+
+
 def _check_table(table: np.ndarray) -> None:
     """Check the Graph invariants: ids in range, -1 padding at the end, sorted rows without
     duplicates or self loops, symmetry."""
@@ -575,6 +678,7 @@ __all__ = [
     "Graph",
     "describe",
     "edges",
+    "fuzzy_knn_graph",
     "grid_graph",
     "knn_graph",
     "knn_indices",

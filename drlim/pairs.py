@@ -10,7 +10,10 @@ pairs, so pairs are drawn on the fly, inside the jitted training step, from a
 - :func:`sample_block`: a block of samples (anchors plus one neighbour each) and every
   pair among them, labelled by the graph, so each image is embedded once per step and
   reused by many pairs;
-- :func:`is_similar`: the edge test both use.
+- :func:`sample_edges` and :func:`sample_negatives`: positive edges drawn in proportion
+  to their weight (uniformly over edges when the graph has none) and negatives uniform over
+  all samples, without rejection -- the sampling of UMAP's and InfoNCE's losses;
+- :func:`is_similar`: the edge test.
 
 Everything is deterministic for a JAX key.
 
@@ -44,7 +47,9 @@ class PairSampler:
     ``indices[indptr[i]:indptr[i + 1]]``. Groups are stored as the member ids sorted by
     group, with, per sample, where its group starts (``group_start``) and its own position
     inside it (``group_rank``). ``active`` lists the samples that have at least one similar
-    sample (the anchors of similar pairs).
+    sample (the anchors of similar pairs). ``row_weight`` is each sample's total edge weight
+    (its degree when the graph has no weights) and ``edge_cumsum`` the running sum of the
+    weights along each compressed row, for :func:`sample_edges`.
     """
 
     indptr: jax.Array  # (n + 1,) int32
@@ -55,9 +60,12 @@ class PairSampler:
     group_start: jax.Array  # (n,) int32
     group_rank: jax.Array  # (n,) int32
     active: jax.Array  # (max(n_active, 1),) int32
+    row_weight: jax.Array  # (n,) float32
+    edge_cumsum: jax.Array  # (max(edges, 1),) float32, restarts at each row
     search_steps: int = struct.field(pytree_node=False)
     has_similar: bool = struct.field(pytree_node=False)
     has_dissimilar: bool = struct.field(pytree_node=False)
+    weighted: bool = struct.field(pytree_node=False, default=False)
 
     @property
     def n(self) -> int:
@@ -97,6 +105,15 @@ def make_sampler(graph: Graph) -> PairSampler:
     degree = graph.degree
     active = np.flatnonzero(degree > 0)
     info = describe(graph)
+    if graph.weights is None:
+        row_weight = degree.astype(np.float64)
+        edge_weight = np.ones(indices.size)
+    else:
+        row_weight = graph.weights.sum(axis=1, dtype=np.float64)
+        edge_weight = graph.weights[valid].astype(np.float64)
+    running = np.concatenate([[0.0], np.cumsum(edge_weight)])
+    row_of_edge = np.repeat(np.arange(n), explicit_degree)
+    edge_cumsum = running[1:] - running[indptr[:-1]][row_of_edge]
     return PairSampler(
         indptr=_int32(indptr),
         indices=_int32(indices if indices.size else np.array([-1])),
@@ -106,9 +123,12 @@ def make_sampler(graph: Graph) -> PairSampler:
         group_start=_int32(group_start),
         group_rank=_int32(group_rank),
         active=_int32(active if active.size else np.array([0])),
+        row_weight=jnp.asarray(row_weight, dtype=jnp.float32),
+        edge_cumsum=jnp.asarray(edge_cumsum if edge_cumsum.size else np.zeros(1), jnp.float32),
         search_steps=int(explicit_degree.max(initial=0)).bit_length(),
         has_similar=bool(active.size),
         has_dissimilar=info["dissimilar"] > 0,
+        weighted=graph.weights is not None,
     )
 
 
@@ -214,20 +234,93 @@ def sample_block(
     return idx, similar, valid
 
 
+@functools.partial(jax.jit, static_argnames=("count", "self_loops"))
+def sample_edges(
+    key: jax.Array, sampler: PairSampler, count: int, self_loops: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """``count`` directed edges ``(i, j)`` drawn in proportion to their weight (jittable).
+
+    Each of the graph's edges ``i -> j`` (both directions of every similar pair, group pairs
+    included) is drawn with probability ``w_ij / sum w``; without weights every edge counts
+    1, so each sample anchors edges in proportion to its degree -- UMAP's edge sampling,
+    unlike :func:`sample_pairs`, which is uniform over anchors. The anchor is found by
+    binary search in the running sum of ``row_weight``, the partner by binary search in its
+    row. With ``self_loops`` every sample is also its own neighbour, with weight 1: the pair
+    a sample forms with a transformed copy of itself (see :mod:`drlim.augment`).
+    Deterministic for ``key``; ``count`` and ``self_loops`` are static.
+
+    >>> from drlim.neighbors import Graph
+    >>> g = Graph(np.array([[1], [0], [-1]]), weights=np.array([[0.5], [0.5], [0.0]]))
+    >>> i, j = sample_edges(jax.random.key(0), make_sampler(g), 6)
+    >>> sorted(set(zip(i.tolist(), j.tolist())))
+    [(0, 1), (1, 0)]
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an int >= 1, got {count!r}")
+    if not (sampler.has_similar or self_loops):
+        raise ValueError("sampler: sample_edges needs a graph with at least one similar pair")
+    key_row, key_slot = jax.random.split(key)
+    row_weight = sampler.row_weight + (1.0 if self_loops else 0.0)
+    cumulative = jnp.cumsum(row_weight)
+    target = jax.random.uniform(key_row, (count,)) * cumulative[-1]
+    anchors = jnp.minimum(jnp.searchsorted(cumulative, target, side="right"), sampler.n - 1)
+    slot = jax.random.uniform(key_slot, (count,)) * row_weight[anchors]
+    if sampler.weighted:
+        partners = _partner_at_weight(sampler, anchors, slot)
+    else:
+        rank = jnp.minimum(slot.astype(jnp.int32), sampler.degree[anchors] - 1)
+        partners = _partner_at_rank(sampler, anchors, jnp.maximum(rank, 0))
+    if self_loops:
+        partners = jnp.where(slot >= sampler.row_weight[anchors], anchors, partners)
+    return anchors.astype(jnp.int32), partners.astype(jnp.int32)
+
+
+def sample_negatives(key: jax.Array, sampler: PairSampler, shape: tuple[int, ...]) -> jax.Array:
+    """Sample ids drawn uniformly among all ``n`` samples, int32 of ``shape`` (jittable).
+
+    UMAP's and InfoNCE's negatives: no rejection, so a negative is now and then a neighbour
+    or the anchor itself (probability about ``degree / n``), as in UMAP.
+
+    >>> from drlim.neighbors import sequence_graph
+    >>> sample_negatives(jax.random.key(0), make_sampler(sequence_graph(10, 1)), (2, 3)).shape
+    (2, 3)
+    """
+    return jax.random.randint(key, tuple(shape), 0, sampler.n, dtype=jnp.int32)
+
+
+def _partner_at_weight(sampler: PairSampler, anchors: jax.Array, slot: jax.Array) -> jax.Array:
+    """The neighbour whose share of its anchor's running weight sum covers ``slot``."""
+    last = sampler.indices.shape[0] - 1
+    lo, end = sampler.indptr[anchors], sampler.indptr[anchors + 1]
+    hi = end
+    for _ in range(sampler.search_steps):  # first position with running sum > slot
+        searching = lo < hi
+        mid = (lo + hi) // 2
+        covered = sampler.edge_cumsum[jnp.minimum(mid, last)] <= slot
+        lo = jnp.where(searching & covered, mid + 1, lo)
+        hi = jnp.where(searching & ~covered, mid, hi)
+    position = jnp.clip(jnp.minimum(lo, end - 1), 0, last)
+    return sampler.indices[position]
+
+
 def _draw_similar(key: jax.Array, sampler: PairSampler, count: int) -> tuple[jax.Array, jax.Array]:
     """``count`` anchors (uniform among samples with neighbours) and one neighbour each."""
     key_anchor, key_rank = jax.random.split(key)
     pick = jax.random.randint(key_anchor, (count,), 0, sampler.active.shape[0])
     anchors = sampler.active[pick]
     rank = jax.random.randint(key_rank, (count,), 0, sampler.degree[anchors])
+    return anchors, _partner_at_rank(sampler, anchors, rank)
+
+
+def _partner_at_rank(sampler: PairSampler, anchors: jax.Array, rank: jax.Array) -> jax.Array:
+    """The ``rank``-th similar sample of each anchor: its listed neighbours, then its group."""
     row_start = sampler.indptr[anchors]
     explicit = sampler.indptr[anchors + 1] - row_start
     listed = sampler.indices[jnp.minimum(row_start + rank, sampler.indices.shape[0] - 1)]
     in_group = rank - explicit
     in_group = in_group + (in_group >= sampler.group_rank[anchors])  # skip the anchor itself
     slot = jnp.clip(sampler.group_start[anchors] + in_group, 0, sampler.group_members.shape[0] - 1)
-    partners = jnp.where(rank < explicit, listed, sampler.group_members[slot])
-    return anchors, partners
+    return jnp.where(rank < explicit, listed, sampler.group_members[slot])
 
 
 def _draw_dissimilar(
@@ -265,4 +358,12 @@ def _int32(values: np.ndarray) -> jax.Array:
     return jnp.asarray(np.asarray(values, dtype=np.int32))
 
 
-__all__ = ["PairSampler", "is_similar", "make_sampler", "sample_block", "sample_pairs"]
+__all__ = [
+    "PairSampler",
+    "is_similar",
+    "make_sampler",
+    "sample_block",
+    "sample_edges",
+    "sample_negatives",
+    "sample_pairs",
+]

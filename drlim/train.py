@@ -17,6 +17,20 @@ Two ways to draw pairs:
 * ``"all"``: every pair of the (small) training set at every step, weighted as in
   ``"block"`` — the paper's protocol for the 660 NORB images.
 
+The loss is DrLIM's Eq. 4 (``loss="drlim"``, the default, sampled as above) or one of its
+descendants (:mod:`drlim.loss`), which sample their own way whatever the ``mode``: each step
+draws ``batch_size`` positive edges in proportion to their weight and ``negatives`` uniform
+samples per edge (:func:`drlim.pairs.sample_edges`), gathers the anchors, positives and
+negatives and maps them in one network call:
+
+* ``"umap"``: UMAP's fuzzy cross-entropy, each edge against its own ``negatives``;
+* ``"infonce"``: InfoNCE with the Cauchy kernel, each anchor against all
+  ``batch_size * negatives`` negatives of the step.
+
+``augment`` (:mod:`drlim.augment`) transforms every image of a step by its own random draw;
+with the edge-sampling losses each sample is then also its own neighbour (a sample and a
+transformed copy of it form a similar pair).
+
 A run directory (``workdir``) receives ``metrics.jsonl`` (one row per logging interval,
 the similar-pair and dissimilar-pair losses kept apart) and atomic checkpoints; with
 ``resume=True`` training continues from the last checkpoint and ends on the same
@@ -45,11 +59,19 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from drlim._io import read_jsonl, write_bytes
+from drlim.augment import Augment, augment_batch, resolve_augment
 from drlim.config import TrainConfig
-from drlim.loss import contrastive_loss, pair_distance
+from drlim.loss import contrastive_loss, infonce_parts, pair_distance, umap_ab, umap_loss
 from drlim.models import inference_network
 from drlim.neighbors import Graph
-from drlim.pairs import is_similar, make_sampler, sample_block, sample_pairs
+from drlim.pairs import (
+    is_similar,
+    make_sampler,
+    sample_block,
+    sample_edges,
+    sample_negatives,
+    sample_pairs,
+)
 
 MAX_ALL_PAIRS_SAMPLES = 4096
 CHECKPOINT_NAME = "checkpoint.msgpack"
@@ -57,6 +79,8 @@ CHECKPOINT_NAME = "checkpoint.msgpack"
 DIVERGENCE_FACTOR = 1e3
 # Losses below this are not used as the reference for divergence (a near-zero first loss).
 DIVERGENCE_FLOOR = 1e-3
+# Folded into a step's key to draw its augmentations apart from its pairs.
+AUGMENT_STREAM = 0x5EED
 
 
 @dataclass
@@ -113,6 +137,7 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     params: Any = None,
+    augment: Augment | None = None,
 ) -> TrainResult:
     """Train ``network`` so that ``graph``'s similar pairs end close and the rest apart.
 
@@ -125,6 +150,8 @@ def train(
       resume: continue from the checkpoint in ``workdir`` when there is one.
       progress: show a progress bar; by default only when stderr is a terminal.
       params: initial parameters (default: initialised from ``config.seed``).
+      augment: a jittable ``f(key, image)`` drawn for every image of every step; overrides
+        ``config.augment`` (use it for transformations that a string cannot name).
 
     >>> from drlim.models import MLP
     >>> from drlim.neighbors import knn_graph
@@ -155,7 +182,8 @@ def train(
         workdir.mkdir(parents=True, exist_ok=True)
         _write_history(workdir / "metrics.jsonl", history)
 
-    run_chunk = _make_chunk_runner(network, optimizer, make_sampler(graph), data, config)
+    augment = resolve_augment(augment if augment is not None else config.augment)
+    run_chunk = _make_chunk_runner(network, optimizer, make_sampler(graph), data, config, augment)
     base_key = jax.random.key(config.seed)
     total = config.total_steps
     show = sys.stderr.isatty() if progress is None else progress
@@ -203,14 +231,22 @@ def _make_chunk_runner(
     sampler: Any,
     data: jax.Array,
     config: TrainConfig,
+    augment: Augment | None = None,
 ) -> Callable:
     """A jitted function running ``length`` training steps with ``jax.lax.scan``."""
     margin, fraction = config.margin, config.similar_fraction
     shard = _batch_sharding(config.devices)
 
+    def images(idx, key):
+        """The step's images, each transformed by its own draw when augmenting."""
+        batch = data[idx]
+        if augment is not None:  # its own key: the pair draws stay those of an unaugmented run
+            batch = augment_batch(jax.random.fold_in(key, AUGMENT_STREAM), batch, augment)
+        return shard(batch)
+
     def pair_objective(params, key):
         i, j, similar = sample_pairs(key, sampler, config.batch_size, fraction)
-        z = network.apply(params, shard(data[jnp.concatenate([i, j])]))
+        z = network.apply(params, images(jnp.concatenate([i, j]), key))
         z1, z2 = jnp.split(z, 2)
         per_pair = contrastive_loss(z1, z2, similar, margin)
         valid = jnp.ones_like(similar)
@@ -219,7 +255,7 @@ def _make_chunk_runner(
 
     def block_objective(params, key):
         idx, similar, valid = draw_block(key)
-        z = network.apply(params, shard(data[idx]))
+        z = network.apply(params, images(idx, key))
         m = z.shape[0]
         z1 = jnp.broadcast_to(z[:, None, :], (m, m, z.shape[-1]))
         z2 = jnp.broadcast_to(z[None, :, :], (m, m, z.shape[-1]))
@@ -239,6 +275,9 @@ def _make_chunk_runner(
             return sample_block(key, sampler, config.batch_size // 2)
 
     objective = pair_objective if config.mode == "pairs" else block_objective
+    if config.loss != "drlim":
+        self_loops = augment is not None
+        objective = _edge_objective(network, sampler, config, images, self_loops)
 
     def step(carry, t):
         params, opt_state, base_key = carry
@@ -256,6 +295,40 @@ def _make_chunk_runner(
         return params, opt_state, stats
 
     return jax.jit(run, static_argnums=4)
+
+
+def _edge_objective(
+    network: nn.Module,
+    sampler: Any,
+    config: TrainConfig,
+    images: Callable[[jax.Array, jax.Array], jax.Array],
+    self_loops: bool,
+) -> Callable:
+    """The objective of UMAP's loss or InfoNCE: edges by weight, uniform negatives, one call.
+
+    Returns the objective and its two parts, ``loss_similar`` (the mean attraction of the
+    positive edges) and ``loss_dissimilar`` (the repulsion per edge), which add up to it.
+    """
+    count, m = config.batch_size, config.negatives
+    a, b = umap_ab(config.min_dist) if config.loss == "umap" else (1.0, 1.0)
+
+    def objective(params, key):
+        key_edges, key_negatives = jax.random.split(key)
+        i, j = sample_edges(key_edges, sampler, count, self_loops=self_loops)
+        negatives = sample_negatives(key_negatives, sampler, (count * m,))
+        z = network.apply(params, images(jnp.concatenate([i, j, negatives]), key))
+        anchor, positive, z_negative = z[:count], z[count : 2 * count], z[2 * count :]
+        if config.loss == "umap":
+            attract = umap_loss(anchor, positive, jnp.ones(count, bool), a, b)
+            per_anchor = jnp.repeat(anchor, m, axis=0)
+            repel = umap_loss(per_anchor, z_negative, jnp.zeros(count * m, bool), a, b)
+            stats = {"loss_similar": jnp.mean(attract), "loss_dissimilar": m * jnp.mean(repel)}
+        else:
+            attract, repel = infonce_parts(anchor, positive, z_negative)
+            stats = {"loss_similar": jnp.mean(attract), "loss_dissimilar": jnp.mean(repel)}
+        return stats["loss_similar"] + stats["loss_dissimilar"], stats
+
+    return objective
 
 
 def data_parallel_mesh(devices: int) -> Mesh:

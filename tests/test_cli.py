@@ -27,7 +27,7 @@ QUICK_RUN = ["--quick", "--steps", "20", "--baselines", "", "--log_every", "10"]
 
 PAPER_EXPERIMENTS = {
     "loss-curves", "mnist-4-9", "mnist-shift-nn", "mnist-shift-lle", "mnist-shift-invariant",
-    "norb-airplane", "norb-lle",
+    "mnist-shift-augment", "norb-airplane", "norb-lle",
 }
 PAPER_FIGURES = {
     "fig1_loss_curves.png", "fig4_mnist_4_9.png", "fig4_mnist_4_9_thumbnails.png",

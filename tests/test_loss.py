@@ -6,11 +6,17 @@ import numpy as np
 import pytest
 
 from drlim.loss import (
+    cauchy_similarity,
     contrastive_loss,
     dissimilar_loss,
+    infonce_loss,
+    infonce_parts,
     pair_distance,
     similar_from_labels,
     similar_loss,
+    umap_ab,
+    umap_loss,
+    umap_similarity,
 )
 
 
@@ -154,3 +160,135 @@ def test_bad_input_raises(kwargs, match):
     if "margin" in kwargs:
         with pytest.raises(ValueError, match="margin"):
             dissimilar_loss(jnp.ones(3), kwargs["margin"])
+
+
+# --- UMAP's loss and InfoNCE ---------------------------------------------------------------
+
+
+def _numpy_umap(z1, z2, similar, a, b, eps):
+    """UMAP's fuzzy cross-entropy per pair, written from the paper with float64 NumPy."""
+    d = np.linalg.norm(z1.astype(np.float64) - z2, axis=-1)
+    q = 1.0 / (1.0 + a * d ** (2 * b))
+    return np.where(similar, -np.log(q), -np.log(np.maximum(1.0 - q, eps)))
+
+
+def _numpy_infonce(anchor, positive, negatives):
+    """-log(q_pos / (q_pos + sum_m q_neg_m)) with the Cauchy kernel, float64 NumPy."""
+    anchor, positive, negatives = (np.asarray(x, np.float64) for x in (anchor, positive, negatives))
+    q_pos = 1.0 / (1.0 + ((anchor - positive) ** 2).sum(-1))
+    q_neg = 1.0 / (1.0 + ((anchor[:, None, :] - negatives) ** 2).sum(-1))
+    return -np.log(q_pos / (q_pos + q_neg.sum(-1)))
+
+
+@pytest.mark.parametrize("min_dist", [0.0, 0.1, 0.5])
+def test_umap_ab_matches_umap_learn(min_dist):
+    find_ab_params = pytest.importorskip("umap.umap_").find_ab_params
+    expected = find_ab_params(1.0, min_dist)
+    np.testing.assert_allclose(umap_ab(min_dist), expected, rtol=1e-3)
+
+
+def test_umap_ab_default_values():
+    a, b = umap_ab(0.1)
+    assert abs(a - 1.577) < 2e-3 and abs(b - 0.895) < 2e-3
+
+
+@pytest.mark.parametrize("a, b", [(1.577, 0.895), (1.0, 1.0), (1.93, 0.79)])
+def test_umap_loss_matches_numpy(batch, a, b):
+    z1, z2, similar = batch
+    got = umap_loss(z1, z2, similar, a=a, b=b)
+    np.testing.assert_allclose(got, _numpy_umap(z1, z2, similar, a, b, 1e-4), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        umap_loss(z1, z2, similar, a=a, b=b, reduction="mean"), got.mean(), rtol=1e-6
+    )
+
+
+def test_umap_loss_is_finite_at_zero_and_far():
+    z = jnp.zeros((2, 2))
+    far = jnp.full((2, 2), 1e15)
+    for other in (z, far):
+        values = umap_loss(z, other, jnp.array([True, False]))
+        assert np.all(np.isfinite(values))
+    np.testing.assert_allclose(umap_loss(z, z, jnp.array([True, False])), [0.0, -np.log(1e-4)],
+                               rtol=1e-5)
+    for similar in (True, False):
+        grad = jax.grad(lambda a, s=similar: umap_loss(a, z, jnp.full(2, s), reduction="sum"))(z)
+        assert np.all(np.isfinite(grad))
+
+
+def test_umap_gradients_attract_and_repel():
+    """The positive term pulls the pair together, the negative one pushes it apart."""
+    direction = jnp.array([0.6, 0.8])
+
+    def loss_at(d, similar):
+        return umap_loss(jnp.zeros((1, 2)), (d * direction)[None], jnp.array([similar]),
+                         reduction="sum")
+
+    for d in (0.1, 0.5, 2.0):
+        assert jax.grad(loss_at)(d, True) > 0
+        assert jax.grad(loss_at)(d, False) < 0
+
+
+def test_umap_similarity_and_cauchy_kernel():
+    d2 = np.linspace(0, 4, 9)
+    np.testing.assert_allclose(umap_similarity(d2, 1.5, 0.9), 1 / (1 + 1.5 * d2**0.9), rtol=1e-6)
+    np.testing.assert_allclose(cauchy_similarity(d2), 1 / (1 + d2), rtol=1e-6)
+
+
+def test_infonce_matches_numpy():
+    rng = np.random.default_rng(1)
+    anchor, positive = rng.normal(size=(2, 32, 2)).astype(np.float32) * 2
+    negatives = rng.normal(size=(32, 7, 2)).astype(np.float32) * 2
+    got = infonce_loss(anchor, positive, negatives)
+    np.testing.assert_allclose(got, _numpy_infonce(anchor, positive, negatives), rtol=1e-5)
+    pos, neg = infonce_parts(anchor, positive, negatives)
+    np.testing.assert_allclose(pos + neg, got, rtol=1e-6)
+    np.testing.assert_allclose(infonce_loss(anchor, positive, negatives, "sum"), got.sum(),
+                               rtol=1e-5)
+
+
+def test_infonce_shared_negatives_broadcast():
+    rng = np.random.default_rng(2)
+    anchor, positive = rng.normal(size=(2, 5, 2)).astype(np.float32)
+    shared = rng.normal(size=(9, 2)).astype(np.float32)
+    per_anchor = np.broadcast_to(shared, (5, 9, 2))
+    np.testing.assert_allclose(infonce_loss(anchor, positive, shared),
+                               _numpy_infonce(anchor, positive, per_anchor), rtol=1e-5)
+
+
+def test_infonce_finite_at_zero_and_far():
+    z = jnp.zeros((3, 2))
+    for negatives in (jnp.zeros((3, 4, 2)), jnp.full((3, 4, 2), 1e15)):
+        assert np.all(np.isfinite(infonce_loss(z, z, negatives)))
+        grad = jax.grad(lambda a, n=negatives: infonce_loss(a, z, n, "sum"))(z)
+        assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(infonce_loss(z, z, jnp.zeros((3, 4, 2))), np.log(5.0), rtol=1e-6)
+
+
+def test_new_losses_jit_vmap_equal_unbatched(batch):
+    z1, z2, similar = batch
+    umap_single = jax.jit(jax.vmap(lambda a, b, s: umap_loss(a, b, s)))
+    np.testing.assert_allclose(umap_single(z1, z2, similar), umap_loss(z1, z2, similar),
+                               rtol=1e-6)
+    negatives = np.stack([z2[::-1], np.roll(z2, 3, axis=0)], axis=1)
+    infonce_single = jax.jit(jax.vmap(lambda a, p, n: infonce_loss(a[None], p[None], n[None])[0]))
+    np.testing.assert_allclose(infonce_single(z1, z2, negatives),
+                               infonce_loss(z1, z2, negatives), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: umap_ab(-0.1), "min_dist"),
+        (lambda: umap_ab(0.1, spread=0.0), "spread"),
+        (lambda: umap_loss(np.zeros((3, 2)), np.zeros((3, 2)), np.ones(3)), "similar"),
+        (lambda: umap_loss(np.zeros((3, 2)), np.zeros((3, 2)), np.ones(3, bool), reduction="x"),
+         "reduction"),
+        (lambda: infonce_loss(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 4, 3))),
+         "negatives"),
+        (lambda: infonce_loss(np.zeros((3, 2)), np.zeros((2, 2)), np.zeros((3, 4, 2))),
+         "z1 and z2"),
+    ],
+)
+def test_new_losses_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
