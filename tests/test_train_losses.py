@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from drlim.augment import random_shift
+from drlim.config import config_to_dict
 from drlim.models import MLP
 from drlim.neighbors import fuzzy_knn_graph, knn_graph
-from drlim.train import TrainConfig, config_to_dict, embed, train
+from drlim.train import TrainConfig, embed, train
 
 
 @pytest.fixture(scope="module")
