@@ -16,6 +16,7 @@ import flax.linen as nn
 import flax.serialization
 import jax
 import numpy as np
+import scipy.sparse
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -31,6 +32,7 @@ from drlim.neighbors import (
     Graph,
     edges,
     fuzzy_knn_graph,
+    graph_from_sparse,
     knn_graph,
     label_graph,
     pairs_graph,
@@ -197,13 +199,16 @@ class DrLIM(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, y: Any = None, *, graph: Graph | None = None) -> DrLIM:
+    def fit(self, X: Any, y: Any = None, *, graph: Graph | Any = None) -> DrLIM:
         """Learn the mapping from ``X`` and its neighbourhood graph.
 
-        The graph is ``graph`` when given; else, when ``y`` is given, same-label pairs
-        (every sample labelled) or the semi-supervised graph (some labels ``-1``); else the
-        ``n_neighbors``-nearest-neighbour graph of ``X``. Parameters are checked before
-        any work starts; training that diverges raises :class:`drlim.train.DivergenceError`.
+        The graph is ``graph`` when given (a :class:`drlim.neighbors.Graph`, or a SciPy
+        sparse matrix such as ``sklearn.neighbors.kneighbors_graph(X, 5)`` or umap-learn's
+        ``graph_``, read by :func:`drlim.neighbors.graph_from_sparse`); else, when ``y`` is
+        given, same-label pairs (every sample labelled) or the semi-supervised graph (some
+        labels ``-1``); else the ``n_neighbors``-nearest-neighbour graph of ``X``. Parameters
+        are checked before any work starts; training that diverges raises
+        :class:`drlim.train.DivergenceError`.
         """
         X = self._validate(X, reset=True)
         n = X.shape[0]
@@ -330,6 +335,13 @@ class DrLIM(TransformerMixin, BaseEstimator):
         """The training graph that ``fit``'s arguments ask for (see :meth:`fit`)."""
         n = X.shape[0]
         if graph is not None:
+            if scipy.sparse.issparse(graph):
+                graph = graph_from_sparse(graph)
+            if not isinstance(graph, Graph):
+                raise ValueError(
+                    f"graph must be a drlim Graph or a SciPy sparse matrix, got "
+                    f"{type(graph).__name__}"
+                )
             if graph.n != n:
                 raise ValueError(f"graph must have {n} nodes (one per sample), got {graph.n}")
             return graph

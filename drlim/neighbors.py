@@ -129,6 +129,25 @@ class Graph:
             np.fill_diagonal(dense, False)
         return dense
 
+    def to_sparse(self) -> scipy.sparse.csr_matrix:
+        """The graph as a symmetric SciPy CSR matrix (what scikit-learn and umap-learn use):
+        entry ``(i, j)`` is the edge's weight, 1.0 without weights. Groups are expanded
+        into their pairs, which can be many (see :func:`edges`).
+
+        >>> Graph(np.array([[1], [0]], dtype=np.int32)).to_sparse().toarray().tolist()
+        [[0.0, 1.0], [1.0, 0.0]]
+        """
+        rows, cols = np.nonzero(self.neighbors >= 0)
+        dst = self.neighbors[rows, cols].astype(np.int64)
+        values = (np.ones(rows.size, np.float32) if self.weights is None
+                  else self.weights[rows, cols])
+        if self.groups is not None:
+            g_src, g_dst = _group_pairs(self.groups)
+            rows = np.concatenate([rows, g_src, g_dst])
+            dst = np.concatenate([dst, g_dst, g_src])
+            values = np.concatenate([values, np.ones(2 * g_src.size, np.float32)])
+        return scipy.sparse.csr_matrix((values, (rows, dst)), shape=(self.n, self.n))
+
 
 def describe(graph: Graph) -> dict[str, Any]:
     """Counts that summarise a graph, as plain Python numbers.
@@ -247,19 +266,70 @@ def fuzzy_knn_graph(
     directed = scipy.sparse.csr_matrix(
         (strengths.ravel(), (src, indices.ravel())), shape=(n, n)
     )
-    fuzzy = directed + directed.T - directed.multiply(directed.T)
-    fuzzy = scipy.sparse.csr_matrix(fuzzy)
+    fuzzy = scipy.sparse.csr_matrix(directed + directed.T - directed.multiply(directed.T))
     fuzzy.data = np.minimum(fuzzy.data, 1.0).astype(np.float32)
-    fuzzy.eliminate_zeros()
-    fuzzy.sort_indices()
-    counts = np.diff(fuzzy.indptr)
+    return _graph_from_csr(fuzzy, weighted=True, directed_pairs=n * k)
+
+
+def graph_from_sparse(matrix: Any, weights: bool | None = None) -> Graph:
+    """A :class:`Graph` from a SciPy sparse ``(n, n)`` matrix, such as scikit-learn's
+    ``kneighbors_graph`` or umap-learn's ``graph_``.
+
+    Every stored nonzero ``(i, j)`` off the diagonal is a similar pair; the pattern is
+    symmetrised (``i ~ j`` if either entry is stored). The values become edge weights when
+    ``weights`` is true (they must then be symmetric and in ``(0, 1]``, as UMAP's fuzzy
+    memberships are); ``None`` keeps them exactly when they qualify, so the distances of
+    ``kneighbors_graph(mode="distance")`` are dropped rather than read as weights.
+
+    >>> import scipy.sparse
+    >>> m = scipy.sparse.csr_matrix(np.array([[0, 1, 0], [0, 0, 0], [0, 1, 0]]))
+    >>> graph_from_sparse(m).neighbors.tolist()
+    [[1, -1], [0, 2], [1, -1]]
+    """
+    if not scipy.sparse.issparse(matrix):
+        raise ValueError(f"matrix must be a SciPy sparse matrix, got {type(matrix).__name__}")
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square (n, n), got shape {matrix.shape}")
+    if weights not in (None, True, False):
+        raise ValueError(f"weights must be True, False or None, got {weights!r}")
+    csr = scipy.sparse.csr_matrix(matrix, dtype=np.float64)
+    csr.setdiag(0)
+    csr.eliminate_zeros()
+    if not np.all(np.isfinite(csr.data)):
+        raise ValueError("matrix must hold finite values, got NaN or inf")
+    qualifies = bool(np.all((csr.data > 0) & (csr.data <= 1))) and (csr != csr.T).nnz == 0
+    if weights and not qualifies:
+        raise ValueError(
+            "matrix must be symmetric with values in (0, 1] to be read as weights, got others"
+        )
+    weighted = qualifies if weights is None else weights
+    pattern = csr.copy()
+    pattern.data = np.ones_like(pattern.data)
+    symmetric = scipy.sparse.csr_matrix(pattern.maximum(pattern.T))
+    if weighted:
+        symmetric = csr
+    return _graph_from_csr(symmetric.astype(np.float32), weighted=weighted)
+
+
+def _graph_from_csr(
+    csr: scipy.sparse.csr_matrix, weighted: bool, directed_pairs: int | None = None
+) -> Graph:
+    """The :class:`Graph` of a symmetric CSR matrix without diagonal, its values as weights
+    when ``weighted``."""
+    csr = scipy.sparse.csr_matrix(csr)
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    n = csr.shape[0]
+    counts = np.diff(csr.indptr)
     rows = np.repeat(np.arange(n), counts)
-    cols = np.arange(fuzzy.nnz) - fuzzy.indptr[rows]
-    table = np.full((n, int(counts.max())), -1, dtype=np.int32)
+    cols = np.arange(csr.nnz) - csr.indptr[rows]
+    table = np.full((n, int(counts.max(initial=0))), -1, dtype=np.int32)
+    table[rows, cols] = csr.indices
+    if not weighted:
+        return Graph(table, directed_pairs=directed_pairs)
     weights = np.zeros(table.shape, dtype=np.float32)
-    table[rows, cols] = fuzzy.indices
-    weights[rows, cols] = fuzzy.data
-    return Graph(table, directed_pairs=n * k, weights=weights)
+    weights[rows, cols] = csr.data
+    return Graph(table, directed_pairs=directed_pairs, weights=weights)
 
 
 def _membership_strengths(distances: np.ndarray, target: float, iterations: int = 64) -> np.ndarray:
@@ -679,6 +749,7 @@ __all__ = [
     "describe",
     "edges",
     "fuzzy_knn_graph",
+    "graph_from_sparse",
     "grid_graph",
     "knn_graph",
     "knn_indices",

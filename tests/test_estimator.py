@@ -253,3 +253,18 @@ def test_fully_labelled_y_keeps_the_label_graph(digits):
     assert graph.neighbors.shape[1] == 0
     np.testing.assert_array_equal(graph.to_dense(), (y[:200, None] == y[None, :200])
                                   & ~np.eye(200, dtype=bool))
+
+
+def test_fit_takes_a_scipy_sparse_graph_like_the_same_drlim_graph():
+    """fit(X, graph=kneighbors_graph(...)) trains exactly as fit(X, graph=<the same Graph>)."""
+    from sklearn.neighbors import kneighbors_graph
+
+    from drlim.neighbors import graph_from_sparse
+
+    X = np.random.default_rng(0).normal(size=(120, 6)).astype(np.float32)
+    matrix = kneighbors_graph(X, 5)
+    a = DrLIM(epochs=1, random_state=0).fit(X, graph=matrix).transform(X)
+    b = DrLIM(epochs=1, random_state=0).fit(X, graph=graph_from_sparse(matrix)).transform(X)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="graph must be a drlim Graph or a SciPy sparse"):
+        DrLIM(epochs=1).fit(X, graph=np.eye(120))

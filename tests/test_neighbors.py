@@ -277,3 +277,60 @@ def test_graph_is_read_only_and_edges_are_sorted():
         (1, 3),
         (2, 3),
     ]
+
+
+def test_sparse_round_trip_keeps_edges_groups_and_weights():
+    """Graph -> SciPy CSR -> Graph gives back the same similar pairs (and weights)."""
+    import scipy.sparse
+
+    from drlim.neighbors import fuzzy_knn_graph, graph_from_sparse
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    labelled = label_graph(np.arange(60) % 3)
+    dense = labelled.to_sparse().toarray()
+    np.testing.assert_array_equal(dense > 0, labelled.to_dense())
+    fuzzy = fuzzy_knn_graph(X, k=4)
+    matrix = fuzzy.to_sparse()
+    assert scipy.sparse.issparse(matrix) and (matrix != matrix.T).nnz == 0
+    back = graph_from_sparse(matrix)
+    np.testing.assert_array_equal(back.neighbors, fuzzy.neighbors)
+    np.testing.assert_allclose(back.weights, fuzzy.weights)
+    assert graph_from_sparse(matrix, weights=False).weights is None
+
+
+def test_graph_from_scikit_learn_kneighbors_graph_is_the_symmetrised_knn_graph():
+    """scikit-learn's kneighbors_graph (directed, distances as values) reads as the kNN graph;
+    the distances are not taken for weights."""
+    from sklearn.neighbors import kneighbors_graph
+
+    from drlim.neighbors import graph_from_sparse
+
+    X = np.random.default_rng(1).normal(size=(80, 5)).astype(np.float32)
+    for mode in ("connectivity", "distance"):
+        graph = graph_from_sparse(kneighbors_graph(X, 5, mode=mode))
+        assert graph.weights is None
+        np.testing.assert_array_equal(graph.to_dense(), knn_graph(X, k=5).to_dense())
+
+
+@pytest.mark.parametrize(
+    ("matrix", "kwargs", "named"),
+    [
+        (np.eye(3), {}, "SciPy sparse"),
+        ("rect", {}, "square"),
+        ("asym", {"weights": True}, "symmetric"),
+        ("nan", {}, "finite"),
+    ],
+)
+def test_graph_from_sparse_refuses_bad_input(matrix, kwargs, named):
+    import scipy.sparse
+
+    from drlim.neighbors import graph_from_sparse
+
+    made = {
+        "rect": scipy.sparse.csr_matrix(np.ones((2, 3))),
+        "asym": scipy.sparse.csr_matrix(np.array([[0, 0.5], [0, 0]])),
+        "nan": scipy.sparse.csr_matrix(np.array([[0, np.nan], [np.nan, 0]])),
+    }
+    with pytest.raises(ValueError, match=named):
+        graph_from_sparse(made.get(matrix, matrix) if isinstance(matrix, str) else matrix,
+                          **kwargs)
