@@ -836,9 +836,13 @@ def comparison_figure(run_dir: str | os.PathLike) -> Figure:
         raise ValueError(f"run_dir must hold results.json from run_comparison, got {run_dir}")
     result = json.loads(results_path.read_text())
     entries = result["datasets"]
-    columns: list[str] = []
+    present: list[str] = []
     for entry in entries:
-        columns += [row["method"] for row in entry["methods"] if row["method"] not in columns]
+        present += [row["method"] for row in entry["methods"] if row["method"] not in present]
+    # table order: DrLIM, DrLIM (labels), the DrLIM variants, the baselines, the peers
+    variants = [m for m in present if m not in METHODS]
+    columns = [m for m in METHODS[:2] if m in present] + variants
+    columns += [m for m in METHODS[2:] if m in present]
     fig, axes = plt.subplots(len(entries), len(columns), squeeze=False,
                              figsize=(1.9 * len(columns), 2.0 * len(entries) + 0.4),
                              constrained_layout=True)

@@ -140,6 +140,11 @@ def test_figure_has_a_panel_per_method_and_data_set(quick_run):
     # DrLIM everywhere, labels once
     assert len(titled) == 3 * (len(compare.BASELINES) + len(QUICK.peers)) + 4
     assert sum("(transd.)" in ax.get_title() for ax in titled) == 6
+    # the columns follow the table: DrLIM (labels) second although MNIST 4/9 lacks it
+    columns = 2 + len(compare.BASELINES) + len(QUICK.peers)
+    titles = [ax.get_title().split("\n")[0] for ax in fig.axes]
+    assert titles[:2] == ["DrLIM (5-NN graph)", ""]
+    assert titles[columns:columns + 3] == ["DrLIM (5-NN graph)", "DrLIM (labels)", "PCA"]
 
 
 def test_load_data_is_deterministic_and_sized():
