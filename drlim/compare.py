@@ -123,6 +123,8 @@ class CompareConfig:
         must be installed (``pip install "drlim[peers]"``).
       peer_params: (peer, settings) pairs: estimator settings, as (name, value) pairs,
         that depart from a peer's library defaults (stated in the report).
+      dataset_peer_params: (data set, peer, settings) triples: settings, like
+        ``peer_params``, for that data set only, taking precedence.
       drlim_variants: (method name, settings) pairs: further DrLIM rows, each named
         "drlim-..." and fitted with these estimator settings over the data set's own, e.g.
         ``(("drlim-long", (("epochs", 40.0),)),)``.
@@ -154,6 +156,7 @@ class CompareConfig:
     baselines: tuple[str, ...] = BASELINES
     peers: tuple[str, ...] = ()
     peer_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    dataset_peer_params: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
     drlim_variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     n_train_per_digit_4_9: int = 3000
     n_test_per_digit_4_9: int = 1000
@@ -236,14 +239,15 @@ class CompareConfig:
                     f"peer_params must be (peer, settings) pairs with peers in {PEERS}, "
                     f"got {entry!r}"
                 )
-            settings = entry[1]
-            if not isinstance(settings, tuple) or any(
-                    not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], str)
-                    or pair[0] in _RESERVED_PEER_PARAMS for pair in settings):
+            _check_peer_params(f"peer_params[{entry[0]!r}]", entry[1])
+        for entry in self.dataset_peer_params:
+            if (not isinstance(entry, tuple) or len(entry) != 3 or entry[0] not in DATASETS
+                    or entry[1] not in PEERS):
                 raise ValueError(
-                    f"peer_params[{entry[0]!r}] must be (name, value) pairs with names other "
-                    f"than {sorted(_RESERVED_PEER_PARAMS)}, got {settings!r}"
+                    f"dataset_peer_params must be (data set, peer, settings) triples with data "
+                    f"sets in {DATASETS} and peers in {PEERS}, got {entry!r}"
                 )
+            _check_peer_params(f"dataset_peer_params[{entry[:2]!r}]", entry[2])
 
     def drlim_settings(self, dataset: str, variant: str | None = None) -> dict[str, Any]:
         """The ``DrLIM`` settings used on ``dataset``: its own over the common ones, and
@@ -259,14 +263,31 @@ class CompareConfig:
         extra = dict(self.drlim_variants)[variant] if variant is not None else ()
         return {**dict(self.drlim_params), **dict(own), **dict(extra)}
 
-    def peer_settings(self, peer: str) -> dict[str, Any]:
-        """The settings of ``peer`` that depart from its library's defaults.
+    def peer_settings(self, peer: str, dataset: str | None = None) -> dict[str, Any]:
+        """The settings of ``peer`` that depart from its library's defaults (on ``dataset``:
+        its own over the common ones).
 
-        >>> CompareConfig(peer_params=(("parametric-umap", (("n_epochs", 20),)),),
-        ...               ).peer_settings("parametric-umap")
-        {'n_epochs': 20}
+        >>> config = CompareConfig(peer_params=(("parametric-umap", (("n_epochs", 20),)),),
+        ...     dataset_peer_params=(("digits-8x8", "parametric-umap", (("n_epochs", 500),)),))
+        >>> config.peer_settings("parametric-umap"), config.peer_settings("umap", "digits-8x8")
+        ({'n_epochs': 20}, {})
+        >>> config.peer_settings("parametric-umap", "digits-8x8")
+        {'n_epochs': 500}
         """
-        return dict(dict(self.peer_params).get(peer, ()))
+        own = [settings for name, which, settings in self.dataset_peer_params
+               if (name, which) == (dataset, peer)]
+        return {**dict(dict(self.peer_params).get(peer, ())), **dict(own[0] if own else ())}
+
+
+def _check_peer_params(name: str, settings: Any) -> None:
+    """``settings`` must be (name, value) pairs leaving the comparison's own settings alone."""
+    if not isinstance(settings, tuple) or any(
+            not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], str)
+            or pair[0] in _RESERVED_PEER_PARAMS for pair in settings):
+        raise ValueError(
+            f"{name} must be (name, value) pairs with names other than "
+            f"{sorted(_RESERVED_PEER_PARAMS)}, got {settings!r}"
+        )
 
 
 def _check_drlim_params(name: str, params: Any) -> None:
@@ -445,7 +466,8 @@ def run_method(method: str, data: CompareData, config: CompareConfig) -> dict:
         x_fit = data.x_train if whole else data.x_train[data.fit_subset]
         if method in PEERS:
             result = fit_peer(method, x_fit, data.x_test, n_components=2, seed=config.seed,
-                              repeats=config.timing_repeats, **config.peer_settings(method))
+                              repeats=config.timing_repeats,
+                              **config.peer_settings(method, data.name))
         else:
             result = fit_baseline(method, x_fit, data.x_test, n_components=2,
                                   n_neighbors=config.n_neighbors, seed=config.seed,
@@ -556,8 +578,6 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     started = time.perf_counter()
     result: dict[str, Any] = {
         "config": json.loads(json.dumps(dataclasses.asdict(config))),
-        "peer_calls": {peer: peer_call(peer, 2, config.seed, config.peer_settings(peer))
-                       for peer in config.peers},
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
         "datasets": [],
@@ -595,6 +615,8 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
             "drlim_params": config.drlim_settings(name),
             "drlim_variant_params": {variant: config.drlim_settings(name, variant)
                                      for variant, _ in config.drlim_variants},
+            "peer_calls": {peer: peer_call(peer, 2, config.seed, config.peer_settings(peer, name))
+                           for peer in config.peers},
             "methods": rows,
             "targets": _targets(rows),
         })
@@ -800,14 +822,12 @@ def markdown_report(result: dict) -> str:
         "- Every baseline runs with scikit-learn's defaults apart from the neighbours; "
         "DrLIM's settings are stated under each table.",
     ]
-    if result.get("peer_calls"):
-        calls = "; ".join(f"{METHOD_TITLES[peer]}: `{call}`"
-                          for peer, call in result["peer_calls"].items())
+    if any(entry.get("peer_calls") for entry in result["datasets"]):
         lines.append(
-            "- The peers run with their libraries' defaults apart from the settings shown: "
-            f"{calls}. The parametric UMAP trains DrLIM's own network (the paper's conv net on "
-            "MNIST, the 20-unit MLP on flat data; the same layers and parameter count, in "
-            "Keras), so the loss, not the network, differs.")
+            "- The peers run with their libraries' defaults apart from the settings in the "
+            "calls stated under each table. The parametric UMAP trains DrLIM's own network "
+            "(the paper's conv net on MNIST, the 20-unit MLP on flat data; the same layers "
+            "and parameter count, in Keras), so the loss, not the network, differs.")
     for entry in result["datasets"]:
         lines += ["", f"## {entry['title']} (`{entry['name']}`)", "",
                   _sizes_note(entry, config), ""]
@@ -816,6 +836,8 @@ def markdown_report(result: dict) -> str:
         titles = {row["method"]: row["title"] for row in entry["methods"]}
         for variant, params in entry.get("drlim_variant_params", {}).items():
             lines[-1] += f" {titles[variant]} ran as {_drlim_call(params)}."
+        for peer, call in entry.get("peer_calls", {}).items():
+            lines[-1] += f" {titles[peer]}: `{call}`."
         lines += _target_lines(entry, config)
         lines += _published_lines(entry)
     return "\n".join(lines) + "\n"

@@ -59,8 +59,9 @@ def test_table_has_a_row_per_method_and_data_set(quick_run):
     assert "the fastest of 3 calls" in text
     assert "3 of them one at a time" in text
     assert text.count("Published, for context") == 1  # under the MNIST-10 table
-    for peer in QUICK.peers:
-        assert result["peer_calls"][peer] in text
+    for entry in result["datasets"]:
+        for peer in QUICK.peers:
+            assert f"{compare.METHOD_TITLES[peer]}: `{entry['peer_calls'][peer]}`." in text
 
 
 def test_numbers_are_in_range_and_flags_right(quick_run):
@@ -250,6 +251,10 @@ def test_data_set_settings_override_the_common_ones():
     ({"drlim_variants": (("drlim-labels", (("epochs", 2.0),)),)}, "drlim_variants"),
     ({"drlim_variants": (("drlim-a", ()), ("drlim-a", ()))}, "drlim_variants"),
     ({"drlim_variants": (("drlim-a", (("seed", 2),)),)}, "drlim_variants"),
+    ({"dataset_peer_params": (("mnist-10", "tsne", (("n_epochs", 1),)),)},
+     "dataset_peer_params"),
+    ({"dataset_peer_params": (("mnist-10", "umap", (("random_state", 1),)),)},
+     "dataset_peer_params"),
     ({"stability_singles": 3000}, "stability_singles"),
     ({"stability_singles": -1}, "stability_singles"),
     ({"drlim_params": (("epochz", 3),)}, "drlim_params"),
