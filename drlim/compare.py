@@ -453,7 +453,7 @@ def run_method(method: str, data: CompareData, config: CompareConfig) -> dict:
 
     >>> data = load_data("digits-8x8", CompareConfig(max_test=100))
     >>> run = run_method("pca", data, CompareConfig())
-    >>> run["z_test"].shape, run["transform_stability"] < 1e-9
+    >>> run["z_test"].shape, run["transform_stability"] < 1e-5  # float32 rounding at most
     ((100, 2), True)
     """
     known = (*METHODS, *dict(config.drlim_variants))

@@ -38,6 +38,7 @@ CONFIG = CompareConfig(
     ),
     max_fit=6000,
     max_test=2000,
+    stability_singles=5,
     n_neighbors=5,
     drlim_params=(("epochs", 20.0),),
     dataset_drlim_params=(
