@@ -21,6 +21,10 @@ $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $@
 
+$(VENV)/.peers-installed: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,peers]"
+	touch $@
+
 reproduce: $(STAMP)
 	$(BIN)/drlim reproduce --out figures
 
@@ -30,7 +34,7 @@ test: $(STAMP) lint
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run_all.py --out benchmarks/results.md
 
-compare: $(STAMP)
+compare: $(VENV)/.peers-installed
 	$(BIN)/drlim compare --out figures
 
 lint: $(STAMP)

@@ -14,7 +14,8 @@ graph" (Figs. 6 and 10).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
@@ -47,6 +48,9 @@ class BaselineResult:
       transform_seconds: wall time of mapping the test set (the fastest of ``repeats``
         calls); None when transductive or when there was no test set.
       n_fit: number of samples the method was fitted on.
+      transform: the fitted method's mapping of new samples (flat or image arrays, like
+        ``X_test``), for further calls such as :func:`drlim.metrics.transform_stability`'s
+        regrouped ones; None for transductive methods.
     """
 
     name: str
@@ -56,6 +60,8 @@ class BaselineResult:
     fit_seconds: float
     transform_seconds: float | None
     n_fit: int
+    transform: Callable[[np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
 
 
 def _check_name(name: str) -> str:
@@ -180,11 +186,15 @@ def fit_baseline(
     if not inductive:
         Z_test = None if X_test is None else Z[n_train:]
         return BaselineResult(name, Z[:n_train], Z_test, True, fit_seconds, None, n_fit)
+
+    def transform(X_new) -> np.ndarray:
+        return np.asarray(estimator.transform(_as_samples("X_new", X_new)))
+
     Z_test = transform_seconds = None
     if X_test is not None:
-        Z_test, transform_seconds = timed_call(
-            lambda: np.asarray(estimator.transform(X_test)), repeats)
-    return BaselineResult(name, Z, Z_test, False, fit_seconds, transform_seconds, n_fit)
+        Z_test, transform_seconds = timed_call(lambda: transform(X_test), repeats)
+    return BaselineResult(name, Z, Z_test, False, fit_seconds, transform_seconds, n_fit,
+                          transform)
 
 
 def _check_graph(graph_neighbors, n: int) -> np.ndarray:

@@ -1,16 +1,20 @@
-"""Beyond the paper: DrLIM measured against PCA, Isomap, LLE, spectral embedding and t-SNE.
+"""Beyond the paper: DrLIM measured against classical embeddings and the tools users pick instead.
 
 The paper argues DrLIM's advantages in words and pictures; this module puts numbers on them.
 For each data set (the paper's MNIST 4s and 9s, MNIST with all ten digits, scikit-learn's 8×8
-digits) and each method it measures, on held-out test samples:
+digits) and each method — DrLIM and its variants, PCA, Isomap, LLE, spectral embedding and
+t-SNE (:mod:`drlim.baselines`), UMAP, openTSNE, PaCMAP and a parametric UMAP
+(:mod:`drlim.peers`) — it measures, on held-out test samples:
 
 - trustworthiness at k = 5, 10, 20 and continuity at k = 10 (input space = raw pixels),
 - the accuracy of a 5-NN classifier of the digit labels on the map,
-- fit time, transform time per 1,000 samples, whether unseen samples can be mapped at all.
+- fit time, transform time per 1,000 samples, whether unseen samples can be mapped at all,
+- transform stability: how far a test sample moves when it is mapped with other samples.
 
-Sample sizes follow one rule, stated in the report. DrLIM and PCA scale, so they are fitted
-on the whole training set. Isomap, LLE, spectral embedding and t-SNE are fitted on a seeded
-subsample of at most ``max_fit`` training samples (their cost grows faster than linearly).
+Sample sizes follow one rule, stated in the report. DrLIM, PCA, UMAP, openTSNE and PaCMAP
+scale, so they are fitted on the whole training set. Isomap, LLE, spectral embedding, t-SNE
+and the parametric UMAP (whose training visits every graph edge hundreds of times) are
+fitted on a seeded subsample of at most ``max_fit`` training samples.
 Every method is scored on the same seeded subsample of at most ``max_test`` test samples, so
 the numbers in one table are comparable; trustworthiness depends on the number of points
 scored. The kNN classifier of every method is fitted on the embedding of the same training
@@ -31,30 +35,29 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.datasets import load_digits
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-
-from drlim import metrics  # noqa: E402
-from drlim._io import atomic_write, write_bytes, write_json  # noqa: E402
-from drlim._timing import timed_call  # noqa: E402
-from drlim.baselines import BASELINES, fit_baseline, is_inductive  # noqa: E402
-from drlim.data.mnist import load_mnist, mnist_4_9  # noqa: E402
-from drlim.estimator import DrLIM  # noqa: E402
-from drlim.plots import save_figure  # noqa: E402
+from drlim import metrics
+from drlim._io import atomic_write, write_bytes, write_json
+from drlim._timing import timed_call
+from drlim.baselines import BASELINES, fit_baseline, is_inductive
+from drlim.data.mnist import load_mnist, mnist_4_9
+from drlim.estimator import DrLIM
+from drlim.peers import PEER_TITLES, PEERS, fit_peer, is_installed, missing_packages, peer_call
+from drlim.plots import save_figure
 
 __all__ = [
     "DATASETS",
     "METHODS",
+    "PUBLISHED_MNIST",
     "QUICK",
     "CompareConfig",
     "CompareData",
@@ -63,13 +66,15 @@ __all__ = [
     "load_data",
     "main",
     "markdown_report",
+    "method_title",
     "run_comparison",
     "run_method",
     "write_report",
 ]
 
 DATASETS: tuple[str, ...] = ("mnist-4-9", "mnist-10", "digits-8x8")
-METHODS: tuple[str, ...] = ("drlim", "drlim-labels", *BASELINES)
+# The methods with fixed names; DrLIM variants are named in the config ("drlim-...").
+METHODS: tuple[str, ...] = ("drlim", "drlim-labels", *BASELINES, *PEERS)
 DATASET_TITLES = {
     "mnist-4-9": "MNIST 4s and 9s, the paper's set",
     "mnist-10": "MNIST, all ten digits",
@@ -83,11 +88,24 @@ METHOD_TITLES = {
     "lle": "LLE",
     "spectral": "Spectral embedding",
     "tsne": "t-SNE",
+    **PEER_TITLES,
 }
-# Fitted on the whole training set; the others on the capped subsample.
-SCALABLE = frozenset({"drlim", "drlim-labels", "pca"})
+# Fitted on the whole training set (DrLIM variants too); the others on the capped subsample.
+SCALABLE = frozenset({"drlim", "drlim-labels", "pca", "umap", "opentsne", "pacmap"})
 # DrLIM settings that the comparison itself decides.
 _RESERVED_DRLIM_PARAMS = frozenset({"n_components", "n_neighbors", "random_state", "verbose"})
+# Peer settings that the comparison itself decides.
+_RESERVED_PEER_PARAMS = frozenset({"n_components", "random_state"})
+# A test sample moving less than this fraction of the map's spread counts as not moving.
+STABLE_TOLERANCE = 1e-3
+# Published MNIST 2-D numbers, for context: a different scoring protocol from this table's.
+PUBLISHED_MNIST = {
+    "source": "Sainburg, McInnes & Gentner 2021, \"Parametric UMAP embeddings for "
+              "representation and semisupervised learning\", Neural Computation 33(11), "
+              "MNIST in 2-D",
+    "methods": (("t-SNE", 0.987, 0.950), ("parametric t-SNE", 0.966, 0.938),
+                ("UMAP", 0.960, 0.954), ("parametric UMAP", 0.957, 0.961)),
+}
 RUN_NAME = "compare"
 # scikit-learn's digits: 1,797 samples; keep at least 100 for training.
 _MAX_DIGITS_TEST = 1697
@@ -101,13 +119,24 @@ class CompareConfig:
       datasets: data sets, a subset of :data:`DATASETS`.
       label_datasets: data sets on which supervised "DrLIM (labels)" runs as well.
       baselines: baselines, a subset of :data:`drlim.baselines.BASELINES`.
+      peers: the tools users pick instead, a subset of :data:`drlim.peers.PEERS`; they
+        must be installed (``pip install "drlim[peers]"``).
+      peer_params: (peer, settings) pairs: estimator settings, as (name, value) pairs,
+        that depart from a peer's library defaults (stated in the report).
+      dataset_peer_params: (data set, peer, settings) triples: settings, like
+        ``peer_params``, for that data set only, taking precedence.
+      drlim_variants: (method name, settings) pairs: further DrLIM rows, each named
+        "drlim-..." and fitted with these estimator settings over the data set's own, e.g.
+        ``(("drlim-long", (("epochs", 40.0),)),)``.
       n_train_per_digit_4_9, n_test_per_digit_4_9: the paper's 4/9 split (3,000 + 3,000
         training, at most 1,000 + 1,000 test; the test split has 982 fours).
       n_train_mnist10: training images of MNIST-10 (a seeded subset below 60,000).
       n_test_digits: test samples of the 8×8 digits split (the rest train).
-      max_fit: training samples that Isomap, LLE, spectral and t-SNE see, and the size of
-        every method's kNN-classifier reference set.
+      max_fit: training samples that Isomap, LLE, spectral, t-SNE and the parametric UMAP
+        see, and the size of every method's kNN-classifier reference set.
       max_test: test samples every method is scored on.
+      stability_singles: scored test samples that are also mapped one at a time for the
+        transform stability (all are mapped in two halves as well).
       n_neighbors: neighbourhood size of DrLIM's graph, Isomap, LLE and spectral.
       trust_ks: neighbourhood sizes of trustworthiness; continuity_k: of continuity.
       knn_k: neighbours voting in the kNN label classifier.
@@ -125,12 +154,17 @@ class CompareConfig:
     datasets: tuple[str, ...] = DATASETS
     label_datasets: tuple[str, ...] = ("mnist-10",)
     baselines: tuple[str, ...] = BASELINES
+    peers: tuple[str, ...] = ()
+    peer_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    dataset_peer_params: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
+    drlim_variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     n_train_per_digit_4_9: int = 3000
     n_test_per_digit_4_9: int = 1000
     n_train_mnist10: int = 60_000
     n_test_digits: int = 500
     max_fit: int = 6000
     max_test: int = 2000
+    stability_singles: int = 10
     n_neighbors: int = 5
     trust_ks: tuple[int, ...] = (5, 10, 20)
     continuity_k: int = 10
@@ -145,6 +179,7 @@ class CompareConfig:
             ("datasets", self.datasets, DATASETS),
             ("label_datasets", self.label_datasets, DATASETS),
             ("baselines", self.baselines, BASELINES),
+            ("peers", self.peers, PEERS),
         ):
             unknown = [v for v in values if v not in known]
             if unknown or len(set(values)) != len(values):
@@ -155,9 +190,9 @@ class CompareConfig:
             raise ValueError(f"datasets must name at least one of {DATASETS}, got ()")
         for name in ("n_train_per_digit_4_9", "n_test_per_digit_4_9", "n_train_mnist10",
                      "n_test_digits", "max_fit", "max_test", "n_neighbors", "continuity_k",
-                     "knn_k", "timing_repeats", "seed"):
+                     "knn_k", "timing_repeats", "seed", "stability_singles"):
             value = getattr(self, name)
-            low = 0 if name == "seed" else 1
+            low = 0 if name in ("seed", "stability_singles") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         if self.n_train_mnist10 > 60_000:
@@ -176,6 +211,9 @@ class CompareConfig:
             )
         if self.knn_k > self.max_fit:
             raise ValueError(f"knn_k must be <= max_fit ({self.max_fit}), got {self.knn_k}")
+        if self.stability_singles > self.max_test:
+            raise ValueError(f"stability_singles must be <= max_test ({self.max_test}), "
+                             f"got {self.stability_singles}")
         _check_drlim_params("drlim_params", self.drlim_params)
         for entry in self.dataset_drlim_params:
             if not isinstance(entry, tuple) or len(entry) != 2 or entry[0] not in DATASETS:
@@ -184,17 +222,72 @@ class CompareConfig:
                     f"in {DATASETS}, got {entry!r}"
                 )
             _check_drlim_params(f"dataset_drlim_params[{entry[0]!r}]", entry[1])
+        names = [entry[0] if isinstance(entry, tuple) and entry else entry
+                 for entry in self.drlim_variants]
+        for entry in self.drlim_variants:
+            if (not isinstance(entry, tuple) or len(entry) != 2 or not isinstance(entry[0], str)
+                    or not entry[0].startswith("drlim-") or entry[0] in METHODS
+                    or names.count(entry[0]) > 1):
+                raise ValueError(
+                    f"drlim_variants must be (name, settings) pairs with distinct names "
+                    f"'drlim-...' other than {METHODS[:2]}, got {entry!r}"
+                )
+            _check_drlim_params(f"drlim_variants[{entry[0]!r}]", entry[1])
+        for entry in self.peer_params:
+            if not isinstance(entry, tuple) or len(entry) != 2 or entry[0] not in PEERS:
+                raise ValueError(
+                    f"peer_params must be (peer, settings) pairs with peers in {PEERS}, "
+                    f"got {entry!r}"
+                )
+            _check_peer_params(f"peer_params[{entry[0]!r}]", entry[1])
+        for entry in self.dataset_peer_params:
+            if (not isinstance(entry, tuple) or len(entry) != 3 or entry[0] not in DATASETS
+                    or entry[1] not in PEERS):
+                raise ValueError(
+                    f"dataset_peer_params must be (data set, peer, settings) triples with data "
+                    f"sets in {DATASETS} and peers in {PEERS}, got {entry!r}"
+                )
+            _check_peer_params(f"dataset_peer_params[{entry[:2]!r}]", entry[2])
 
-    def drlim_settings(self, dataset: str) -> dict[str, Any]:
-        """The ``DrLIM`` settings used on ``dataset``: its own over the common ones.
+    def drlim_settings(self, dataset: str, variant: str | None = None) -> dict[str, Any]:
+        """The ``DrLIM`` settings used on ``dataset``: its own over the common ones, and
+        those of DrLIM variant ``variant`` (one of ``drlim_variants``) over both.
 
-        >>> CompareConfig(drlim_params=(("epochs", 20.0),),
-        ...               dataset_drlim_params=(("mnist-10", (("epochs", 4.0),)),),
-        ...               ).drlim_settings("mnist-10")
-        {'epochs': 4.0}
+        >>> config = CompareConfig(drlim_params=(("epochs", 20.0),),
+        ...                        dataset_drlim_params=(("mnist-10", (("epochs", 4.0),)),),
+        ...                        drlim_variants=(("drlim-slow", (("learning_rate", 1e-3),)),))
+        >>> config.drlim_settings("mnist-10"), config.drlim_settings("mnist-4-9", "drlim-slow")
+        ({'epochs': 4.0}, {'epochs': 20.0, 'learning_rate': 0.001})
         """
         own = dict(self.dataset_drlim_params).get(dataset, ())
-        return {**dict(self.drlim_params), **dict(own)}
+        extra = dict(self.drlim_variants)[variant] if variant is not None else ()
+        return {**dict(self.drlim_params), **dict(own), **dict(extra)}
+
+    def peer_settings(self, peer: str, dataset: str | None = None) -> dict[str, Any]:
+        """The settings of ``peer`` that depart from its library's defaults (on ``dataset``:
+        its own over the common ones).
+
+        >>> config = CompareConfig(peer_params=(("parametric-umap", (("n_epochs", 20),)),),
+        ...     dataset_peer_params=(("digits-8x8", "parametric-umap", (("n_epochs", 500),)),))
+        >>> config.peer_settings("parametric-umap"), config.peer_settings("umap", "digits-8x8")
+        ({'n_epochs': 20}, {})
+        >>> config.peer_settings("parametric-umap", "digits-8x8")
+        {'n_epochs': 500}
+        """
+        own = [settings for name, which, settings in self.dataset_peer_params
+               if (name, which) == (dataset, peer)]
+        return {**dict(dict(self.peer_params).get(peer, ())), **dict(own[0] if own else ())}
+
+
+def _check_peer_params(name: str, settings: Any) -> None:
+    """``settings`` must be (name, value) pairs leaving the comparison's own settings alone."""
+    if not isinstance(settings, tuple) or any(
+            not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], str)
+            or pair[0] in _RESERVED_PEER_PARAMS for pair in settings):
+        raise ValueError(
+            f"{name} must be (name, value) pairs with names other than "
+            f"{sorted(_RESERVED_PEER_PARAMS)}, got {settings!r}"
+        )
 
 
 def _check_drlim_params(name: str, params: Any) -> None:
@@ -208,14 +301,18 @@ def _check_drlim_params(name: str, params: Any) -> None:
         )
 
 
-# Tiny samples of every data set and method: checks the whole pipeline in well under a minute.
+# Tiny samples of every data set and method (the peers that are installed): checks the whole
+# pipeline in about a minute.
 QUICK = CompareConfig(
+    peers=tuple(peer for peer in PEERS if is_installed(peer)),
+    peer_params=(("parametric-umap", (("n_epochs", 5),)),),
     n_train_per_digit_4_9=80,
     n_test_per_digit_4_9=40,
     n_train_mnist10=300,
     n_test_digits=200,
     max_fit=150,
     max_test=60,
+    stability_singles=3,
     drlim_params=(("epochs", 1.0), ("batch_size", 16)),
 )
 
@@ -293,13 +390,29 @@ def load_data(name: str, config: CompareConfig) -> CompareData:
 def _methods(name: str, config: CompareConfig) -> tuple[str, ...]:
     """The methods run on data set ``name``, in table order."""
     labels = ("drlim-labels",) if name in config.label_datasets else ()
-    return ("drlim", *labels, *config.baselines)
+    variants = tuple(variant for variant, _ in config.drlim_variants)
+    return ("drlim", *labels, *variants, *config.baselines, *config.peers)
 
 
-def _fit_drlim(method: str, data: CompareData, config: CompareConfig) -> dict:
+def method_title(method: str, config: CompareConfig) -> str:
+    """The name of ``method`` in the tables; a DrLIM variant shows its own settings.
+
+    >>> method_title("drlim-long", CompareConfig(drlim_variants=(("drlim-long",
+    ...                                                          (("epochs", 40.0),)),)))
+    'DrLIM (epochs=40.0)'
+    """
+    if method in METHOD_TITLES:
+        return METHOD_TITLES[method]
+    settings = dict(config.drlim_variants)[method]
+    return "DrLIM (" + ", ".join(f"{name}={value!r}" for name, value in settings) + ")"
+
+
+def _fit_drlim(method: str, data: CompareData,
+               config: CompareConfig) -> tuple[dict, Callable[[np.ndarray], np.ndarray]]:
     """Fit DrLIM on the whole training set; time its transform after a JIT warm-up."""
+    variant = None if method in ("drlim", "drlim-labels") else method
     model = DrLIM(n_neighbors=config.n_neighbors, random_state=config.seed,
-                  **config.drlim_settings(data.name))
+                  **config.drlim_settings(data.name, variant))
     labels = data.y_train if method == "drlim-labels" else None
     _, fit_seconds = timed_call(lambda: model.fit(data.x_train, labels))
     model.transform(data.x_test)  # compiles the mapping for this batch shape
@@ -312,37 +425,65 @@ def _fit_drlim(method: str, data: CompareData, config: CompareConfig) -> dict:
         "n_fit": len(data.x_train),
         "fit_seconds": fit_seconds,
         "transform_seconds": transform_seconds,
-    }
+    }, model.transform
+
+
+def _transform_stability(transform: Callable[[np.ndarray], np.ndarray], data: CompareData,
+                         z_test: np.ndarray, config: CompareConfig) -> float:
+    """:func:`drlim.metrics.transform_stability` of a fitted ``transform`` on the scored test
+    samples: ``z_test`` (one call with all of them) against two calls with one half each,
+    and against ``config.stability_singles`` of them mapped one at a time; the larger."""
+    half = len(data.x_test) // 2
+    halves = np.concatenate([transform(data.x_test[:half]), transform(data.x_test[half:])])
+    moves = metrics.transform_stability(z_test, halves)
+    singles = min(config.stability_singles, len(data.x_test))
+    if singles:
+        alone = np.concatenate([transform(data.x_test[i:i + 1]) for i in range(singles)])
+        moves = max(moves, metrics.transform_stability(z_test, alone, index=np.arange(singles)))
+    return moves
 
 
 def run_method(method: str, data: CompareData, config: CompareConfig) -> dict:
     """Fit ``method`` on ``data`` and embed the reference training subsample and test samples.
 
-    Returns a dict with ``z_fit`` (embedding of ``data.x_train[data.fit_subset]``),
-    ``z_test``, ``out_of_sample``, ``n_fit`` (training samples learned from),
-    ``fit_seconds`` and ``transform_seconds`` (None for transductive methods).
+    ``method`` is one of :data:`METHODS` or a DrLIM variant of ``config``. Returns a dict
+    with ``z_fit`` (embedding of ``data.x_train[data.fit_subset]``), ``z_test``,
+    ``out_of_sample``, ``n_fit`` (training samples learned from), ``fit_seconds``, and
+    ``transform_seconds`` and ``transform_stability`` (None for transductive methods).
 
     >>> data = load_data("digits-8x8", CompareConfig(max_test=100))
-    >>> run_method("pca", data, CompareConfig())["z_test"].shape
-    (100, 2)
+    >>> run = run_method("pca", data, CompareConfig())
+    >>> run["z_test"].shape, run["transform_stability"] < 1e-5  # float32 rounding at most
+    ((100, 2), True)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method in ("drlim", "drlim-labels"):
-        return _fit_drlim(method, data, config)
-    whole = method in SCALABLE
-    x_fit = data.x_train if whole else data.x_train[data.fit_subset]
-    result = fit_baseline(method, x_fit, data.x_test, n_components=2,
-                          n_neighbors=config.n_neighbors, seed=config.seed,
-                          repeats=config.timing_repeats)
-    return {
-        "z_fit": result.Z_train[data.fit_subset] if whole else result.Z_train,
-        "z_test": result.Z_test,
-        "out_of_sample": is_inductive(method),
-        "n_fit": len(x_fit),
-        "fit_seconds": result.fit_seconds,
-        "transform_seconds": result.transform_seconds,
-    }
+    known = (*METHODS, *dict(config.drlim_variants))
+    if method not in known:
+        raise ValueError(f"method must be one of {known}, got {method!r}")
+    if method == "drlim" or method.startswith("drlim-"):
+        run, transform = _fit_drlim(method, data, config)
+    else:
+        whole = method in SCALABLE
+        x_fit = data.x_train if whole else data.x_train[data.fit_subset]
+        if method in PEERS:
+            result = fit_peer(method, x_fit, data.x_test, n_components=2, seed=config.seed,
+                              repeats=config.timing_repeats,
+                              **config.peer_settings(method, data.name))
+        else:
+            result = fit_baseline(method, x_fit, data.x_test, n_components=2,
+                                  n_neighbors=config.n_neighbors, seed=config.seed,
+                                  repeats=config.timing_repeats)
+        run = {
+            "z_fit": result.Z_train[data.fit_subset] if whole else result.Z_train,
+            "z_test": result.Z_test,
+            "out_of_sample": method in PEERS or is_inductive(method),
+            "n_fit": len(x_fit),
+            "fit_seconds": result.fit_seconds,
+            "transform_seconds": result.transform_seconds,
+        }
+        transform = result.transform
+    run["transform_stability"] = (
+        None if transform is None else _transform_stability(transform, data, run["z_test"], config))
+    return run
 
 
 def evaluate(data: CompareData, z_fit: np.ndarray, z_test: np.ndarray,
@@ -371,26 +512,43 @@ def _save_embeddings(path: Path, run: dict, data: CompareData) -> None:
     atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
+def _rank(rows: list[dict], method: str, key: str) -> int:
+    """1 + the number of ``rows`` scoring strictly higher than ``method`` on ``key``."""
+    score = next(row[key] for row in rows if row["method"] == method)
+    return 1 + sum(row[key] > score for row in rows)
+
+
 def _targets(rows: list[dict]) -> dict[str, Any]:
-    """The issue's targets on one data set: DrLIM (5-NN) against the other methods."""
-    by_method = {row["method"]: row for row in rows}
-    drlim = by_method.get("drlim")
-    if drlim is None:
+    """Where the unsupervised methods that map unseen samples stand on one data set.
+
+    The best of them by T@5 and by kNN label accuracy and the fastest transform (overall
+    and among the nonlinear methods, PCA aside), each a list (ties share the lead); the
+    rank of every DrLIM row (1 is the best; ties share a rank); the methods whose test
+    samples move by more than
+    :data:`STABLE_TOLERANCE` of the map's spread when mapped in another grouping.
+    "DrLIM (labels)" is left out: it learns from the labels the kNN accuracy scores.
+    """
+    mapped = [r for r in rows if r["out_of_sample"] and r["method"] != "drlim-labels"]
+    if not mapped:
         return {}
-    mapped = [r for r in rows if r["out_of_sample"] and not r["method"].startswith("drlim")]
-    nonlinear = [r for r in mapped if r["method"] != "pca"]
-    transductive = [r for r in rows if not r["out_of_sample"]]
-    speed = drlim["transform_seconds_per_1000"]
+    drlims = [r["method"] for r in mapped if r["method"].startswith("drlim")]
+
+    def best(key: str, candidates: list[dict], sign: float = 1.0) -> list[str]:
+        top = max(sign * r[key] for r in candidates)
+        return [r["method"] for r in candidates if sign * r[key] == top]
+
+    speed = "transform_seconds_per_1000"
     return {
-        "drlim_best_t5_out_of_sample": all(
-            drlim["trustworthiness_5"] >= r["trustworthiness_5"] for r in mapped),
-        "drlim_fastest_transform": all(
-            speed <= r["transform_seconds_per_1000"] for r in mapped),
-        "drlim_fastest_nonlinear_transform": all(
-            speed <= r["transform_seconds_per_1000"] for r in nonlinear),
-        "transductive_above_drlim_t5": [
-            r["method"] for r in transductive
-            if r["trustworthiness_5"] > drlim["trustworthiness_5"]],
+        "n_ranked": len(mapped),
+        "best_t5": best("trustworthiness_5", mapped),
+        "best_knn": best("knn_accuracy", mapped),
+        "drlim_rank_t5": {m: _rank(mapped, m, "trustworthiness_5") for m in drlims},
+        "drlim_rank_knn": {m: _rank(mapped, m, "knn_accuracy") for m in drlims},
+        "fastest_transform": best(speed, mapped, -1.0),
+        "fastest_nonlinear_transform": best(
+            speed, [r for r in mapped if r["method"] != "pca"] or mapped, -1.0),
+        "unstable": {r["method"]: r["transform_stability"] for r in mapped
+                     if r["transform_stability"] > STABLE_TOLERANCE},
     }
 
 
@@ -410,6 +568,12 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     """
     if not isinstance(config, CompareConfig):
         raise ValueError(f"config must be a CompareConfig, got {type(config).__name__}")
+    missing = sorted({package for peer in config.peers for package in missing_packages(peer)})
+    if missing:
+        raise ValueError(
+            f"config.peers must be installed (pip install \"drlim[peers]\"), got "
+            f"{', '.join(missing)} missing"
+        )
     run_dir = Path(run_dir)
     started = time.perf_counter()
     result: dict[str, Any] = {
@@ -427,7 +591,7 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
             seconds = run["transform_seconds"]
             row = {
                 "method": method,
-                "title": METHOD_TITLES[method],
+                "title": method_title(method, config),
                 "out_of_sample": run["out_of_sample"],
                 "n_fit": run["n_fit"],
                 "n_test": len(data.x_test),
@@ -435,10 +599,11 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
                 "fit_seconds": run["fit_seconds"],
                 "transform_seconds_per_1000": (
                     None if seconds is None else 1000.0 * seconds / len(data.x_test)),
+                "transform_stability": run["transform_stability"],
             }
             rows.append(row)
             if verbose:
-                print(f"{name:10s} {method:12s} fit {run['fit_seconds']:7.1f} s  "
+                print(f"{name:10s} {method:16s} fit {run['fit_seconds']:7.1f} s  "
                       f"T@5 {row['trustworthiness_5']:.3f}", flush=True)
         result["datasets"].append({
             "name": name,
@@ -448,6 +613,10 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
             "n_test_pool": data.n_test_pool,
             "n_test": len(data.x_test),
             "drlim_params": config.drlim_settings(name),
+            "drlim_variant_params": {variant: config.drlim_settings(name, variant)
+                                     for variant, _ in config.drlim_variants},
+            "peer_calls": {peer: peer_call(peer, 2, config.seed, config.peer_settings(peer, name))
+                           for peer in config.peers},
             "methods": rows,
             "targets": _targets(rows),
         })
@@ -474,7 +643,7 @@ def _dataset_table(entry: dict, config: dict) -> list[str]:
     headers = ["Method", "Out-of-sample", "Fitted on", "Scored on"]
     headers += [f"T@{k}" for k in config["trust_ks"]]
     headers += [f"C@{config['continuity_k']}", f"{config['knn_k']}-NN acc.", "Coinciding",
-                "Fit (s)", "Transform (s / 1,000)"]
+                "Fit (s)", "Transform (s / 1,000)", "Transform stability"]
     best = {key: max(row[key] for row in rows) for key in quality}
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
@@ -486,40 +655,99 @@ def _dataset_table(entry: dict, config: dict) -> list[str]:
             cell = _format(row[key])
             cells.append(f"**{cell}**" if row[key] == best[key] else cell)
         cells += [_format(row["coinciding"]), _format(row["fit_seconds"], 1),
-                  _format(row["transform_seconds_per_1000"], 4)]
+                  _format(row["transform_seconds_per_1000"], 4),
+                  _format(row["transform_stability"])]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def _sizes_note(entry: dict, config: dict) -> str:
-    costly = [METHOD_TITLES[m["method"]] for m in entry["methods"]
-              if m["method"] not in SCALABLE]
+    """Which methods learned from the whole training set and which from the subsample."""
+    whole = [row["title"] for row in entry["methods"]
+             if row["out_of_sample"] and row["n_fit"] == entry["n_train"]]
+    capped = [row["title"] for row in entry["methods"] if row["title"] not in whole]
     note = (f"Training set {entry['n_train']:,}, test set {entry['n_test_pool']:,}; every "
             f"method is scored on the same {entry['n_test']:,} test samples")
     if entry["n_test"] < entry["n_test_pool"]:
         note += f" (a seeded subsample, cap {config['max_test']:,})"
-    note += ". DrLIM and PCA learn from the whole training set"
-    if costly:
-        if entry["n_fit_subsample"] < entry["n_train"]:
-            note += (f"; {', '.join(costly)} from a seeded subsample of "
-                     f"{entry['n_fit_subsample']:,} (cap {config['max_fit']:,})")
-        else:
-            note += ", and so do the other methods"
-    return note + "."
+    if not capped:
+        return note + ". Every method learns from the whole training set."
+    if entry["n_fit_subsample"] == entry["n_train"]:
+        return note + ". Every method learns from the whole training set (the transductive " \
+                      "ones with the test samples)."
+    return (note + f". {', '.join(whole)} learn from the whole training set; "
+            f"{', '.join(capped)} from a seeded subsample of {entry['n_fit_subsample']:,} "
+            f"(cap {config['max_fit']:,}).")
 
 
-def _target_lines(entry: dict) -> list[str]:
+def _ordinal(rank: int) -> str:
+    """1 → "1st", 2 → "2nd", 11 → "11th"."""
+    suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return f"{rank}{suffix}"
+
+
+def _target_lines(entry: dict, config: dict) -> list[str]:
+    """What the table shows, in words: who leads, where each DrLIM row ranks, speed, stability."""
     targets = entry["targets"]
     if not targets:
         return []
-    above = ", ".join(METHOD_TITLES[m] for m in targets["transductive_above_drlim_t5"])
+    rows = {row["method"]: row for row in entry["methods"]}
+    t5, knn, speed = "trustworthiness_5", "knn_accuracy", "transform_seconds_per_1000"
+    knn_name = f"{config['knn_k']}-NN accuracy"
+
+    def named(methods: list[str], key: str) -> str:
+        titles = [rows[m]["title"] for m in methods]
+        joined = ", ".join(titles[:-1]) + " and " + titles[-1] if len(titles) > 1 else titles[0]
+        return f"{joined} ({_format(rows[methods[0]][key])})"
+
+    def fastest(methods: list[str]) -> str:
+        return (", ".join(rows[m]["title"] for m in methods)
+                + f", {_format(rows[methods[0]][speed], 4)}")
+
+    n = targets["n_ranked"]
+    lines = [
+        "",
+        f"Of the {n} unsupervised methods that map unseen samples, the highest T@5 is "
+        f"{named(targets['best_t5'], t5)} and the best {knn_name} "
+        f"{named(targets['best_knn'], knn)}.",
+    ]
+    lead_t5 = rows[targets["best_t5"][0]][t5]
+    lead_knn = rows[targets["best_knn"][0]][knn]
+    for method, rank in targets["drlim_rank_t5"].items():
+        row = rows[method]
+        rank_knn = targets["drlim_rank_knn"][method]
+        lines[-1] += (
+            f" {row['title']} ranks {_ordinal(rank)} of {n} at T@5 ({_format(row[t5])}, "
+            f"{_format(lead_t5 - row[t5])} below the best) and {_ordinal(rank_knn)} at "
+            f"{knn_name} ({_format(row[knn])}, {_format(lead_knn - row[knn])} below).")
+    lines[-1] += (
+        f" Fastest transform: {fastest(targets['fastest_transform'])} s / 1,000; "
+        f"among the nonlinear methods: {fastest(targets['fastest_nonlinear_transform'])}.")
+    unstable = targets["unstable"]
+    if unstable:
+        moved = ", ".join(f"{rows[m]['title']} up to {_format(v, 2)}×"
+                          for m, v in sorted(unstable.items(), key=lambda item: -item[1]))
+        lines[-1] += (f" Mapped in another grouping, test samples move: {moved} the map's "
+                      f"spread; the other methods by less than {STABLE_TOLERANCE:g}×.")
+    else:
+        lines[-1] += (f" No method's test samples move by {STABLE_TOLERANCE:g}× the map's "
+                      "spread or more when mapped in another grouping.")
+    return lines
+
+
+def _published_lines(entry: dict) -> list[str]:
+    """The published MNIST numbers, under the MNIST-10 table, with how their protocol differs."""
+    if entry["name"] != "mnist-10":
+        return []
+    numbers = "; ".join(f"{name} {trust:.3f} / {knn:.3f}"
+                        for name, trust, knn in PUBLISHED_MNIST["methods"])
     return [
         "",
-        "DrLIM (5-NN graph) has the highest T@5 among the methods that map unseen samples: "
-        f"{_format(targets['drlim_best_t5_out_of_sample'])}; the fastest transform among them: "
-        f"{_format(targets['drlim_fastest_transform'])} (among the nonlinear ones, PCA "
-        f"aside: {_format(targets['drlim_fastest_nonlinear_transform'])}). Transductive "
-        f"methods above it at T@5: {above or 'none'}.",
+        f"Published, for context ({PUBLISHED_MNIST['source']}; trustworthiness / 5-NN "
+        f"accuracy): {numbers}. Their trustworthiness is measured on the training points "
+        "that the embedding was fitted on, ours on held-out test samples, and their networks "
+        "and training budgets are their own: the numbers do not compare directly with this "
+        "table.",
     ]
 
 
@@ -531,20 +759,33 @@ def _drlim_call(params: dict[str, Any]) -> str:
     return f"`DrLIM({given})`, the estimator's defaults otherwise"
 
 
+def _compared(result: dict) -> str:
+    """The methods other than DrLIM in the report, in table order, in words."""
+    titles: list[str] = []
+    for entry in result["datasets"]:
+        for row in entry["methods"]:
+            if not row["method"].startswith("drlim") and row["title"] not in titles:
+                titles.append(row["title"])
+    if len(titles) < 2:
+        return "".join(titles) or "nothing else"
+    return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
 def markdown_report(result: dict) -> str:
     """``comparison.md``: what was measured and how, then one table per data set.
 
     >>> import tempfile
-    >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",))
+    >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",),
+    ...                             peers=())
     >>> result = run_comparison(quick, tempfile.mkdtemp(), verbose=False)
-    >>> markdown_report(result).startswith("# DrLIM against")
-    True
+    >>> markdown_report(result).splitlines()[0]
+    '# DrLIM against PCA'
     """
     config = result["config"]
     machine = result["machine"]
     ks = ", ".join(str(k) for k in config["trust_ks"])
     lines = [
-        "# DrLIM against PCA, Isomap, LLE, spectral embedding and t-SNE",
+        f"# DrLIM against {_compared(result)}",
         "",
         "Generated by `drlim compare` (`drlim.compare`); raw numbers in `comparison.json`, "
         "test embeddings in `comparison.png`. All maps are 2-D.",
@@ -565,6 +806,13 @@ def markdown_report(result: dict) -> str:
         "training; transductive methods: embedding train and test). **Transform**: seconds "
         f"to map 1,000 new samples, the fastest of {config['timing_repeats']} calls (DrLIM's "
         "after one more call that compiles the network).",
+        "- **Transform stability**: the scored test samples are mapped once in one call, "
+        f"once in two calls of one half each, and {config['stability_singles']} of them one "
+        "at a time; the column is the largest move of a sample between these groupings, "
+        "divided by the map's spread (the root mean square distance of the test samples to "
+        "their centroid). A learned function scores 0; transforms that optimise the new "
+        "samples together can place a sample differently depending on the other samples "
+        "of the call. \"—\": the method has no transform.",
         f"- Seed {config['seed']}; {config['n_neighbors']} neighbours for the DrLIM graph, "
         "Isomap, LLE and spectral embedding. Measured on "
         f"{machine['cpu_count']} CPU cores (load average "
@@ -574,12 +822,24 @@ def markdown_report(result: dict) -> str:
         "- Every baseline runs with scikit-learn's defaults apart from the neighbours; "
         "DrLIM's settings are stated under each table.",
     ]
+    if any(entry.get("peer_calls") for entry in result["datasets"]):
+        lines.append(
+            "- The peers run with their libraries' defaults apart from the settings in the "
+            "calls stated under each table. The parametric UMAP trains DrLIM's own network "
+            "(the paper's conv net on MNIST, the 20-unit MLP on flat data; the same layers "
+            "and parameter count, in Keras), so the loss, not the network, differs.")
     for entry in result["datasets"]:
         lines += ["", f"## {entry['title']} (`{entry['name']}`)", "",
                   _sizes_note(entry, config), ""]
         lines += _dataset_table(entry, config)
         lines += ["", f"DrLIM ran as {_drlim_call(entry['drlim_params'])}."]
-        lines += _target_lines(entry)
+        titles = {row["method"]: row["title"] for row in entry["methods"]}
+        for variant, params in entry.get("drlim_variant_params", {}).items():
+            lines[-1] += f" {titles[variant]} ran as {_drlim_call(params)}."
+        for peer, call in entry.get("peer_calls", {}).items():
+            lines[-1] += f" {titles[peer]}: `{call}`."
+        lines += _target_lines(entry, config)
+        lines += _published_lines(entry)
     return "\n".join(lines) + "\n"
 
 
@@ -598,8 +858,13 @@ def comparison_figure(run_dir: str | os.PathLike) -> Figure:
         raise ValueError(f"run_dir must hold results.json from run_comparison, got {run_dir}")
     result = json.loads(results_path.read_text())
     entries = result["datasets"]
-    columns = [m for m in METHODS
-               if any(row["method"] == m for e in entries for row in e["methods"])]
+    present: list[str] = []
+    for entry in entries:
+        present += [row["method"] for row in entry["methods"] if row["method"] not in present]
+    # table order: DrLIM, DrLIM (labels), the DrLIM variants, the baselines, the peers
+    variants = [m for m in present if m not in METHODS]
+    columns = [m for m in METHODS[:2] if m in present] + variants
+    columns += [m for m in METHODS[2:] if m in present]
     fig, axes = plt.subplots(len(entries), len(columns), squeeze=False,
                              figsize=(1.9 * len(columns), 2.0 * len(entries) + 0.4),
                              constrained_layout=True)
@@ -622,7 +887,7 @@ def comparison_figure(run_dir: str | os.PathLike) -> Figure:
                        rasterized=True)
             _zoom(ax, z)
             marker = "" if rows[method]["out_of_sample"] else " (transd.)"
-            ax.set_title(f"{METHOD_TITLES[method]}{marker}\n"
+            ax.set_title(f"{rows[method]['title']}{marker}\n"
                          f"T@5 {rows[method]['trustworthiness_5']:.3f}", fontsize=7)
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(d), markersize=4,
                           label=str(d)) for d in range(10)]

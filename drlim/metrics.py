@@ -14,6 +14,8 @@ figures of the paper are about how well the learned mapping treats data it never
 - :func:`cylinder_fit`: does a 3-D map look like the paper's NORB cylinder (Fig. 8)?
 - :func:`coinciding_fraction`: has the map collapsed samples onto one another (which
   trustworthiness, blind to ties, cannot see)?
+- :func:`transform_stability`: does a sample's place on the map depend on which other samples
+  were mapped with it?
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "lighting_spread_ratio",
     "orbit_spread_ratio",
     "split_knn_accuracy",
+    "transform_stability",
     "trustworthiness",
 ]
 
@@ -226,6 +229,11 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test, k: int = 5) -> float:
     return float(np.mean(classifier.predict(Z_test) == y_test))
 
 
+def _spread(Z: np.ndarray) -> float:
+    """The map's spread: the root mean square distance of the samples to their centroid."""
+    return float(np.sqrt(np.mean(np.sum((Z - Z.mean(axis=0)) ** 2, axis=1))))
+
+
 def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
     """Fraction of samples whose nearest other sample lies on top of them.
 
@@ -242,11 +250,63 @@ def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
     Z = _as_flat("Z", Z, min_samples=2)
     if not rtol > 0:
         raise ValueError(f"rtol must be > 0, got {rtol!r}")
-    spread = float(np.sqrt(np.mean(np.sum((Z - Z.mean(axis=0)) ** 2, axis=1))))
+    spread = _spread(Z)
     if spread == 0.0:
         return 1.0
     nearest, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
     return float(np.mean(nearest[:, 1] < rtol * spread))
+
+
+def transform_stability(Z, Z_regrouped, index=None) -> float:
+    """Largest move of a sample between two groupings of one transform, over the map's spread.
+
+    ``Z`` maps a set of samples in one call; ``Z_regrouped`` maps the samples ``index`` of
+    that set (all of them when None) in other calls, e.g. in two halves or one at a time.
+    A learned function maps each sample on its own and scores 0 (up to rounding); methods
+    whose ``transform`` optimises the new samples together (UMAP, PaCMAP) can place a
+    sample differently depending on the other rows of the call. The move of sample i is
+    the Euclidean distance ``||Z[index[i]] - Z_regrouped[i]||``; the spread is the root
+    mean square distance of the rows of ``Z`` to their centroid (the scale
+    :func:`coinciding_fraction` uses), so 1.0 means a sample moved as far as a typical
+    sample lies from the centre of the map.
+
+    Args:
+      Z: (n, p) embedding of the samples mapped in one call; its spread must be > 0.
+      Z_regrouped: (m, p) embedding of the samples ``index`` mapped in another grouping.
+      index: (m,) distinct row indices into ``Z``; None means ``m == n`` and the same order.
+
+    Returns:
+      ``max_i ||Z[index[i]] - Z_regrouped[i]|| / spread(Z)``.
+
+    >>> import numpy as np
+    >>> Z = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # spread sqrt(2)
+    >>> transform_stability(Z, Z)
+    0.0
+    >>> round(transform_stability(Z, Z[[3]] + [0.0, 0.5], index=[3]), 4)
+    0.3536
+    """
+    Z = _as_flat("Z", Z, min_samples=2)
+    Z_regrouped = _as_flat("Z_regrouped", Z_regrouped)
+    if index is None:
+        rows = np.arange(Z.shape[0])
+    else:
+        rows = np.asarray(index)
+        if (rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer)
+                or np.unique(rows).size != rows.size or rows.size == 0
+                or rows.min() < 0 or rows.max() >= Z.shape[0]):
+            raise ValueError(
+                f"index must be distinct ints in [0, {Z.shape[0]}), got {index!r}"
+            )
+    if Z_regrouped.shape != (rows.size, Z.shape[1]):
+        raise ValueError(
+            f"Z_regrouped must have shape ({rows.size}, {Z.shape[1]}), "
+            f"got {Z_regrouped.shape}"
+        )
+    spread = _spread(Z)
+    if spread == 0.0:
+        raise ValueError("Z must have a spread > 0 (distinct points), got all points equal")
+    moves = np.sqrt(np.sum((Z[rows] - Z_regrouped) ** 2, axis=1))
+    return float(moves.max() / spread)
 
 
 def split_knn_accuracy(Z, y, k: int = 5, seed: int = 0) -> float:

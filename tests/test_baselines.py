@@ -35,11 +35,15 @@ def test_fit_baseline_shapes_flags_and_timings(name, digits):
     assert result.transductive == (not baselines.is_inductive(name))
     assert result.fit_seconds > 0
     if result.transductive:
-        assert result.transform_seconds is None
+        assert result.transform_seconds is None and result.transform is None
         assert result.n_fit == 300
     else:
         assert result.transform_seconds > 0
         assert result.n_fit == 200
+        # the kept mapping gives the same test embedding in a later call, images or flat
+        np.testing.assert_allclose(result.transform(X_test), result.Z_test, atol=1e-8)
+        np.testing.assert_allclose(result.transform(X_test.reshape(100, -1)[:7]),
+                                   result.Z_test[:7], atol=1e-8)
 
 
 def test_repeated_transform_timing_keeps_the_embedding(digits):

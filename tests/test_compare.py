@@ -13,6 +13,7 @@ from drlim import compare
 from drlim.compare import QUICK, CompareConfig, load_data, markdown_report
 
 TRANSDUCTIVE = {"spectral", "tsne"}
+LEARNED_FUNCTIONS = {"drlim", "drlim-labels", "pca", "isomap", "lle", "parametric-umap"}
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,9 @@ def test_table_has_a_row_per_method_and_data_set(quick_run):
     result, root = quick_run
     text = (root / "figures" / "comparison.md").read_text()
     expected = {
-        "mnist-4-9": ["drlim", *compare.BASELINES],
-        "mnist-10": ["drlim", "drlim-labels", *compare.BASELINES],
-        "digits-8x8": ["drlim", *compare.BASELINES],
+        "mnist-4-9": ["drlim", *compare.BASELINES, *QUICK.peers],
+        "mnist-10": ["drlim", "drlim-labels", *compare.BASELINES, *QUICK.peers],
+        "digits-8x8": ["drlim", *compare.BASELINES, *QUICK.peers],
     }
     assert [e["name"] for e in result["datasets"]] == list(expected)
     sections = re.split(r"^## ", text, flags=re.MULTILINE)[1:]
@@ -56,6 +57,11 @@ def test_table_has_a_row_per_method_and_data_set(quick_run):
     assert text.count("DrLIM ran as `DrLIM(epochs=1.0, batch_size=16)`, the estimator's "
                       "defaults otherwise.") == 3
     assert "the fastest of 3 calls" in text
+    assert "3 of them one at a time" in text
+    assert text.count("Published, for context") == 1  # under the MNIST-10 table
+    for entry in result["datasets"]:
+        for peer in QUICK.peers:
+            assert f"{compare.METHOD_TITLES[peer]}: `{entry['peer_calls'][peer]}`." in text
 
 
 def test_numbers_are_in_range_and_flags_right(quick_run):
@@ -69,8 +75,12 @@ def test_numbers_are_in_range_and_flags_right(quick_run):
         assert row["out_of_sample"] is not transductive
         if transductive:
             assert row["transform_seconds_per_1000"] is None
+            assert row["transform_stability"] is None
         else:
             assert row["transform_seconds_per_1000"] > 0
+            assert row["transform_stability"] >= 0.0
+        if row["method"] in LEARNED_FUNCTIONS:  # a sample's place never depends on the others
+            assert row["transform_stability"] < 1e-4, (entry["name"], row["method"])
         # the same scored test samples for every method; whole or capped training sets
         assert row["n_test"] == entry["n_test"] == min(entry["n_test_pool"], QUICK.max_test)
         whole = row["method"] in compare.SCALABLE
@@ -128,8 +138,14 @@ def test_figure_has_a_panel_per_method_and_data_set(quick_run):
     _, root = quick_run
     fig = compare.comparison_figure(root / "runs" / "compare")
     titled = [ax for ax in fig.axes if ax.get_title()]
-    assert len(titled) == 3 * len(compare.BASELINES) + 4  # DrLIM everywhere, labels once
+    # DrLIM everywhere, labels once
+    assert len(titled) == 3 * (len(compare.BASELINES) + len(QUICK.peers)) + 4
     assert sum("(transd.)" in ax.get_title() for ax in titled) == 6
+    # the columns follow the table: DrLIM (labels) second although MNIST 4/9 lacks it
+    columns = 2 + len(compare.BASELINES) + len(QUICK.peers)
+    titles = [ax.get_title().split("\n")[0] for ax in fig.axes]
+    assert titles[:2] == ["DrLIM (5-NN graph)", ""]
+    assert titles[columns:columns + 3] == ["DrLIM (5-NN graph)", "DrLIM (labels)", "PCA"]
 
 
 def test_load_data_is_deterministic_and_sized():
@@ -151,21 +167,25 @@ def test_load_data_is_deterministic_and_sized():
     assert set(np.unique(load_data("mnist-4-9", config).y_train)) == {4, 9}
 
 
-def _fake_row(method, t5, transform):
+def _fake_row(method, t5, transform, knn=0.5, stability=0.0, n_fit=1000):
     return {"method": method, "title": compare.METHOD_TITLES[method],
-            "out_of_sample": method not in TRANSDUCTIVE, "n_fit": 1000, "n_test": 200,
+            "out_of_sample": method not in TRANSDUCTIVE, "n_fit": n_fit, "n_test": 200,
             "trustworthiness_5": t5, "trustworthiness_10": 0.5, "trustworthiness_20": 0.5,
-            "continuity_10": 0.5, "knn_accuracy": 0.5, "coinciding": 0.0, "fit_seconds": 1.0,
-            "transform_seconds_per_1000": transform}
+            "continuity_10": 0.5, "knn_accuracy": knn, "coinciding": 0.0, "fit_seconds": 1.0,
+            "transform_seconds_per_1000": transform,
+            "transform_stability": None if method in TRANSDUCTIVE else stability}
 
 
-def test_report_bolds_the_best_and_checks_the_targets():
-    rows = [_fake_row("drlim", 0.90, 0.02), _fake_row("pca", 0.80, 0.001),
-            _fake_row("isomap", 0.85, 0.5), _fake_row("tsne", 0.95, None)]
+def test_report_bolds_the_best_and_states_where_drlim_stands():
+    rows = [_fake_row("drlim", 0.90, 0.02, knn=0.7), _fake_row("drlim-labels", 0.95, 0.02, 0.99),
+            _fake_row("pca", 0.80, 0.001), _fake_row("isomap", 0.85, 0.5, n_fit=500),
+            _fake_row("tsne", 0.95, None, n_fit=500), _fake_row("umap", 0.93, 0.3, 0.9, 1.46),
+            _fake_row("pacmap", 0.91, 0.08, knn=0.95, stability=1e-4)]
     targets = compare._targets(rows)
-    assert targets == {"drlim_best_t5_out_of_sample": True, "drlim_fastest_transform": False,
-                       "drlim_fastest_nonlinear_transform": True,
-                       "transductive_above_drlim_t5": ["tsne"]}
+    assert targets == {"n_ranked": 5, "best_t5": ["umap"], "best_knn": ["pacmap"],
+                       "drlim_rank_t5": {"drlim": 3}, "drlim_rank_knn": {"drlim": 3},
+                       "fastest_transform": ["pca"], "fastest_nonlinear_transform": ["drlim"],
+                       "unstable": {"umap": 1.46}}
     result = {
         "config": dataclasses.asdict(CompareConfig()),
         "machine": {"cpu_count": 2, "platform": "x", "load_average_at_start": [0.5, 0.5, 0.5]},
@@ -177,9 +197,29 @@ def test_report_bolds_the_best_and_checks_the_targets():
     text = markdown_report(result)
     lines = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
     assert "**0.950**" in lines["t-SNE"] and "**0.900**" not in lines["DrLIM (5-NN graph)"]
-    assert "**0.500**" in lines["PCA"]  # ties are all bold
-    assert lines["t-SNE"].endswith("| — |") and "1,000 + 200 test" in lines["t-SNE"]
-    assert "subsample of 500" in text and "Transductive methods above it at T@5: t-SNE" in text
+    assert "**0.950**" in lines["DrLIM (labels)"]  # ties are all bold
+    assert lines["t-SNE"].endswith("| — | — |") and "500 + 200 test" in lines["t-SNE"]
+    assert lines["UMAP"].endswith("| 0.3000 | 1.460 |")
+    assert ("DrLIM (5-NN graph), DrLIM (labels), PCA, UMAP, PaCMAP learn from the whole "
+            "training set; Isomap, t-SNE from a seeded subsample of 500") in text
+    assert ("the highest T@5 is UMAP (0.930) and the best 5-NN accuracy PaCMAP (0.950). "
+            "DrLIM (5-NN graph) ranks 3rd of 5 at T@5 (0.900, 0.030 below the best) and 3rd "
+            "at 5-NN accuracy (0.700, 0.250 below).") in text
+    assert "Fastest transform: PCA, 0.0010 s / 1,000; among the nonlinear methods: " \
+           "DrLIM (5-NN graph), 0.0200." in text
+    assert "test samples move: UMAP up to 1.46× the map's spread" in text
+    assert "Published" not in text  # only under the MNIST-10 table
+    # no lead is claimed where the table shows none
+    assert "DrLIM (5-NN graph) has the highest" not in text
+
+
+def test_ties_share_the_lead_and_the_rank():
+    rows = [_fake_row("drlim", 0.90, 0.02, knn=0.9), _fake_row("umap", 0.90, 0.3, knn=0.9),
+            _fake_row("pca", 0.80, 0.001)]
+    targets = compare._targets(rows)
+    assert targets["best_t5"] == ["drlim", "umap"] and targets["drlim_rank_t5"] == {"drlim": 1}
+    assert targets["unstable"] == {}
+    assert compare._targets([_fake_row("tsne", 0.9, None)]) == {}
 
 
 def test_data_set_settings_override_the_common_ones():
@@ -204,6 +244,19 @@ def test_data_set_settings_override_the_common_ones():
     ({"trust_ks": (0, 5)}, "trust_ks"),
     ({"timing_repeats": 0}, "timing_repeats"),
     ({"drlim_params": (("random_state", 3),)}, "drlim_params"),
+    ({"peers": ("umap", "tsne")}, "peers"),
+    ({"peer_params": (("umap", (("random_state", 1),)),)}, "peer_params"),
+    ({"peer_params": (("densmap", (("n_epochs", 1),)),)}, "peer_params"),
+    ({"drlim_variants": (("umap", (("epochs", 2.0),)),)}, "drlim_variants"),
+    ({"drlim_variants": (("drlim-labels", (("epochs", 2.0),)),)}, "drlim_variants"),
+    ({"drlim_variants": (("drlim-a", ()), ("drlim-a", ()))}, "drlim_variants"),
+    ({"drlim_variants": (("drlim-a", (("seed", 2),)),)}, "drlim_variants"),
+    ({"dataset_peer_params": (("mnist-10", "tsne", (("n_epochs", 1),)),)},
+     "dataset_peer_params"),
+    ({"dataset_peer_params": (("mnist-10", "umap", (("random_state", 1),)),)},
+     "dataset_peer_params"),
+    ({"stability_singles": 3000}, "stability_singles"),
+    ({"stability_singles": -1}, "stability_singles"),
     ({"drlim_params": (("epochz", 3),)}, "drlim_params"),
     ({"dataset_drlim_params": (("cifar", (("epochs", 3),)),)}, "dataset_drlim_params"),
     ({"dataset_drlim_params": (("mnist-10", (("seed", 3),)),)}, "dataset_drlim_params"),
@@ -216,10 +269,40 @@ def test_config_rejects_bad_values(changes, name):
 def test_bad_arguments_are_refused(tmp_path):
     data = load_data("digits-8x8", QUICK)
     with pytest.raises(ValueError, match="method"):
-        compare.run_method("umap", data, QUICK)
+        compare.run_method("mds", data, QUICK)
     with pytest.raises(ValueError, match="name"):
         load_data("mnist-3-8", QUICK)
     with pytest.raises(ValueError, match="run_dir"):
         compare.comparison_figure(Path(tmp_path))
     with pytest.raises(ValueError, match="config"):
         compare.run_comparison({"datasets": ()}, tmp_path)
+
+
+def test_a_drlim_variant_is_a_config_change(tmp_path):
+    """A further DrLIM row needs only a (name, settings) pair in the config."""
+    config = dataclasses.replace(
+        QUICK, datasets=("digits-8x8",), baselines=("pca",), peers=(),
+        drlim_variants=(("drlim-2ep", (("epochs", 2.0),)),))
+    result = compare.run_comparison(config, tmp_path, verbose=False)
+    entry = result["datasets"][0]
+    assert [row["method"] for row in entry["methods"]] == ["drlim", "drlim-2ep", "pca"]
+    variant = entry["methods"][1]
+    assert variant["title"] == "DrLIM (epochs=2.0)" and variant["n_fit"] == entry["n_train"]
+    assert variant["transform_stability"] < 1e-4
+    assert entry["drlim_variant_params"] == {"drlim-2ep": {"epochs": 2.0, "batch_size": 16}}
+    assert set(entry["targets"]["drlim_rank_t5"]) == {"drlim", "drlim-2ep"}
+    with np.load(tmp_path / "digits-8x8" / "drlim.npz") as one, \
+            np.load(tmp_path / "digits-8x8" / "drlim-2ep.npz") as two:
+        assert not np.allclose(one["z_test"], two["z_test"])  # trained twice as long
+    text = markdown_report(result)
+    assert ("DrLIM (epochs=2.0) ran as `DrLIM(epochs=2.0, batch_size=16)`, the estimator's "
+            "defaults otherwise.") in text
+    assert "DrLIM (epochs=2.0) ranks" in text
+
+
+def test_missing_peers_are_named_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(compare, "missing_packages", lambda peer: ["umap-learn"])
+    config = dataclasses.replace(QUICK, datasets=("digits-8x8",), peers=("umap",))
+    with pytest.raises(ValueError, match=r"config.peers must be installed .* umap-learn missing"):
+        compare.run_comparison(config, tmp_path)
+    assert not any(tmp_path.iterdir())

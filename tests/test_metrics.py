@@ -260,3 +260,56 @@ def test_coinciding_fraction_matches_brute_force_and_ignores_scale():
         metrics.coinciding_fraction(Z, rtol=0.0)
     with pytest.raises(ValueError, match="at least 2 samples"):
         metrics.coinciding_fraction(Z[:1])
+
+
+def _reference_stability(Z, Z_other, rows):
+    """Largest displacement over the RMS distance to the centroid, with explicit loops."""
+    centroid = [sum(z[j] for z in Z) / len(Z) for j in range(Z.shape[1])]
+    spread = (sum(sum((z[j] - centroid[j]) ** 2 for j in range(Z.shape[1])) for z in Z)
+              / len(Z)) ** 0.5
+    moves = [sum((Z[i, j] - Z_other[r, j]) ** 2 for j in range(Z.shape[1])) ** 0.5
+             for r, i in enumerate(rows)]
+    return max(moves) / spread
+
+
+def test_transform_stability_matches_reference_and_is_invariant():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(200, 2))
+    moved = Z + rng.normal(scale=0.01, size=Z.shape)
+    moved[17] += [0.3, -0.4]
+    expected = _reference_stability(Z, moved, range(200))
+    assert metrics.transform_stability(Z, moved) == pytest.approx(expected)
+    # the same number at any scale, offset and rotation of both maps
+    rotation = special_ortho_group.rvs(2, random_state=1)
+    assert metrics.transform_stability(3 * Z @ rotation + 5, 3 * moved @ rotation + 5) == (
+        pytest.approx(expected))
+    # a subset mapped on its own is compared with its own rows only
+    rows = np.array([40, 3, 17])
+    assert metrics.transform_stability(Z, moved[rows], index=rows) == pytest.approx(
+        _reference_stability(Z, moved[rows], rows))
+    assert metrics.transform_stability(Z, moved[[3, 40]], index=[3, 40]) < expected
+
+
+def test_transform_stability_of_a_fixed_function_is_zero():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(100, 8))
+    W = rng.normal(size=(8, 2))
+    whole = X @ W
+    halves = np.concatenate([X[:50] @ W, X[50:] @ W])
+    singles = np.stack([x @ W for x in X[:5]])
+    assert metrics.transform_stability(whole, halves) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.transform_stability(whole, singles, index=np.arange(5)) == pytest.approx(
+        0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((np.zeros((5, 2)), np.zeros((5, 2))), "spread > 0"),
+    ((np.eye(3), np.eye(3)[:2]), r"Z_regrouped must have shape \(3, 3\)"),
+    ((np.eye(3), np.eye(3)[:2], [0, 0]), "index must be distinct"),
+    ((np.eye(3), np.eye(3)[:2], [0, 3]), "index must be distinct"),
+    ((np.eye(3), np.eye(3)[:1], [0.5]), "index must be distinct"),
+    ((np.eye(3)[:1], np.eye(3)[:1]), "at least 2 samples"),
+])
+def test_transform_stability_rejects_bad_input(args, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.transform_stability(*args)
