@@ -93,7 +93,7 @@ METHOD_TITLES = {
 # Fitted on the whole training set (DrLIM variants too); the others on the capped subsample.
 SCALABLE = frozenset({"drlim", "drlim-labels", "pca", "umap", "opentsne", "pacmap"})
 # DrLIM settings that the comparison itself decides.
-_RESERVED_DRLIM_PARAMS = frozenset({"n_components", "n_neighbors", "random_state", "verbose"})
+_RESERVED_DRLIM_PARAMS = frozenset({"n_components", "random_state", "verbose"})
 # Peer settings that the comparison itself decides.
 _RESERVED_PEER_PARAMS = frozenset({"n_components", "random_state"})
 # A test sample moving less than this fraction of the map's spread counts as not moving.
@@ -127,7 +127,10 @@ class CompareConfig:
         ``peer_params``, for that data set only, taking precedence.
       drlim_variants: (method name, settings) pairs: further DrLIM rows, each named
         "drlim-..." and fitted with these estimator settings over the data set's own, e.g.
-        ``(("drlim-long", (("epochs", 40.0),)),)``.
+        ``(("drlim-long", (("epochs", 40.0),)),)``. ``n_neighbors`` defaults to the
+        comparison's own.
+      dataset_variant_params: (data set, variant, settings) triples: settings of one DrLIM
+        variant on one data set, over the variant's own (e.g. a shorter run on MNIST-10).
       n_train_per_digit_4_9, n_test_per_digit_4_9: the paper's 4/9 split (3,000 + 3,000
         training, at most 1,000 + 1,000 test; the test split has 982 fours).
       n_train_mnist10: training images of MNIST-10 (a seeded subset below 60,000).
@@ -158,6 +161,7 @@ class CompareConfig:
     peer_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     dataset_peer_params: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
     drlim_variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    dataset_variant_params: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
     n_train_per_digit_4_9: int = 3000
     n_test_per_digit_4_9: int = 1000
     n_train_mnist10: int = 60_000
@@ -233,6 +237,14 @@ class CompareConfig:
                     f"'drlim-...' other than {METHODS[:2]}, got {entry!r}"
                 )
             _check_drlim_params(f"drlim_variants[{entry[0]!r}]", entry[1])
+        for entry in self.dataset_variant_params:
+            if (not isinstance(entry, tuple) or len(entry) != 3 or entry[0] not in DATASETS
+                    or entry[1] not in names):
+                raise ValueError(
+                    f"dataset_variant_params must be (data set, variant, settings) triples with "
+                    f"data sets in {DATASETS} and variants in {tuple(names)}, got {entry!r}"
+                )
+            _check_drlim_params(f"dataset_variant_params[{entry[:2]!r}]", entry[2])
         for entry in self.peer_params:
             if not isinstance(entry, tuple) or len(entry) != 2 or entry[0] not in PEERS:
                 raise ValueError(
@@ -260,8 +272,12 @@ class CompareConfig:
         ({'epochs': 4.0}, {'epochs': 20.0, 'learning_rate': 0.001})
         """
         own = dict(self.dataset_drlim_params).get(dataset, ())
-        extra = dict(self.drlim_variants)[variant] if variant is not None else ()
-        return {**dict(self.drlim_params), **dict(own), **dict(extra)}
+        if variant is None:
+            return {**dict(self.drlim_params), **dict(own)}
+        here = [settings for name, which, settings in self.dataset_variant_params
+                if name == dataset and which == variant]
+        return {**dict(self.drlim_params), **dict(own),
+                **dict(dict(self.drlim_variants)[variant]), **dict(here[0] if here else ())}
 
     def peer_settings(self, peer: str, dataset: str | None = None) -> dict[str, Any]:
         """The settings of ``peer`` that depart from its library's defaults (on ``dataset``:
@@ -395,7 +411,8 @@ def _methods(name: str, config: CompareConfig) -> tuple[str, ...]:
 
 
 def method_title(method: str, config: CompareConfig) -> str:
-    """The name of ``method`` in the tables; a DrLIM variant shows its own settings.
+    """The name of ``method`` in the tables; a DrLIM variant shows its own settings (those
+    set to ``None``, the estimator's per-loss defaults, are left out).
 
     >>> method_title("drlim-long", CompareConfig(drlim_variants=(("drlim-long",
     ...                                                          (("epochs", 40.0),)),)))
@@ -404,15 +421,16 @@ def method_title(method: str, config: CompareConfig) -> str:
     if method in METHOD_TITLES:
         return METHOD_TITLES[method]
     settings = dict(config.drlim_variants)[method]
-    return "DrLIM (" + ", ".join(f"{name}={value!r}" for name, value in settings) + ")"
+    shown = [f"{name}={value!r}" for name, value in settings if value is not None]
+    return "DrLIM (" + ", ".join(shown) + ")"
 
 
 def _fit_drlim(method: str, data: CompareData,
                config: CompareConfig) -> tuple[dict, Callable[[np.ndarray], np.ndarray]]:
     """Fit DrLIM on the whole training set; time its transform after a JIT warm-up."""
     variant = None if method in ("drlim", "drlim-labels") else method
-    model = DrLIM(n_neighbors=config.n_neighbors, random_state=config.seed,
-                  **config.drlim_settings(data.name, variant))
+    settings = {"n_neighbors": config.n_neighbors, **config.drlim_settings(data.name, variant)}
+    model = DrLIM(random_state=config.seed, **settings)
     labels = data.y_train if method == "drlim-labels" else None
     _, fit_seconds = timed_call(lambda: model.fit(data.x_train, labels))
     model.transform(data.x_test)  # compiles the mapping for this batch shape
