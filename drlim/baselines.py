@@ -24,6 +24,7 @@ import scipy.sparse.linalg
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE, Isomap, LocallyLinearEmbedding, SpectralEmbedding
 
+from drlim._checks import as_samples, check_int
 from drlim._timing import timed_call
 
 __all__ = ["BASELINES", "BaselineResult", "fit_baseline", "is_inductive", "lle_on_graph"]
@@ -78,31 +79,6 @@ def is_inductive(name: str) -> bool:
     (True, False)
     """
     return _check_name(name) in _INDUCTIVE
-
-
-def _as_samples(name: str, a) -> np.ndarray:
-    """Return ``a`` as a finite float array (n, d); images (n, ...) are flattened."""
-    arr = np.asarray(a)
-    if arr.ndim < 2 or arr.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n, d) or (n, ...) with n >= 1, got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    arr = arr.reshape(arr.shape[0], -1)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN/inf")
-    return arr
-
-
-def _check_int(name: str, value, low: int, high: int | None = None) -> int:
-    """Return ``value`` as int after checking ``low <= value <= high``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < low or (high is not None and value > high):
-        expected = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {expected}, got {value}")
-    return int(value)
 
 
 def _make_estimator(name: str, n_samples: int, n_components: int, n_neighbors: int, seed: int):
@@ -164,9 +140,9 @@ def fit_baseline(
     ((20, 2), False)
     """
     _check_name(name)
-    X_train = _as_samples("X_train", X_train)
+    X_train = as_samples("X_train", X_train)
     if X_test is not None:
-        X_test = _as_samples("X_test", X_test)
+        X_test = as_samples("X_test", X_test)
         if X_test.shape[1] != X_train.shape[1]:
             raise ValueError(
                 f"X_test must have {X_train.shape[1]} features like X_train, "
@@ -174,10 +150,10 @@ def fit_baseline(
             )
     n_train = X_train.shape[0]
     n_fit = n_train if name in _INDUCTIVE or X_test is None else n_train + X_test.shape[0]
-    n_components = _check_int("n_components", n_components, 1, min(n_fit - 1, X_train.shape[1]))
+    n_components = check_int(n_components, "n_components", 1, min(n_fit - 1, X_train.shape[1]))
     if name != "pca":
-        n_neighbors = _check_int("n_neighbors", n_neighbors, 1, n_fit - 1)
-    repeats = _check_int("repeats", repeats, 1)
+        n_neighbors = check_int(n_neighbors, "n_neighbors", 1, n_fit - 1)
+    repeats = check_int(repeats, "repeats", 1)
     estimator = _make_estimator(name, n_fit, n_components, n_neighbors, seed)
 
     inductive = name in _INDUCTIVE
@@ -188,7 +164,7 @@ def fit_baseline(
         return BaselineResult(name, Z[:n_train], Z_test, True, fit_seconds, None, n_fit)
 
     def transform(X_new) -> np.ndarray:
-        return np.asarray(estimator.transform(_as_samples("X_new", X_new)))
+        return np.asarray(estimator.transform(as_samples("X_new", X_new)))
 
     Z_test = transform_seconds = None
     if X_test is not None:
@@ -336,12 +312,12 @@ def lle_on_graph(
     >>> lle_on_graph(X, table).shape
     (300, 2)
     """
-    X = _as_samples("X", X)
+    X = as_samples("X", X)
     n = X.shape[0]
     table = _check_graph(graph_neighbors, n)
     if n < 3:
         raise ValueError(f"X must have at least 3 samples, got {n}")
-    n_components = _check_int("n_components", n_components, 1, n - 2)
+    n_components = check_int(n_components, "n_components", 1, n - 2)
     if not isinstance(reg, int | float) or isinstance(reg, bool) or not reg > 0:
         raise ValueError(f"reg must be a positive number, got {reg!r}")
     if eigen_solver not in ("auto", "dense", "arpack"):

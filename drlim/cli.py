@@ -425,3 +425,23 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     main(sys.argv[1:])
 
+
+__all__ = [
+    "OneLineParser",
+    "UsageError",
+    "build_parser",
+    "check_same_config",
+    "claim_run_dir",
+    "cmd_compare",
+    "cmd_figures",
+    "cmd_list",
+    "cmd_reproduce",
+    "cmd_run",
+    "compare_config",
+    "default_figures_dir",
+    "experiment_config",
+    "experiments_dir",
+    "load_experiments",
+    "main",
+    "run_summary",
+]

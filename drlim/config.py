@@ -277,3 +277,13 @@ def _convert(name: str, value: str, kind: type) -> Any:
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+__all__ = [
+    "ExperimentConfig",
+    "TrainConfig",
+    "config_to_dict",
+    "overridable_fields",
+    "override",
+    "parse_augment_spec",
+]

@@ -476,3 +476,9 @@ def _check_labels(y: Any, n: int) -> np.ndarray:
     codes = np.full(n, UNLABELLED, dtype=np.int64)
     codes[~unlabelled] = ids.reshape(-1)
     return codes
+
+
+__all__ = [
+    "DrLIM",
+    "semi_supervised_graph",
+]

@@ -212,3 +212,16 @@ def save_embeddings(path: Path, z_train: np.ndarray, z_test: np.ndarray, data: D
 def _shift_factors(shifted, labels: np.ndarray) -> dict[str, np.ndarray]:
     return {"label": labels[shifted.source], "shift": shifted.shift, "source": shifted.source}
 
+
+__all__ = [
+    "Dataset",
+    "ExperimentConfig",
+    "build_graph",
+    "config_to_dict",
+    "evaluate",
+    "load_dataset",
+    "make_network",
+    "override",
+    "run_experiment",
+    "save_embeddings",
+]

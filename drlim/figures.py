@@ -189,3 +189,13 @@ def first_layer_kernel(run: Path) -> np.ndarray:
     """The MLP's first hidden layer kernel ``(inputs, units)`` from a run's final checkpoint."""
     state = flax.serialization.msgpack_restore((run / "checkpoint.msgpack").read_bytes())
     return np.asarray(state["params"]["params"]["hidden_0"]["kernel"])
+
+
+__all__ = [
+    "check_targets",
+    "first_layer_kernel",
+    "make_figures",
+    "norb_data_figure",
+    "results_table",
+    "update_readme",
+]

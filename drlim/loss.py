@@ -337,3 +337,19 @@ def _check_margin(margin: float) -> None:
         return
     if not np.all(np.asarray(margin) > 0):
         raise ValueError(f"margin must be > 0, got {margin!r}")
+
+
+__all__ = [
+    "cauchy_similarity",
+    "contrastive_loss",
+    "dissimilar_loss",
+    "infonce_loss",
+    "infonce_parts",
+    "pair_distance",
+    "similar_from_labels",
+    "similar_loss",
+    "squared_distance",
+    "umap_ab",
+    "umap_loss",
+    "umap_similarity",
+]

@@ -329,3 +329,15 @@ def inference_network(network: nn.Module) -> nn.Module:
         return LeNetDrLIMReference(n_components=network.n_components,
                                    activation=network.activation)
     return network
+
+
+__all__ = [
+    "LeNetDrLIM",
+    "LeNetDrLIMReference",
+    "MLP",
+    "count_params",
+    "default_network",
+    "inference_network",
+    "pooled_size",
+    "resolve_activation",
+]

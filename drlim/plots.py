@@ -492,3 +492,16 @@ def _check_per_point(name: str, values: np.ndarray | None, n: int) -> np.ndarray
         raise ValueError(f"`{name}` must have shape ({n},), one per point, got shape "
                          f"{values.shape}")
     return values
+
+
+__all__ = [
+    "cylinder_figure",
+    "embedding_figure",
+    "interactive",
+    "loss_curves_figure",
+    "norb_grid_figure",
+    "save_figure",
+    "thumbnail_figure",
+    "training_curves_figure",
+    "weights_figure",
+]

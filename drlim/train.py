@@ -441,3 +441,17 @@ def _read_history(path: Path, upto: int) -> list[dict]:
     rows = read_jsonl(path, torn_tail=True)
     return [r for r in rows if r["step"] <= upto]
 
+
+__all__ = [
+    "DivergenceError",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "TrainResult",
+    "data_parallel_mesh",
+    "embed",
+    "init_params",
+    "load_checkpoint",
+    "make_optimizer",
+    "save_checkpoint",
+    "train",
+]

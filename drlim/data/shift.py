@@ -72,3 +72,10 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     if images.ndim not in (3, 4):
         raise ValueError(f"images: expected shape (n, h, w) or (n, h, w, c), got {images.shape}")
     return images
+
+
+__all__ = [
+    "Shifted",
+    "shift_horizontal",
+    "shift_images",
+]
