@@ -219,13 +219,8 @@ class CompareConfig:
             raise ValueError(f"stability_singles must be <= max_test ({self.max_test}), "
                              f"got {self.stability_singles}")
         _check_drlim_params("drlim_params", self.drlim_params)
-        for entry in self.dataset_drlim_params:
-            if not isinstance(entry, tuple) or len(entry) != 2 or entry[0] not in DATASETS:
-                raise ValueError(
-                    f"dataset_drlim_params must be (data set, settings) pairs with data sets "
-                    f"in {DATASETS}, got {entry!r}"
-                )
-            _check_drlim_params(f"dataset_drlim_params[{entry[0]!r}]", entry[1])
+        _check_entries("dataset_drlim_params", self.dataset_drlim_params, (DATASETS,),
+                       _check_drlim_params)
         names = [entry[0] if isinstance(entry, tuple) and entry else entry
                  for entry in self.drlim_variants]
         for entry in self.drlim_variants:
@@ -237,29 +232,11 @@ class CompareConfig:
                     f"'drlim-...' other than {METHODS[:2]}, got {entry!r}"
                 )
             _check_drlim_params(f"drlim_variants[{entry[0]!r}]", entry[1])
-        for entry in self.dataset_variant_params:
-            if (not isinstance(entry, tuple) or len(entry) != 3 or entry[0] not in DATASETS
-                    or entry[1] not in names):
-                raise ValueError(
-                    f"dataset_variant_params must be (data set, variant, settings) triples with "
-                    f"data sets in {DATASETS} and variants in {tuple(names)}, got {entry!r}"
-                )
-            _check_drlim_params(f"dataset_variant_params[{entry[:2]!r}]", entry[2])
-        for entry in self.peer_params:
-            if not isinstance(entry, tuple) or len(entry) != 2 or entry[0] not in PEERS:
-                raise ValueError(
-                    f"peer_params must be (peer, settings) pairs with peers in {PEERS}, "
-                    f"got {entry!r}"
-                )
-            _check_peer_params(f"peer_params[{entry[0]!r}]", entry[1])
-        for entry in self.dataset_peer_params:
-            if (not isinstance(entry, tuple) or len(entry) != 3 or entry[0] not in DATASETS
-                    or entry[1] not in PEERS):
-                raise ValueError(
-                    f"dataset_peer_params must be (data set, peer, settings) triples with data "
-                    f"sets in {DATASETS} and peers in {PEERS}, got {entry!r}"
-                )
-            _check_peer_params(f"dataset_peer_params[{entry[:2]!r}]", entry[2])
+        _check_entries("dataset_variant_params", self.dataset_variant_params,
+                       (DATASETS, tuple(names)), _check_drlim_params)
+        _check_entries("peer_params", self.peer_params, (PEERS,), _check_peer_params)
+        _check_entries("dataset_peer_params", self.dataset_peer_params, (DATASETS, PEERS),
+                       _check_peer_params)
 
     def drlim_settings(self, dataset: str, variant: str | None = None) -> dict[str, Any]:
         """The ``DrLIM`` settings used on ``dataset``: its own over the common ones, and
@@ -304,6 +281,22 @@ def _check_peer_params(name: str, settings: Any) -> None:
             f"{name} must be (name, value) pairs with names other than "
             f"{sorted(_RESERVED_PEER_PARAMS)}, got {settings!r}"
         )
+
+
+def _check_entries(
+    field: str, entries: Any, keys: tuple[tuple[str, ...], ...],
+    check_settings: Callable[[str, Any], None],
+) -> None:
+    """Each entry of ``field`` is ``(*key, settings)``, its i-th key one of ``keys[i]``."""
+    for entry in entries:
+        if (not isinstance(entry, tuple) or len(entry) != len(keys) + 1
+                or any(key not in allowed for key, allowed in zip(entry, keys, strict=False))):
+            choices = " and ".join(str(allowed) for allowed in keys)
+            raise ValueError(
+                f"{field} must be ({'key, ' * len(keys)}settings) tuples with keys in {choices}, "
+                f"got {entry!r}"
+            )
+        check_settings(f"{field}[{entry[:-1]!r}]", entry[-1])
 
 
 def _check_drlim_params(name: str, params: Any) -> None:

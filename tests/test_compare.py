@@ -260,6 +260,9 @@ def test_data_set_settings_override_the_common_ones():
     ({"drlim_params": (("epochz", 3),)}, "drlim_params"),
     ({"dataset_drlim_params": (("cifar", (("epochs", 3),)),)}, "dataset_drlim_params"),
     ({"dataset_drlim_params": (("mnist-10", (("seed", 3),)),)}, "dataset_drlim_params"),
+    ({"drlim_variants": (("drlim-x", (("loss", "umap"),)),),
+      "dataset_variant_params": (("mnist-10", "drlim-y", (("epochs", 3.0),)),)},
+     "dataset_variant_params"),
 ])
 def test_config_rejects_bad_values(changes, name):
     with pytest.raises(ValueError, match=name):
@@ -306,3 +309,14 @@ def test_missing_peers_are_named_before_anything_runs(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"config.peers must be installed .* umap-learn missing"):
         compare.run_comparison(config, tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_variant_settings_apply_per_data_set_over_the_variant_and_common_ones():
+    config = CompareConfig(
+        drlim_params=(("epochs", 20.0),),
+        drlim_variants=(("drlim-nce", (("loss", "infonce"), ("epochs", None))),),
+        dataset_variant_params=(("mnist-10", "drlim-nce", (("epochs", 12.0),)),),
+    )
+    assert config.drlim_settings("mnist-10") == {"epochs": 20.0}
+    assert config.drlim_settings("mnist-4-9", "drlim-nce") == {"epochs": None, "loss": "infonce"}
+    assert config.drlim_settings("mnist-10", "drlim-nce") == {"epochs": 12.0, "loss": "infonce"}
