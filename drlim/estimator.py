@@ -17,7 +17,12 @@ import flax.serialization
 import jax
 import numpy as np
 import scipy.sparse
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -58,7 +63,7 @@ LOSS_DEFAULTS: dict[str, dict[str, float]] = {
 EDGE_LOSS_HIDDEN = (256, 256, 256)
 
 
-class DrLIM(TransformerMixin, BaseEstimator):
+class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Dimensionality Reduction by Learning an Invariant Mapping (Hadsell et al., 2006).
 
     Fits a mapping network so that samples that are neighbours (by default the
@@ -117,6 +122,8 @@ class DrLIM(TransformerMixin, BaseEstimator):
         ``"manhattan"`` (UMAP's fuzzy graph, ``loss="umap"``, is Euclidean only).
       knn_method: ``"auto"`` (exact below ``drlim.knn.AUTO_EXACT_LIMIT`` samples, NN-descent
         above), ``"exact"`` or ``"approx"`` (NN-descent, pynndescent).
+      warm_start: when fitted already, ``fit`` continues from the trained network instead of
+        a fresh one (same sample shape required); the graph is rebuilt from the new ``X``.
       random_state: integer seed in [0, 2**32 - 1] (``None`` means 0: fits are
         reproducible by default).
       verbose: show a progress bar.
@@ -152,6 +159,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
         "augment": [str, callable, None],
         "metric": [StrOptions(set(METRICS))],
         "knn_method": [StrOptions(set(KNN_METHODS))],
+        "warm_start": ["boolean"],
         "random_state": [Interval(Integral, 0, MAX_SEED, closed="both"), None],
         "verbose": ["verbose"],
     }
@@ -175,6 +183,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
         augment: Any = None,
         metric: str = "euclidean",
         knn_method: str = "auto",
+        warm_start: bool = False,
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -195,6 +204,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
         self.augment = augment
         self.metric = metric
         self.knn_method = knn_method
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -210,6 +220,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
         are checked before any work starts; training that diverges raises
         :class:`drlim.train.DivergenceError`.
         """
+        start = self._warm_start_params(X)
         X = self._validate(X, reset=True)
         n = X.shape[0]
         if n < 2:
@@ -218,7 +229,8 @@ class DrLIM(TransformerMixin, BaseEstimator):
         self.network_ = self._make_network(X.shape[1:])
         config = self._train_config(n)
         result = train(self.network_, X, self.graph_, config, progress=self.verbose or None,
-                       augment=resolve_augment(self.augment))
+                       augment=resolve_augment(self.augment), params=start)
+        self._n_features_out = self.n_components
         self.params_ = jax.device_get(result.params)
         self.history_ = result.history
         return self
@@ -276,10 +288,25 @@ class DrLIM(TransformerMixin, BaseEstimator):
         model.history_ = json.loads(payload["history"])
         return model
 
+    def _warm_start_params(self, X: Any) -> Any:
+        """The trained parameters to continue from (``warm_start``), else None."""
+        if not (self.warm_start and hasattr(self, "params_")):
+            return None
+        shape = tuple(np.shape(X)[1:])
+        if shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X must have samples of shape {tuple(self.input_shape_)} to continue training "
+                f"(warm_start=True), got {shape}"
+            )
+        return self.params_
+
     def _validate(self, X: Any, reset: bool) -> np.ndarray:
-        """Check ``X`` like scikit-learn does, and bring images to the network's layout."""
+        """Check ``X`` like scikit-learn does (DataFrames and sparse CSR rows too, the latter
+        made dense for the network), and bring images to the network's layout."""
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32,
-                          ensure_min_samples=1)
+                          ensure_min_samples=1, accept_sparse="csr")
+        if scipy.sparse.issparse(X):
+            X = X.toarray()
         if reset:
             self.input_shape_ = X.shape[1:]
         elif X.shape[1:] != self.input_shape_:
@@ -367,6 +394,7 @@ class DrLIM(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.non_deterministic = False
         return tags
 

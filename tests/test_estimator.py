@@ -268,3 +268,48 @@ def test_fit_takes_a_scipy_sparse_graph_like_the_same_drlim_graph():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="graph must be a drlim Graph or a SciPy sparse"):
         DrLIM(epochs=1).fit(X, graph=np.eye(120))
+
+
+def test_pandas_in_and_out_with_feature_names():
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(0).normal(size=(80, 4)).astype(np.float32)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    model = DrLIM(epochs=1, random_state=0).set_output(transform="pandas").fit(frame)
+    out = model.transform(frame)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["drlim0", "drlim1"]
+    assert list(model.feature_names_in_) == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(out.to_numpy(), DrLIM(epochs=1, random_state=0).fit(X).transform(X))
+
+
+def test_sparse_csr_rows_map_like_the_same_dense_rows():
+    import scipy.sparse
+
+    X = np.random.default_rng(1).random((90, 12)).astype(np.float32)
+    X[X < 0.7] = 0
+    sparse = scipy.sparse.csr_matrix(X)
+    a = DrLIM(epochs=1, random_state=0).fit(sparse)
+    b = DrLIM(epochs=1, random_state=0).fit(X)
+    np.testing.assert_array_equal(a.transform(sparse), b.transform(X))
+
+
+def test_warm_start_continues_from_the_trained_network(monkeypatch):
+    import drlim.estimator as estimator_module
+
+    X = np.random.default_rng(2).normal(size=(70, 5)).astype(np.float32)
+    started_from = []
+    real_train = estimator_module.train
+
+    def spy(*args, params=None, **kwargs):
+        started_from.append(params)
+        return real_train(*args, params=params, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "train", spy)
+    model = DrLIM(epochs=1, random_state=0, warm_start=True).fit(X)
+    first = model.params_
+    model.fit(X)
+    assert started_from[0] is None and started_from[1] is first
+    cold = DrLIM(epochs=1, random_state=0).fit(X)
+    assert started_from[2] is None
+    assert not np.allclose(model.transform(X), cold.transform(X))
+    with pytest.raises(ValueError, match="warm_start"):
+        model.fit(X[:, :4])
