@@ -52,7 +52,7 @@ from drlim.baselines import BASELINES, fit_baseline, is_inductive
 from drlim.data.mnist import load_mnist, mnist_4_9
 from drlim.estimator import DrLIM
 from drlim.peers import PEER_TITLES, PEERS, fit_peer, is_installed, missing_packages, peer_call
-from drlim.plots import save_figure
+from drlim.plots import interactive, save_figure
 
 __all__ = [
     "DATASETS",
@@ -926,6 +926,27 @@ def write_report(result: dict, run_dir: str | os.PathLike, out: str | os.PathLik
     ]
 
 
+def interactive_map(result: dict, run_dir: str | os.PathLike, out: str | os.PathLike,
+                    config: CompareConfig, dataset: str = "mnist-10") -> Path | None:
+    """The best DrLIM map (by 5-NN label accuracy) of ``dataset``'s test digits as one HTML
+    page where hovering a point shows the digit (:func:`drlim.plots.interactive`); drawn from
+    the run directory's embeddings. None when the comparison did not run ``dataset``.
+    """
+    entry = next((e for e in result["datasets"] if e["name"] == dataset), None)
+    if entry is None:
+        return None
+    rows = [row for row in entry["methods"] if row["method"].startswith("drlim")]
+    best = max(rows, key=lambda row: row["knn_accuracy"])
+    saved = np.load(Path(run_dir) / dataset / f"{best['method']}.npz")
+    pixels = load_data(dataset, config).x_test
+    side = int(round(np.sqrt(pixels[0].size)))
+    return interactive(
+        saved["z_test"], labels=saved["y_test"], images=pixels.reshape(-1, side, side),
+        label_name="digit", path=Path(out) / f"comparison_{dataset}_interactive.html",
+        title=f"{best['title']} on {entry['title']}: test digits (hover for the image)",
+    )
+
+
 def main(config: CompareConfig | None = None, *, quick: bool = False,
          out: Path = Path("figures"), runs: Path = Path("runs")) -> dict:
     """The ``drlim compare`` command: run the comparison and write its report.
@@ -941,6 +962,8 @@ def main(config: CompareConfig | None = None, *, quick: bool = False,
         config = QUICK if quick else CompareConfig()
     run_dir = Path(runs) / RUN_NAME
     result = run_comparison(config, run_dir)
-    for path in write_report(result, run_dir, out):
-        print(path)
+    written = [*write_report(result, run_dir, out), interactive_map(result, run_dir, out, config)]
+    for path in written:
+        if path is not None:
+            print(path)
     return result

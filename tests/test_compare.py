@@ -36,6 +36,16 @@ def test_quick_writes_every_file(quick_run):
     assert not list((root / "figures").glob(".*"))  # no temporary files left behind
 
 
+def test_the_all_digits_map_is_an_interactive_page_of_the_best_drlim_map(quick_run):
+    result, root = quick_run
+    page = (root / "figures" / "comparison_mnist-10_interactive.html").read_text()
+    entry = next(e for e in result["datasets"] if e["name"] == "mnist-10")
+    best = max((r for r in entry["methods"] if r["method"].startswith("drlim")),
+               key=lambda r: r["knn_accuracy"])
+    assert best["title"] in page
+    assert page.count("data:image/png;base64,") >= entry["n_test"]
+
+
 def test_table_has_a_row_per_method_and_data_set(quick_run):
     result, root = quick_run
     text = (root / "figures" / "comparison.md").read_text()
