@@ -313,3 +313,15 @@ def test_warm_start_continues_from_the_trained_network(monkeypatch):
     assert not np.allclose(model.transform(X), cold.transform(X))
     with pytest.raises(ValueError, match="warm_start"):
         model.fit(X[:, :4])
+
+
+def test_default_length_lets_small_sets_settle(digits):
+    """epochs=None trains at least DEFAULT_MIN_STEPS steps with Eq. 4; an explicit epochs
+    count is honoured as given."""
+    from drlim.estimator import DEFAULT_MIN_STEPS, MIN_STEPS
+
+    X, _ = digits
+    assert DrLIM()._train_config(1200).steps == DEFAULT_MIN_STEPS
+    assert DrLIM(epochs=2)._train_config(1200).steps == MIN_STEPS
+    assert DrLIM()._train_config(60_000).steps == 1875  # 2 epochs of 64 anchors
+    assert DrLIM(loss="infonce")._train_config(1200).steps == int(np.ceil(64 * 1200 / 256))
