@@ -8,8 +8,7 @@ mnist-shift-invariant. Works with every loss (``--loss umap``, ``--loss infonce`
 Run: drlim run mnist-shift-augment
 """
 
-from drlim.experiment import ExperimentConfig
-from drlim.train import TrainConfig
+from drlim.config import ExperimentConfig, TrainConfig
 
 CONFIG = ExperimentConfig(
     name="mnist-shift-augment",
