@@ -299,7 +299,7 @@ def test_figures_default_output_is_beside_the_runs_and_printed(tmp_path, capsys,
 @pytest.mark.slow
 def test_experiments_travel_with_a_plain_install(tmp_path):
     """After a non-editable install, `drlim list` still shows every experiment of the checkout."""
-    pytest.importorskip("setuptools")
+    pytest.importorskip("setuptools", minversion="77")  # the build backend pyproject.toml names
     repo = Path(__file__).resolve().parents[1]
     target = tmp_path / "site"
     subprocess.run(
