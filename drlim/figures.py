@@ -144,7 +144,7 @@ def _draw_run(run: Path, config: dict, out: Path) -> list[Path]:
     method = "DrLIM" if kind == "drlim" else "LLE"
     graph = {"knn": "5-NN graph", "orbit": "5-NN + translations graph",
              "grid": "pose grid graph"}[config["graph"]]
-    if config["train"].get("augment"):
+    if config.get("train", {}).get("augment"):
         graph += f", augment {config['train']['augment']} drawn each step"
     title = f"{method}, {graph} ({'test' if kind == 'drlim' else 'training'} samples)"
     if dataset == "mnist-4-9":
