@@ -24,7 +24,7 @@ import scipy.sparse.linalg
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE, Isomap, LocallyLinearEmbedding, SpectralEmbedding
 
-from drlim._checks import as_samples, check_int
+from drlim.validation import as_samples, check_int
 from drlim._timing import timed_call
 
 __all__ = ["BASELINES", "BaselineResult", "fit_baseline", "is_inductive", "lle_on_graph"]
@@ -140,9 +140,9 @@ def fit_baseline(
     ((20, 2), False)
     """
     _check_name(name)
-    X_train = as_samples("X_train", X_train)
+    X_train = as_samples(X_train, "X_train")
     if X_test is not None:
-        X_test = as_samples("X_test", X_test)
+        X_test = as_samples(X_test, "X_test")
         if X_test.shape[1] != X_train.shape[1]:
             raise ValueError(
                 f"X_test must have {X_train.shape[1]} features like X_train, "
@@ -164,7 +164,7 @@ def fit_baseline(
         return BaselineResult(name, Z[:n_train], Z_test, True, fit_seconds, None, n_fit)
 
     def transform(X_new) -> np.ndarray:
-        return np.asarray(estimator.transform(as_samples("X_new", X_new)))
+        return np.asarray(estimator.transform(as_samples(X_new, "X_new")))
 
     Z_test = transform_seconds = None
     if X_test is not None:
@@ -312,7 +312,7 @@ def lle_on_graph(
     >>> lle_on_graph(X, table).shape
     (300, 2)
     """
-    X = as_samples("X", X)
+    X = as_samples(X, "X")
     n = X.shape[0]
     table = _check_graph(graph_neighbors, n)
     if n < 3:

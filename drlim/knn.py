@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 
-from drlim._checks import check_int
+from drlim.validation import check_int
 
 METHODS = ("auto", "exact", "approx")
 METRICS = ("euclidean", "cosine", "manhattan")

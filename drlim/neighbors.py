@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from drlim._checks import check_int
+from drlim.validation import check_int
 from drlim.knn import knn_indices
 
 DENSE_LIMIT = 20_000

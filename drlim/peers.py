@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from drlim._checks import as_samples, check_int
+from drlim.validation import as_samples, check_int
 from drlim._timing import timed_call
 from drlim.baselines import BaselineResult
 
@@ -230,14 +230,14 @@ def fit_peer(
             f"got {', '.join(missing)} missing"
         )
     shape = np.shape(X_train)[1:]
-    X_train = as_samples("X_train", X_train).astype(np.float32)
+    X_train = as_samples(X_train, "X_train").astype(np.float32)
     if X_test is not None:
         if np.shape(X_test)[1:] != shape:
             raise ValueError(
                 f"X_test must have samples of shape {shape} like X_train, "
                 f"got {np.shape(X_test)[1:]}"
             )
-        X_test = as_samples("X_test", X_test).astype(np.float32)
+        X_test = as_samples(X_test, "X_test").astype(np.float32)
     n_components = check_int(n_components, "n_components", 1, X_train.shape[1])
     repeats = check_int(repeats, "repeats", 1)
     importlib.import_module(_IMPORTS[name])
@@ -245,7 +245,7 @@ def fit_peer(
         lambda: _ADAPTERS[name](X_train, shape, n_components, seed, params))
 
     def transform(X_new) -> np.ndarray:
-        flat = as_samples("X_new", X_new).astype(np.float32)
+        flat = as_samples(X_new, "X_new").astype(np.float32)
         return np.asarray(mapping(flat), dtype=np.float64)
 
     Z_test = transform_seconds = None
