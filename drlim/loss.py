@@ -35,6 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
+from drlim.validation import check_choice, check_number, check_same_shape
+
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS = ("none", "mean", "sum")
 CONVENTIONS = {
@@ -52,7 +54,7 @@ def squared_distance(z1: jax.Array, z2: jax.Array) -> jax.Array:
     >>> squared_distance(jnp.array([[0.0, 0.0]]), jnp.array([[3.0, 4.0]]))
     Array([25.], dtype=float32)
     """
-    _check_pair_shapes(z1, z2)
+    _check_pair_shapes(z1, z2, ("z1", "z2"))
     diff = jnp.asarray(z1) - jnp.asarray(z2)
     return jnp.sum(diff * diff, axis=-1)
 
@@ -118,10 +120,10 @@ def contrastive_loss(
     >>> contrastive_loss(z1, z2, jnp.array([True, False]))
     Array([0.5  , 0.125], dtype=float32)
     """
-    _check_pair_shapes(z1, z2)
+    _check_pair_shapes(z1, z2, ("z1", "z2"))
     similar = _check_similar(similar, jnp.shape(z1)[:-1])
     _check_margin(margin)
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", REDUCTIONS)
     d2 = squared_distance(z1, z2)
     d = pair_distance(z1, z2)
     per_pair = jnp.where(similar, 0.5 * d2, dissimilar_loss(d, margin))
@@ -139,14 +141,8 @@ def umap_ab(min_dist: float = 0.1, spread: float = 1.0) -> tuple[float, float]:
     >>> round(a, 3), round(b, 3)
     (1.577, 0.895)
     """
-    if isinstance(spread, bool) or not isinstance(spread, int | float) or not spread > 0:
-        raise ValueError(f"spread must be a number > 0, got {spread!r}")
-    if (
-        isinstance(min_dist, bool)
-        or not isinstance(min_dist, int | float)
-        or not 0 <= min_dist <= spread
-    ):
-        raise ValueError(f"min_dist must be a number in [0, spread={spread}], got {min_dist!r}")
+    check_number(spread, "spread", 0, closed="right")
+    check_number(min_dist, "min_dist", 0, spread)
     x = np.linspace(0, 3 * spread, 300)
     target = np.where(x < min_dist, 1.0, np.exp(-(x - min_dist) / spread))
 
@@ -193,9 +189,9 @@ def umap_loss(
     >>> umap_loss(z1, z2, jnp.array([True, False]), a=1.0, b=1.0)
     Array([0.6931472, 0.6931472], dtype=float32)
     """
-    _check_pair_shapes(z1, z2)
+    _check_pair_shapes(z1, z2, ("z1", "z2"))
     similar = _check_similar(similar, jnp.shape(z1)[:-1])
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", REDUCTIONS)
     d2 = squared_distance(z1, z2)
     power = a * _safe_power(d2, b)
     attract = jnp.log1p(power)
@@ -234,7 +230,7 @@ def infonce_loss(
     Array([0.6931472], dtype=float32)
     """
     positive_part, negative_part = infonce_parts(anchor, positive, negatives)
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", REDUCTIONS)
     return _reduce(positive_part + negative_part, reduction)
 
 
@@ -249,7 +245,7 @@ def infonce_parts(
     >>> round(float(pos[0]), 4), round(float(neg[0]), 4)  # log(1 + 2) and log(4 * 1/3)
     (1.0986, 0.2877)
     """
-    _check_pair_shapes(anchor, positive)
+    _check_pair_shapes(anchor, positive, ("anchor", "positive"))
     negatives = jnp.asarray(negatives)
     if negatives.ndim < 2 or negatives.shape[-1] != jnp.shape(anchor)[-1]:
         raise ValueError(
@@ -276,10 +272,7 @@ def similar_from_labels(labels: jax.Array | np.ndarray, *, convention: str) -> j
     >>> similar_from_labels(np.array([0, 1]), convention="one_is_similar")
     Array([False,  True], dtype=bool)
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(
-            f"convention must be one of {tuple(CONVENTIONS)}, got {convention!r}"
-        )
+    check_choice(convention, "convention", tuple(CONVENTIONS))
     labels = jnp.asarray(labels)
     if not isinstance(labels, jax.core.Tracer):
         values = np.unique(np.asarray(labels))
@@ -304,17 +297,10 @@ def _reduce(per_item: jax.Array, reduction: Reduction) -> jax.Array:
     return per_item
 
 
-def _check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-
-
-def _check_pair_shapes(z1: jax.Array, z2: jax.Array) -> None:
-    s1, s2 = jnp.shape(z1), jnp.shape(z2)
-    if s1 != s2:
-        raise ValueError(f"z1 and z2 must have the same shape, got z1 {s1} and z2 {s2}")
-    if len(s1) == 0:
-        raise ValueError("z1 must have at least one axis (the embedding axis), got a scalar")
+def _check_pair_shapes(z1: jax.Array, z2: jax.Array, names: tuple[str, str]) -> None:
+    check_same_shape(z1, z2, names)
+    if jnp.ndim(z1) == 0:
+        raise ValueError(f"{names[0]} must have an embedding axis, got a scalar")
 
 
 def _check_similar(similar: jax.Array, expected_shape: tuple[int, ...]) -> jax.Array:

@@ -25,6 +25,8 @@ from scipy.optimize import least_squares
 from scipy.stats import spearmanr
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
+from drlim.validation import as_samples, as_vector, check_int, check_number, check_same_shape
+
 __all__ = [
     "coinciding_fraction",
     "continuity",
@@ -37,49 +39,6 @@ __all__ = [
     "transform_stability",
     "trustworthiness",
 ]
-
-
-def _as_flat(name: str, a, min_samples: int = 1) -> np.ndarray:
-    """Return ``a`` as a finite float64 array (n, d); images (n, ...) are flattened."""
-    arr = np.asarray(a)
-    if arr.ndim < 2:
-        raise ValueError(f"{name} must have shape (n, d) or (n, ...), got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
-    if arr.shape[0] < min_samples:
-        raise ValueError(
-            f"{name} must have at least {min_samples} samples, got {arr.shape[0]}"
-        )
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one feature, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN/inf")
-    return arr
-
-
-def _as_vector(name: str, a, n: int, numeric: bool = False) -> np.ndarray:
-    """Return ``a`` as a 1-D array of length ``n`` (finite floats when ``numeric``)."""
-    arr = np.asarray(a)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},), got shape {arr.shape}")
-    if numeric:
-        if not np.issubdtype(arr.dtype, np.number):
-            raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN/inf")
-    return arr
-
-
-def _check_positive_int(name: str, value, upper: float | None = None, hint: str = "") -> int:
-    """Return ``value`` as int after checking ``1 <= value < upper``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < 1 or (upper is not None and value >= upper):
-        bound = f" and < {upper:g}{hint}" if upper is not None else ""
-        raise ValueError(f"{name} must be >= 1{bound}, got {value}")
-    return int(value)
 
 
 def _rank_penalty(rank_space: np.ndarray, neighbors: np.ndarray, block_size: int) -> int:
@@ -122,15 +81,11 @@ def _neighbourhood_score(
 
 def _check_pair(X, Z, k: int, block_size: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Validate the common arguments of trustworthiness and continuity."""
-    X = _as_flat("X", X, min_samples=3)
-    Z = _as_flat("Z", Z, min_samples=3)
-    if X.shape[0] != Z.shape[0]:
-        raise ValueError(
-            f"X and Z must have the same number of samples, got {X.shape[0]} and {Z.shape[0]}"
-        )
-    n = X.shape[0]
-    k = _check_positive_int("k", k, n / 2, " (n_samples / 2)")
-    block_size = _check_positive_int("block_size", block_size)
+    X = as_samples(X, "X", min_samples=3, dtype=np.float64)
+    Z = as_samples(Z, "Z", min_samples=3, dtype=np.float64)
+    check_same_shape(X, Z, ("X", "Z"), axis=0)
+    k = check_int(k, "k", 1, (X.shape[0] - 1) // 2)  # k < n / 2
+    block_size = check_int(block_size, "block_size", 1)
     return X, Z, k, block_size
 
 
@@ -216,15 +171,12 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test, k: int = 5) -> float:
     >>> knn_accuracy(Z, y, Z + 0.05, y, k=1)
     1.0
     """
-    Z_train = _as_flat("Z_train", Z_train)
-    Z_test = _as_flat("Z_test", Z_test)
-    y_train = _as_vector("y_train", y_train, Z_train.shape[0])
-    y_test = _as_vector("y_test", y_test, Z_test.shape[0])
-    if Z_train.shape[1] != Z_test.shape[1]:
-        raise ValueError(
-            f"Z_test must have {Z_train.shape[1]} features like Z_train, got {Z_test.shape[1]}"
-        )
-    k = _check_positive_int("k", k, Z_train.shape[0] + 1, " (n_train + 1)")
+    Z_train = as_samples(Z_train, "Z_train", dtype=np.float64)
+    Z_test = as_samples(Z_test, "Z_test", dtype=np.float64)
+    y_train = as_vector(y_train, "y_train", length=Z_train.shape[0], numeric=False)
+    y_test = as_vector(y_test, "y_test", length=Z_test.shape[0], numeric=False)
+    check_same_shape(Z_train, Z_test, ("Z_train", "Z_test"), axis=1)
+    k = check_int(k, "k", 1, Z_train.shape[0])
     classifier = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
     return float(np.mean(classifier.predict(Z_test) == y_test))
 
@@ -247,9 +199,8 @@ def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
     >>> coinciding_fraction(np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]))
     0.5
     """
-    Z = _as_flat("Z", Z, min_samples=2)
-    if not rtol > 0:
-        raise ValueError(f"rtol must be > 0, got {rtol!r}")
+    Z = as_samples(Z, "Z", min_samples=2, dtype=np.float64)
+    rtol = check_number(rtol, "rtol", 0, closed="right")
     spread = _spread(Z)
     if spread == 0.0:
         return 1.0
@@ -285,8 +236,8 @@ def transform_stability(Z, Z_regrouped, index=None) -> float:
     >>> round(transform_stability(Z, Z[[3]] + [0.0, 0.5], index=[3]), 4)
     0.3536
     """
-    Z = _as_flat("Z", Z, min_samples=2)
-    Z_regrouped = _as_flat("Z_regrouped", Z_regrouped)
+    Z = as_samples(Z, "Z", min_samples=2, dtype=np.float64)
+    Z_regrouped = as_samples(Z_regrouped, "Z_regrouped", dtype=np.float64)
     if index is None:
         rows = np.arange(Z.shape[0])
     else:
@@ -327,10 +278,11 @@ def split_knn_accuracy(Z, y, k: int = 5, seed: int = 0) -> float:
     >>> split_knn_accuracy(Z, y, k=3)
     1.0
     """
-    Z = _as_flat("Z", Z, min_samples=2)
-    y = _as_vector("y", y, Z.shape[0])
+    Z = as_samples(Z, "Z", min_samples=2, dtype=np.float64)
+    y = as_vector(y, "y", length=Z.shape[0], numeric=False)
     n_train = (Z.shape[0] + 1) // 2
-    k = _check_positive_int("k", k, n_train + 1, " (ceil(n / 2) + 1)")
+    k = check_int(k, "k", 1, n_train)
+    seed = check_int(seed, "seed", 0)
     order = np.random.default_rng(seed).permutation(Z.shape[0])
     train, test = order[:n_train], order[n_train:]
     return knn_accuracy(Z[train], y[train], Z[test], y[test], k=k)
@@ -366,9 +318,10 @@ def orbit_spread_ratio(Z, orbit_ids, seed: int = 0, n_pairs: int = 100_000) -> f
     >>> orbit_spread_ratio(np.repeat(Z, 3, axis=0), np.repeat(np.arange(50), 3))
     0.0
     """
-    Z = _as_flat("Z", Z, min_samples=2)
-    orbit_ids = _as_vector("orbit_ids", orbit_ids, Z.shape[0])
-    n_pairs = _check_positive_int("n_pairs", n_pairs)
+    Z = as_samples(Z, "Z", min_samples=2, dtype=np.float64)
+    orbit_ids = as_vector(orbit_ids, "orbit_ids", length=Z.shape[0], numeric=False)
+    n_pairs = check_int(n_pairs, "n_pairs", 1)
+    seed = check_int(seed, "seed", 0)
     order = np.argsort(orbit_ids, kind="stable")
     _, starts = np.unique(orbit_ids[order], return_index=True)
     pair_sum = 0.0
@@ -384,7 +337,7 @@ def orbit_spread_ratio(Z, orbit_ids, seed: int = 0, n_pairs: int = 100_000) -> f
         raise ValueError("orbit_ids must contain at least one id twice, got all ids distinct")
     random_mean = _mean_random_pair_distance(Z, n_pairs, seed)
     if random_mean == 0.0:
-        raise ValueError("Z must not be a single point: all random pairs are at distance 0")
+        raise ValueError("Z must hold distinct points, got all random pairs at distance 0")
     return float(pair_sum / pair_count / random_mean)
 
 
@@ -411,12 +364,8 @@ def fisher_lee_correlation(alpha, beta) -> float:
     >>> round(fisher_lee_correlation(a, 1.0 - a), 6)
     -1.0
     """
-    alpha = np.asarray(alpha, dtype=np.float64)
-    if alpha.ndim != 1 or alpha.shape[0] < 2:
-        raise ValueError(f"alpha must have shape (n,) with n >= 2, got shape {alpha.shape}")
-    beta = _as_vector("beta", beta, alpha.shape[0], numeric=True)
-    if not np.all(np.isfinite(alpha)):
-        raise ValueError("alpha must be finite, got NaN/inf")
+    alpha = as_vector(alpha, "alpha", min_length=2)
+    beta = as_vector(beta, "beta", length=alpha.shape[0])
     sa, ca, sb, cb = np.sin(alpha), np.cos(alpha), np.sin(beta), np.cos(beta)
     cross = np.sum(sa * sb) * np.sum(ca * cb) - np.sum(sa * cb) * np.sum(ca * sb)
     spread_a = np.sum(sa * sa) * np.sum(ca * ca) - np.sum(sa * ca) ** 2
@@ -507,12 +456,12 @@ def cylinder_fit(Z, azimuth_deg, elevation_deg) -> dict:
     >>> round(fit["azimuth_circular_corr"], 6), round(fit["elevation_spearman"], 6)
     (1.0, 1.0)
     """
-    Z = _as_flat("Z", Z, min_samples=3)
+    Z = as_samples(Z, "Z", min_samples=3, dtype=np.float64)
     if Z.shape[1] != 3:
         raise ValueError(f"Z must have shape (n, 3), got shape {Z.shape}")
     n = Z.shape[0]
-    azimuth = np.deg2rad(_as_vector("azimuth_deg", azimuth_deg, n, numeric=True))
-    elevation = _as_vector("elevation_deg", elevation_deg, n, numeric=True)
+    azimuth = np.deg2rad(as_vector(azimuth_deg, "azimuth_deg", length=n))
+    elevation = as_vector(elevation_deg, "elevation_deg", length=n)
     if np.ptp(elevation) == 0.0:
         raise ValueError("elevation_deg must take at least two distinct values, got one")
     centred = Z - Z.mean(axis=0)
@@ -560,10 +509,10 @@ def lighting_spread_ratio(Z, pose_ids, lighting) -> float:
     >>> lighting_spread_ratio(Z, np.repeat([0, 1, 2], 6), np.tile(np.arange(6), 3))
     0.0
     """
-    Z = _as_flat("Z", Z, min_samples=2)
+    Z = as_samples(Z, "Z", min_samples=2, dtype=np.float64)
     n = Z.shape[0]
-    pose_ids = _as_vector("pose_ids", pose_ids, n)
-    lighting = _as_vector("lighting", lighting, n)
+    pose_ids = as_vector(pose_ids, "pose_ids", length=n, numeric=False)
+    lighting = as_vector(lighting, "lighting", length=n, numeric=False)
     poses, pose_index = np.unique(pose_ids, return_inverse=True)
     if poses.size < 2:
         raise ValueError(f"pose_ids must name at least 2 poses, got {poses.size}")
@@ -582,5 +531,5 @@ def lighting_spread_ratio(Z, pose_ids, lighting) -> float:
     within = float(np.mean(per_pose[varied]))
     between = float(np.mean(np.linalg.norm(centroids - centroids.mean(axis=0), axis=1)))
     if between == 0.0:
-        raise ValueError("Z must separate poses: all pose centroids coincide")
+        raise ValueError("Z must separate poses, got all pose centroids at one point")
     return within / between

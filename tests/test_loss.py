@@ -286,7 +286,11 @@ def test_new_losses_jit_vmap_equal_unbatched(batch):
         (lambda: infonce_loss(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 4, 3))),
          "negatives"),
         (lambda: infonce_loss(np.zeros((3, 2)), np.zeros((2, 2)), np.zeros((3, 4, 2))),
-         "z1 and z2"),
+         "anchor and positive must have the same shape"),
+        (lambda: umap_ab(float("nan")), "min_dist must be a finite number"),
+        (lambda: umap_ab(True), "min_dist must be a finite number"),
+        (lambda: umap_ab(0.1, spread=float("inf")), "spread must be a finite number > 0"),
+        (lambda: umap_ab(2.0, spread=1.0), r"min_dist must be a finite number in \[0, 1.0\]"),
     ],
 )
 def test_new_losses_bad_input_raises(call, match):
