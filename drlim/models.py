@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from drlim.validation import check_int
+
 Activation = str | Callable[[jax.Array], jax.Array]
 
 ACTIVATIONS: Mapping[str, Callable[[jax.Array], jax.Array]] = {"tanh": jnp.tanh, "relu": nn.relu}
@@ -52,13 +54,8 @@ def resolve_activation(activation: Activation) -> Callable[[jax.Array], jax.Arra
     if isinstance(activation, str) and activation in ACTIVATIONS:
         return ACTIVATIONS[activation]
     raise ValueError(
-        f"activation must be one of {sorted(ACTIVATIONS)} or a callable; got {activation!r}"
+        f"activation must be one of {sorted(ACTIVATIONS)} or a callable, got {activation!r}"
     )
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
 
 
 def _as_nhwc(x: jax.Array) -> jax.Array:
@@ -73,7 +70,7 @@ def _as_nhwc(x: jax.Array) -> jax.Array:
         )
     height, width = x.shape[1:3]
     if height < MIN_IMAGE_SIZE or width < MIN_IMAGE_SIZE:
-        raise ValueError(f"x must have height and width >= {MIN_IMAGE_SIZE}; got shape {x.shape}")
+        raise ValueError(f"x must have height and width >= {MIN_IMAGE_SIZE}, got shape {x.shape}")
     return x
 
 
@@ -162,7 +159,7 @@ class _LeNetSettings(nn.Module):
     activation: Activation = "tanh"
 
     def __post_init__(self) -> None:
-        _check_positive_int("n_components", self.n_components)
+        check_int(self.n_components, "n_components", 1)
         resolve_activation(self.activation)
         super().__post_init__()
 
@@ -249,11 +246,11 @@ class MLP(nn.Module):
     activation: Activation = "tanh"
 
     def __post_init__(self) -> None:
-        _check_positive_int("n_components", self.n_components)
+        check_int(self.n_components, "n_components", 1)
         if isinstance(self.hidden, str | bytes) or not isinstance(self.hidden, Sequence):
-            raise ValueError(f"hidden must be a sequence of positive integers; got {self.hidden!r}")
-        for width in self.hidden:
-            _check_positive_int("hidden", width)
+            raise ValueError(f"hidden must be a sequence of positive integers, got {self.hidden!r}")
+        for index, width in enumerate(self.hidden):
+            check_int(width, f"hidden[{index}]", 1)
         resolve_activation(self.activation)
         super().__post_init__()
 
@@ -262,7 +259,7 @@ class MLP(nn.Module):
         act = resolve_activation(self.activation)
         x = jnp.asarray(x, dtype=jnp.float32)
         if x.ndim < 2:
-            raise ValueError(f"x must have shape (batch, ...) with ndim >= 2; got shape {x.shape}")
+            raise ValueError(f"x must have shape (batch, ...) with ndim >= 2, got shape {x.shape}")
         h = x.reshape(x.shape[0], -1)
         for i, width in enumerate(self.hidden):
             h = act(nn.Dense(width, name=f"hidden_{i}")(h))
@@ -289,9 +286,9 @@ def default_network(input_shape: Sequence[int], n_components: int = 2) -> nn.Mod
     ):
         raise ValueError(
             "input_shape must be (d,), (height, width) or (height, width, channels) with "
-            f"positive integers; got {input_shape!r}"
+            f"positive integers, got {input_shape!r}"
         )
-    _check_positive_int("n_components", n_components)
+    check_int(n_components, "n_components", 1)
     if len(shape) >= 2 and min(shape[:2]) >= MIN_IMAGE_SIZE:
         return LeNetDrLIM(n_components=int(n_components))
     return MLP(hidden=(20,), n_components=int(n_components))
@@ -306,7 +303,7 @@ def count_params(params: object) -> int:
     total = 0
     for leaf in jax.tree_util.tree_leaves(params):
         if not (hasattr(leaf, "shape") or isinstance(leaf, Number)):
-            raise ValueError(f"params must be a pytree of arrays; got a leaf {leaf!r}")
+            raise ValueError(f"params must be a pytree of arrays, got a leaf {leaf!r}")
         total += int(np.size(leaf))
     return total
 
