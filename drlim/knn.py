@@ -32,7 +32,6 @@ densified.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import jax
@@ -40,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 
-from drlim.validation import check_int
+from drlim.validation import as_samples, check_choice, check_int
 
 METHODS = ("auto", "exact", "approx")
 METRICS = ("euclidean", "cosine", "manhattan")
@@ -87,17 +86,13 @@ def knn_indices(
     >>> knn_indices(np.array([[0.0], [1.0], [3.0], [7.0]]), k=2).tolist()
     [[1, 2], [0, 2], [1, 0], [2, 1]]
     """
-    method = _check_choice(method, "method", METHODS)
-    metric = _check_choice(metric, "metric", METRICS)
+    method = check_choice(method, "method", METHODS)
+    metric = check_choice(metric, "metric", METRICS)
     data = _as_search_data(X)
     n = data.shape[0]
-    k = check_int(k, "k", minimum=1)
-    if k >= n:
-        raise ValueError(f"k must be smaller than the number of samples ({n}), got {k}")
-    block_size = min(check_int(block_size, "block_size", minimum=1), n)
-    random_state = check_int(random_state, "random_state", minimum=0)
-    if random_state >= 2**32:
-        raise ValueError(f"random_state must be an int in [0, 2**32), got {random_state}")
+    k = check_int(k, "k", 1, n - 1)
+    block_size = min(check_int(block_size, "block_size", 1), n)
+    random_state = check_int(random_state, "random_state", 0, 2**32 - 1)
     if resolve_method(method, n) == "approx":
         return _approx_knn(data, k, metric, random_state)
     if scipy.sparse.issparse(data):
@@ -112,7 +107,7 @@ def resolve_method(method: str, n_samples: int) -> str:
     >>> resolve_method("auto", 6_000), resolve_method("auto", 1_000_000)
     ('exact', 'approx')
     """
-    method = _check_choice(method, "method", METHODS)
+    method = check_choice(method, "method", METHODS)
     if method != "auto":
         return method
     return "exact" if n_samples < AUTO_EXACT_LIMIT else "approx"
@@ -236,27 +231,13 @@ def _as_search_data(X: Any) -> np.ndarray | scipy.sparse.csr_matrix:
     if scipy.sparse.issparse(X):
         data = scipy.sparse.csr_matrix(X, dtype=np.float32)
         if data.shape[0] < 2 or data.shape[1] == 0:
-            raise ValueError(f"X must have shape (n >= 2, d >= 1), got {data.shape}")
-        if not np.all(np.isfinite(data.data)):
-            raise ValueError("X must be finite, got NaN or inf values")
+            raise ValueError(f"X must have shape (n, d) with n >= 2 and d >= 1, got {data.shape}")
+        bad = int(np.sum(~np.isfinite(data.data)))
+        if bad:
+            raise ValueError(f"X must be finite, got {bad} NaN/inf")
         data.sort_indices()
         return data
-    try:
-        data = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"X must be a numeric array, got {type(X).__name__}") from error
-    if data.ndim < 2 or data.shape[0] < 2 or math.prod(data.shape[1:]) == 0:
-        raise ValueError(f"X must have shape (n >= 2, d >= 1) or (n, ...), got {data.shape}")
-    data = data.reshape(data.shape[0], -1)
-    if not np.all(np.isfinite(data)):
-        raise ValueError("X must be finite, got NaN or inf values")
-    return np.ascontiguousarray(data)
-
-
-def _check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
+    return np.ascontiguousarray(as_samples(X, "X", min_samples=2, dtype=np.float32))
 
 
 __all__ = [
