@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from drlim.validation import check_int
 from drlim.knn import knn_indices
+from drlim.validation import as_int_array, as_vector, check_int, check_number
 
 DENSE_LIMIT = 20_000
 
@@ -64,12 +64,12 @@ class Graph:
     weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        table = _as_int_array(self.neighbors, "neighbors", ndim=2).astype(np.int32)
+        table = as_int_array(self.neighbors, "neighbors", ndim=2).astype(np.int32)
         n = table.shape[0]
         _check_table(table)
         groups = None
         if self.groups is not None:
-            groups = _as_int_array(self.groups, "groups", ndim=1).astype(np.int32)
+            groups = as_int_array(self.groups, "groups", ndim=1).astype(np.int32)
             if groups.shape != (n,):
                 raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
             if groups.size and groups.min() < -1:
@@ -365,7 +365,7 @@ def symmetrize(neighbors: Any) -> Graph:
     """
     if isinstance(neighbors, Graph):
         return neighbors
-    table = _as_int_array(neighbors, "neighbors", ndim=2).astype(np.int64)
+    table = as_int_array(neighbors, "neighbors", ndim=2).astype(np.int64)
     n = table.shape[0]
     if n == 0:
         raise ValueError("neighbors must have at least one row, got shape (0, ...)")
@@ -423,13 +423,15 @@ def grid_graph(
     >>> g.neighbors.tolist()
     [[1, 2], [0, -1], [0, -1], [-1, -1]]
     """
-    az = _as_float_vector(azimuth, "azimuth")
-    el = _as_float_vector(elevation, "elevation")
+    az = as_vector(azimuth, "azimuth")
+    el = as_vector(elevation, "elevation")
     n = az.size
     if el.size != n:
         raise ValueError(f"elevation must have the length of azimuth ({n}), got {el.size}")
-    az_idx = _grid_index(az, _check_positive(azimuth_step, "azimuth_step"), "azimuth")
-    el_idx = _grid_index(el, _check_positive(elevation_step, "elevation_step"), "elevation")
+    az_step = check_number(azimuth_step, "azimuth_step", 0, closed="right")
+    el_step = check_number(elevation_step, "elevation_step", 0, closed="right")
+    az_idx = _grid_index(az, az_step, "azimuth")
+    el_idx = _grid_index(el, el_step, "elevation")
     el_idx -= el_idx.min()
     if circular_azimuth:
         n_az = 360.0 / azimuth_step
@@ -448,7 +450,7 @@ def grid_graph(
     if instance is None:
         inst = np.zeros(n, dtype=np.int64)
     else:
-        inst = _as_int_array(instance, "instance", ndim=1).astype(np.int64)
+        inst = as_int_array(instance, "instance", ndim=1).astype(np.int64)
         if inst.size != n:
             raise ValueError(f"instance must have the length of azimuth ({n}), got {inst.size}")
         inst = np.unique(inst, return_inverse=True)[1].reshape(-1).astype(np.int64)
@@ -482,7 +484,7 @@ def sequence_graph(n: int, window: int, sequence_ids: Any = None) -> Graph:
     window = min(check_int(window, "window", minimum=1), max(n - 1, 1))
     ids = None
     if sequence_ids is not None:
-        ids = _as_int_array(sequence_ids, "sequence_ids", ndim=1)
+        ids = as_int_array(sequence_ids, "sequence_ids", ndim=1)
         if ids.size != n:
             raise ValueError(f"sequence_ids must have length n={n}, got {ids.size}")
     src_parts, dst_parts = [], []
@@ -515,7 +517,7 @@ def orbit_graph(graph: Graph, orbit_ids: Any) -> Graph:
     """
     if not isinstance(graph, Graph):
         raise ValueError(f"graph must be a Graph, got {type(graph).__name__}")
-    raw = _as_int_array(orbit_ids, "orbit_ids", ndim=1)
+    raw = as_int_array(orbit_ids, "orbit_ids", ndim=1)
     n = graph.n
     if raw.size != n:
         raise ValueError(f"orbit_ids must have length graph.n={n}, got {raw.size}")
@@ -559,8 +561,8 @@ def pairs_graph(i: Any, j: Any, n: int) -> Graph:
     [[1, -1], [0, 2], [1, -1], [-1, -1]]
     """
     n = check_int(n, "n", minimum=1)
-    src = _as_int_array(i, "i", ndim=1).astype(np.int64)
-    dst = _as_int_array(j, "j", ndim=1).astype(np.int64)
+    src = as_int_array(i, "i", ndim=1).astype(np.int64)
+    dst = as_int_array(j, "j", ndim=1).astype(np.int64)
     if src.shape != dst.shape:
         raise ValueError(f"i and j must have the same length, got {src.size} and {dst.size}")
     for name, ids in (("i", src), ("j", dst)):
@@ -663,16 +665,26 @@ def _check_weights(weights: Any, table: np.ndarray) -> np.ndarray:
         raise ValueError(f"weights must have the shape of neighbors {table.shape}, got {w.shape}")
     valid = table >= 0
     if not np.all(np.isfinite(w)) or np.any(w[valid] <= 0) or np.any(w[valid] > 1):
-        raise ValueError("weights must be finite and in (0, 1] on every edge")
+        bad = w[valid][~((w[valid] > 0) & (w[valid] <= 1))]
+        shown = bad[0] if bad.size else w[~np.isfinite(w)][0]
+        raise ValueError(f"weights must be finite and in (0, 1] on every edge, got {shown}")
     if np.any(w[~valid] != 0):
-        raise ValueError("weights must be 0 on the -1 padding of neighbors")
+        raise ValueError(
+            f"weights must be 0 on the -1 padding of neighbors, got {w[~valid][w[~valid] != 0][0]}"
+        )
     n = table.shape[0]
     rows, cols = np.nonzero(valid)
     dst = table[rows, cols].astype(np.int64)
     forward = np.argsort(rows * n + dst)
     backward = np.argsort(dst * n + rows)
-    if not np.array_equal(w[rows, cols][forward], w[rows, cols][backward]):
-        raise ValueError("weights must be symmetric (w_ij == w_ji)")
+    edge_weights = w[rows, cols]
+    if not np.array_equal(edge_weights[forward], edge_weights[backward]):
+        first = forward[np.argmax(edge_weights[forward] != edge_weights[backward])]
+        i, j = int(rows[first]), int(dst[first])
+        raise ValueError(
+            f"weights must be symmetric (w_ij == w_ji), got w_{i},{j} = {edge_weights[first]} "
+            f"and w_{j},{i} = {w[j, table[j] == i][0]}"
+        )
     return np.array(w)
 
 
@@ -687,43 +699,31 @@ def _check_table(table: np.ndarray) -> None:
             f"neighbors must hold ids in [0, {n}) or -1, got range [{table.min()}, {table.max()}]"
         )
     valid = table >= 0
-    if np.any(valid[:, 1:] & ~valid[:, :-1]):
-        raise ValueError("neighbors: the -1 padding must come at the end of each row")
-    if np.any(valid[:, 1:] & (np.diff(table, axis=1) <= 0)):
-        raise ValueError("neighbors: each row must be sorted and free of duplicates")
+    early_padding = np.any(valid[:, 1:] & ~valid[:, :-1], axis=1)
+    if np.any(early_padding):
+        raise ValueError(
+            "neighbors must have its -1 padding at the end of each row, "
+            f"got an id after -1 in row {int(np.argmax(early_padding))}"
+        )
+    unsorted = np.any(valid[:, 1:] & (np.diff(table, axis=1) <= 0), axis=1)
+    if np.any(unsorted):
+        raise ValueError(
+            "neighbors must have sorted rows without duplicates, "
+            f"got row {int(np.argmax(unsorted))}"
+        )
     rows, cols = np.nonzero(valid)
     dst = table[rows, cols].astype(np.int64)
     if np.any(rows == dst):
-        raise ValueError("neighbors must not contain self loops")
+        loop = int(rows[rows == dst][0])
+        raise ValueError(f"neighbors must not contain self loops, got {loop} in row {loop}")
     forward = np.sort(rows * n + dst)
     backward = np.sort(dst * n + rows)
     if not np.array_equal(forward, backward):
-        raise ValueError("neighbors must be symmetric (j in row i exactly when i in row j)")
-
-
-def _as_int_array(values: Any, name: str, ndim: int) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
-    if array.size == 0:
-        return array.astype(np.int64)
-    if array.dtype.kind not in "iu":
-        if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array % 1 == 0):
-            return array.astype(np.int64)
-        raise ValueError(f"{name} must hold integers, got dtype {array.dtype}")
-    return array
-
-
-def _as_float_vector(values: Any, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric, got {type(values).__name__}") from error
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got NaN or inf")
-    return array
+        i, j = divmod(int(np.setdiff1d(forward, backward)[0]), n)
+        raise ValueError(
+            "neighbors must be symmetric (j in row i exactly when i in row j), "
+            f"got {j} in row {i} but not {i} in row {j}"
+        )
 
 
 def _grid_index(values: np.ndarray, step: float, name: str) -> np.ndarray:
@@ -734,14 +734,6 @@ def _grid_index(values: np.ndarray, step: float, name: str) -> np.ndarray:
         bad = values[np.argmax(np.abs(scaled - index))]
         raise ValueError(f"{name} must be multiples of its step {step}, got {bad}")
     return index.astype(np.int64)
-
-
-def _check_positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 __all__ = [

@@ -125,10 +125,14 @@ def test_grid_graph_options_and_errors():
         grid_graph([0, 20], [30])
     with pytest.raises(ValueError, match="azimuth must be finite"):
         grid_graph([0, np.nan], [30, 30])
-    with pytest.raises(ValueError, match="azimuth must be a non-empty"):
+    with pytest.raises(ValueError, match=r"azimuth must be a non-empty 1-D array, got shape \(0,\)"):
         grid_graph([], [])
-    with pytest.raises(ValueError, match="elevation_step must be a positive"):
+    with pytest.raises(ValueError, match="elevation_step must be a finite number > 0, got 0"):
         grid_graph([0], [30], elevation_step=0)
+    with pytest.raises(ValueError, match="azimuth_step must be a finite number > 0, got True"):
+        grid_graph([0], [30], azimuth_step=True)
+    with pytest.raises(ValueError, match="azimuth must hold real numbers, got dtype <U1"):
+        grid_graph(["a"], [30])
 
 
 def test_label_graph_uses_groups():
@@ -251,13 +255,18 @@ def test_pairs_graph_union_and_symmetrize():
         (lambda: union(), "union needs at least one graph"),
         (lambda: union(sequence_graph(3, 1), sequence_graph(4, 1)), "same number of samples"),
         (lambda: union(label_graph([0, 1]), label_graph([1, 1])), "at most one graph"),
-        (lambda: Graph(np.array([[1], [-1]])), "symmetric"),
-        (lambda: Graph(np.array([[0]])), "self loops"),
-        (lambda: Graph(np.array([[2, 1], [0, -1], [0, -1]])), "sorted"),
-        (lambda: Graph(np.array([[-1, 1], [0, -1]])), "padding"),
+        (lambda: Graph(np.array([[1], [-1]])), "symmetric .*, got 1 in row 0 but not 0 in row 1"),
+        (lambda: Graph(np.array([[0]])), "self loops, got 0 in row 0"),
+        (lambda: Graph(np.array([[2, 1], [0, -1], [0, -1]])), "sorted .*, got row 0"),
+        (lambda: Graph(np.array([[-1, 1], [0, -1]])), "padding .*, got an id after -1 in row 0"),
         (lambda: Graph(np.array([[1], [0]]), groups=np.array([3, 3])), "one group"),
         (lambda: Graph(np.array([[1], [0]]), groups=np.array([0])), "groups must have shape"),
         (lambda: describe("graph"), "graph must be a Graph"),
+        (lambda: Graph(np.array([[1], [0]]), weights=[[0.5], [0.4]]),
+         "weights must be symmetric .*, got w_0,1 = 0.5 and w_1,0 = 0.4"),
+        (lambda: Graph(np.array([[1], [0]]), weights=[[0.5], [1.5]]),
+         r"weights must be finite and in \(0, 1\] on every edge, got 1.5"),
+        (lambda: sequence_graph(True, 1), "n must be an int >= 1, got True"),
     ],
 )
 def test_graph_errors_name_the_argument(call, match):
