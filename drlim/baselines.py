@@ -24,8 +24,8 @@ import scipy.sparse.linalg
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE, Isomap, LocallyLinearEmbedding, SpectralEmbedding
 
-from drlim.validation import as_samples, check_int
 from drlim._timing import timed_call
+from drlim.validation import as_samples, check_int
 
 __all__ = ["BASELINES", "BaselineResult", "fit_baseline", "is_inductive", "lle_on_graph"]
 

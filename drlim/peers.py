@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from drlim.validation import as_samples, check_int
 from drlim._timing import timed_call
 from drlim.baselines import BaselineResult
+from drlim.validation import as_samples, check_int
 
 __all__ = [
     "PEERS",

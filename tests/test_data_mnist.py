@@ -76,7 +76,7 @@ def test_idx_corrupt_magic_raises(tmp_path):
 def test_idx_wrong_dimensions_raise(tmp_path):
     path = tmp_path / "three-d"
     path.write_bytes(idx_bytes(np.zeros((2, 3, 4), np.uint8), 0x08, ">u1"))
-    with pytest.raises(ValueError, match="three-d.*expected 1 dimensions, header says 3"):
+    with pytest.raises(ValueError, match="three-d must have 1 dimensions, got 3 in its header"):
         read_idx(path, ndim=1)
     # header claims 4 dimensions but only 3 sizes and the data follow
     raw = bytearray(path.read_bytes())
@@ -166,7 +166,7 @@ def test_load_mnist_without_any_source_says_how(monkeypatch):
 
 
 def test_load_mnist_rejects_unknown_split():
-    with pytest.raises(ValueError, match="split: expected one of"):
+    with pytest.raises(ValueError, match="split must be one of"):
         load_mnist("validation")
 
 
@@ -229,9 +229,11 @@ def test_pad_images_centres_and_keeps_dtype():
     np.testing.assert_array_equal(padded[:, 1:4, 1:4], images)
     assert padded.sum() == images.sum()
     assert pad_images(np.ones((1, 28, 28, 1), np.float32)).shape == (1, 32, 32, 1)
-    with pytest.raises(ValueError, match="size: expected an integer >= 28"):
+    with pytest.raises(ValueError, match="size must be >= 28, got 20"):
         pad_images(np.ones((1, 28, 28)), size=20)
-    with pytest.raises(ValueError, match="images: expected shape"):
+    with pytest.raises(ValueError, match="size must be an int >= 28, got 32.0"):
+        pad_images(np.ones((1, 28, 28)), size=32.0)
+    with pytest.raises(ValueError, match="images must have shape"):
         pad_images(np.ones((28, 28)))
 
 
@@ -281,7 +283,11 @@ def test_mnist_4_9_padding_and_limits():
     plain = mnist_4_9(n_train_per_digit=10, n_test_per_digit=5, seed=4)
     np.testing.assert_array_equal(small.x_train[:, 2:30, 2:30], plain.x_train)
     assert small.x_train[:, :2].sum() == 0 and small.x_train[:, :, 30:].sum() == 0
-    with pytest.raises(ValueError, match="n_train_per_digit: expected at most 5842"):
+    with pytest.raises(ValueError, match="n_train_per_digit must be at most 5842"):
         mnist_4_9(n_train_per_digit=6000)
-    with pytest.raises(ValueError, match="n_test_per_digit: expected a positive integer"):
+    with pytest.raises(ValueError, match="n_test_per_digit must be >= 1, got 0"):
         mnist_4_9(n_test_per_digit=0)
+    with pytest.raises(ValueError, match="n_test_per_digit must be an int >= 1, got True"):
+        mnist_4_9(n_test_per_digit=True)
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got 1.0"):
+        mnist_4_9(seed=1.0)

@@ -129,8 +129,10 @@ def test_render_is_deterministic():
 
 
 def test_render_airplane_validates_size(tmp_path):
-    with pytest.raises(ValueError, match="image_size must be an integer"):
+    with pytest.raises(ValueError, match=r"image_size must be in \[8, 1024\], got 4"):
         render_airplane(4, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"image_size must be an int in \[8, 1024\], got True"):
+        render_airplane(True, cache_dir=tmp_path)
 
 
 def test_downsample_matches_block_mean_and_hand_values():
@@ -141,7 +143,7 @@ def test_downsample_matches_block_mean_and_hand_values():
     # output cells cover input [0, 2.5) and [2.5, 5): (0 + 3 + 3) / 2.5 and (3 + 9 + 12) / 2.5
     np.testing.assert_allclose(downsample(row, 2)[0], [[2.4, 9.6], [2.4, 9.6]], rtol=1e-12)
     assert downsample(np.ones((1, 96, 96), np.uint8), 40).dtype == np.float32
-    with pytest.raises(ValueError, match=r"size must be an integer in \[1, 12\]"):
+    with pytest.raises(ValueError, match=r"size must be in \[1, 12\], got 13"):
         downsample(images, 13)
 
 
@@ -153,9 +155,9 @@ def test_norb_airplane_rendered_source(tmp_path, monkeypatch):
     assert split.x_train.shape == (660, 32, 32, 1) and split.x_test.shape == (312, 32, 32, 1)
     np.testing.assert_allclose(split.x_train, downsample(fake.images[split.index_train], 32),
                                rtol=1e-6)
-    with pytest.raises(ValueError, match="seed must be an integer"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got 0.5"):
         norb_airplane(seed=0.5)
-    with pytest.raises(ValueError, match=r"image_size must be an integer in \[1, 96\]"):
+    with pytest.raises(ValueError, match=r"image_size must be in \[1, 96\], got 128"):
         norb_airplane(image_size=128)
 
 

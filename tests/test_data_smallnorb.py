@@ -106,6 +106,10 @@ def test_load_small_norb_errors(tmp_path):
         load_small_norb(tmp_path, instance=5)
     with pytest.raises(ValueError, match="category must be present in .*, got 1"):
         load_small_norb(tmp_path, category=1)
+    with pytest.raises(ValueError, match="instance must be an int >= 0, got True"):
+        load_small_norb(tmp_path, instance=True)
+    with pytest.raises(ValueError, match=r"category must be in \[0, 4\], got 5"):
+        load_small_norb(tmp_path, category=5)
     with pytest.raises(ValueError, match="directory must hold small-NORB files"):
         load_small_norb(tmp_path / "..", instance=4)
     info = read_norb_matrix(tmp_path / "set-training-info.mat").copy()

@@ -28,6 +28,7 @@ import numpy as np
 import numpy._core.multiarray as _multiarray
 
 from drlim._io import binary_format_code, write_maybe_gzip
+from drlim.validation import check_choice, check_int
 
 SPLITS = ("train", "test")
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
@@ -109,29 +110,33 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
     path = Path(path)
     raw = _read_bytes(path)
     if len(raw) < 4:
-        raise ValueError(f"IDX file {path}: expected a 4-byte magic number, got {len(raw)} bytes")
+        raise ValueError(
+            f"IDX file {path} must start with a 4-byte magic number, got {len(raw)} bytes"
+        )
     zero0, zero1, type_code, n_dims = raw[:4]
     if zero0 != 0 or zero1 != 0 or type_code not in IDX_DTYPES:
         raise ValueError(
-            f"IDX file {path}: bad magic number 0x{raw[:4].hex()}; expected 0x0000TTNN with type "
-            f"TT in {[hex(code) for code in IDX_DTYPES]}"
+            f"IDX file {path} must start with the magic number 0x0000TTNN, type TT in "
+            f"{[hex(code) for code in IDX_DTYPES]}, got 0x{raw[:4].hex()}"
         )
     if n_dims == 0 or (ndim is not None and n_dims != ndim):
         expected = "at least 1" if ndim is None else str(ndim)
-        raise ValueError(f"IDX file {path}: expected {expected} dimensions, header says {n_dims}")
+        raise ValueError(
+            f"IDX file {path} must have {expected} dimensions, got {n_dims} in its header"
+        )
     header_len = 4 + 4 * n_dims
     if len(raw) < header_len:
         raise ValueError(
-            f"IDX file {path}: header needs {header_len} bytes for {n_dims} dimensions, "
-            f"file has {len(raw)}"
+            f"IDX file {path} must hold a {header_len}-byte header for {n_dims} dimensions, "
+            f"got {len(raw)} bytes"
         )
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=n_dims, offset=4))
     dtype = IDX_DTYPES[type_code]
     expected_len = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected_len:
         raise ValueError(
-            f"IDX file {path}: shape {shape} of {dtype.name} needs {expected_len} bytes, "
-            f"file has {len(raw)} (truncated or corrupt)"
+            f"IDX file {path} must hold {expected_len} bytes for shape {shape} of {dtype.name}, "
+            f"got {len(raw)} (truncated or corrupt)"
         )
     data = np.frombuffer(raw, dtype, offset=header_len).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
@@ -150,7 +155,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     array = np.asarray(array)
     code, native = binary_format_code(array, IDX_DTYPES)
     if not 1 <= array.ndim <= 255:
-        raise ValueError(f"array: expected 1 to 255 dimensions, got {array.ndim}")
+        raise ValueError(f"array must have 1 to 255 dimensions, got {array.ndim}")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     payload = header + np.ascontiguousarray(array, native.newbyteorder(">")).tobytes()
     return write_maybe_gzip(path, payload)
@@ -175,10 +180,12 @@ def read_mnist_pickle(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np
         with gzip.open(path, "rb") as stream:
             parts = _NumpyOnlyUnpickler(stream, encoding="latin1").load()
     except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"MNIST pickle {path}: unreadable gzip stream ({error})") from error
+        raise ValueError(
+            f"MNIST pickle {path} must be a readable gzip stream, got {error}"
+        ) from error
     if not (isinstance(parts, tuple) and len(parts) == 3):
         raise ValueError(
-            f"MNIST pickle {path}: expected a tuple (train, validation, test), got {type(parts)}"
+            f"MNIST pickle {path} must hold a tuple (train, validation, test), got {type(parts)}"
         )
     decoded = [_decode_part(path, name, part) for name, part in zip(
         ("train", "validation", "test"), parts, strict=True)]
@@ -215,8 +222,7 @@ def load_mnist(
     >>> images.shape, labels[:3]
     ((10000, 28, 28), array([7, 2, 1]))
     """
-    if split not in SPLITS:
-        raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    check_choice(split, "split", SPLITS)
     directory = directory if directory is not None else os.environ.get(ENV_DIR) or None
     if directory is not None:
         return _load_idx_split(Path(directory).expanduser().resolve(), split)
@@ -237,10 +243,9 @@ def pad_images(images: np.ndarray, size: int = 32) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4):
-        raise ValueError(f"images: expected shape (n, h, w) or (n, h, w, c), got {images.shape}")
+        raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c), got {images.shape}")
     height, width = images.shape[1:3]
-    if not isinstance(size, int | np.integer) or size < max(height, width):
-        raise ValueError(f"size: expected an integer >= {max(height, width)}, got {size!r}")
+    size = check_int(size, "size", max(height, width))
     top, left = (size - height) // 2, (size - width) // 2
     pad = [(0, 0), (top, size - height - top), (left, size - width - left)]
     pad += [(0, 0)] * (images.ndim - 3)
@@ -265,12 +270,9 @@ def mnist_4_9(
     >>> split.x_train.shape, split.x_test.shape
     ((6000, 28, 28, 1), (1982, 28, 28, 1))
     """
-    for name, value in (("n_train_per_digit", n_train_per_digit),
-                        ("n_test_per_digit", n_test_per_digit)):
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    if not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed: expected an integer, got {seed!r}")
+    n_train_per_digit = check_int(n_train_per_digit, "n_train_per_digit", 1)
+    n_test_per_digit = check_int(n_test_per_digit, "n_test_per_digit", 1)
+    seed = check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
     train_images, train_labels = load_mnist("train", directory)
     test_images, test_labels = load_mnist("test", directory)
@@ -295,7 +297,7 @@ def _draw_digits(
         candidates = np.flatnonzero(labels == digit)
         if strict and n_per_digit > candidates.size:
             raise ValueError(
-                f"n_train_per_digit: expected at most {candidates.size} (the number of "
+                f"n_train_per_digit must be at most {candidates.size} (the number of "
                 f"{digit}s in the training split), got {n_per_digit}"
             )
         take = min(n_per_digit, candidates.size)
@@ -313,12 +315,14 @@ def _decode_part(path: Path, name: str, part: object) -> tuple[np.ndarray, np.nd
     """Check one (float rows, labels) pair of the pickle and convert it to uint8 images."""
     if not (isinstance(part, tuple) and len(part) == 2
             and all(isinstance(array, np.ndarray) for array in part)):
-        raise ValueError(f"MNIST pickle {path}: {name} is not a pair of arrays")
+        raise ValueError(
+            f"MNIST pickle {path} must hold {name} as a pair of arrays, got {type(part).__name__}"
+        )
     rows, labels = part
     if (rows.ndim != 2 or rows.shape[1] != 784 or rows.dtype.kind != "f"
             or labels.shape != rows.shape[:1]):
         raise ValueError(
-            f"MNIST pickle {path}: {name} expected float rows (n, 784) and labels (n,), got "
+            f"MNIST pickle {path} must hold {name} as float rows (n, 784) and labels (n,), got "
             f"{rows.dtype} {rows.shape} and {labels.shape}"
         )
     # In place: these arrays were just unpickled, and a copy would double the peak memory.
@@ -326,10 +330,16 @@ def _decode_part(path: Path, name: str, part: object) -> tuple[np.ndarray, np.nd
     np.multiply(rows, 256, out=rows)
     pixels = rows.astype(np.uint8)
     if not np.array_equal(pixels, rows):
-        raise ValueError(f"MNIST pickle {path}: {name} pixels are not multiples of 1/256 in [0, 1)")
+        raise ValueError(
+            f"MNIST pickle {path} must hold {name} pixels that are multiples of 1/256 in [0, 1), "
+            f"got {int(np.sum(pixels != rows))} that are not"
+        )
     if not np.issubdtype(labels.dtype, np.integer) or labels.min(initial=0) < 0 \
             or labels.max(initial=0) > 9:
-        raise ValueError(f"MNIST pickle {path}: {name} labels are not integers 0..9")
+        raise ValueError(
+            f"MNIST pickle {path} must hold {name} labels that are integers 0..9, got "
+            f"{labels.dtype} in [{labels.min(initial=0)}, {labels.max(initial=0)}]"
+        )
     return pixels.reshape(-1, 28, 28), labels.astype(np.int64)
 
 
@@ -340,7 +350,7 @@ def _load_hub(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     for split, (images, labels) in data.items():
         if images.shape[0] != SPLIT_SIZES[split]:
             raise ValueError(
-                f"MNIST pickle {path}: expected {SPLIT_SIZES[split]} {split} images, "
+                f"MNIST pickle {path} must hold {SPLIT_SIZES[split]} {split} images, "
                 f"got {images.shape[0]}"
             )
         images.flags.writeable = False
@@ -356,12 +366,12 @@ def _load_idx_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray
     labels = read_idx(_find_idx(directory, label_name), ndim=1)
     if images.shape[1:] != (28, 28) or images.dtype != np.uint8:
         raise ValueError(
-            f"MNIST {split} images in {directory}: expected uint8 (n, 28, 28), got "
+            f"MNIST {split} images in {directory} must be uint8 (n, 28, 28), got "
             f"{images.dtype} {images.shape}"
         )
     if labels.shape != images.shape[:1]:
         raise ValueError(
-            f"MNIST {split} labels in {directory}: expected {images.shape[0]} labels, "
+            f"MNIST {split} labels in {directory} must number {images.shape[0]}, "
             f"got {labels.shape[0]}"
         )
     labels = labels.astype(np.int64)
@@ -391,7 +401,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"gzip file {path}: corrupt or truncated ({error})") from error
+        raise ValueError(
+            f"gzip file {path} must be complete, got a corrupt or truncated one ({error})"
+        ) from error
 
 
 __all__ = [

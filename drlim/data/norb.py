@@ -47,6 +47,7 @@ from drlim.data.smallnorb import (
     load_small_norb,
     to_float_images,
 )
+from drlim.validation import check_int
 
 __all__ = [
     "N_TEST",
@@ -151,8 +152,7 @@ def render_airplane(
     >>> data.images.shape, int(data.azimuth[-1]), int(data.elevation[-1]), int(data.lighting[-1])
     ((972, 96, 96, 1), 340, 70, 5)
     """
-    if not isinstance(image_size, int | np.integer) or not 8 <= image_size <= 1024:
-        raise ValueError(f"image_size must be an integer in [8, 1024], got {image_size!r}")
+    image_size = check_int(image_size, "image_size", 8, 1024)
     path = _cache_path(cache_dir, image_size)
     if use_cache:
         cached = _read_cache(path, image_size)
@@ -179,8 +179,7 @@ def downsample(images: np.ndarray, size: int) -> np.ndarray:
     if images.ndim not in (3, 4):
         raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c), got {images.shape}")
     height, width = images.shape[1:3]
-    if not isinstance(size, int | np.integer) or not 1 <= size <= min(height, width):
-        raise ValueError(f"size must be an integer in [1, {min(height, width)}], got {size!r}")
+    size = check_int(size, "size", 1, min(height, width))
     rows, cols = _area_weights(height, size), _area_weights(width, size)
     dtype = images.dtype if images.dtype.kind == "f" else np.float32
     planes = np.moveaxis(images, 3, 1) if images.ndim == 4 else images
@@ -206,8 +205,7 @@ def norb_airplane(
     >>> split.x_train.shape, split.x_test.shape
     ((660, 32, 32, 1), (312, 32, 32, 1))
     """
-    if not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_int(seed, "seed", 0)
     if source == "rendered":
         data = render_airplane(96, cache_dir)
     elif isinstance(source, str | os.PathLike):
@@ -215,10 +213,7 @@ def norb_airplane(
     else:
         raise ValueError(f"source must be 'rendered' or a directory, got {source!r}")
     images = data.images
-    if not isinstance(image_size, int | np.integer) or not 1 <= image_size <= images.shape[1]:
-        raise ValueError(
-            f"image_size must be an integer in [1, {images.shape[1]}], got {image_size!r}"
-        )
+    image_size = check_int(image_size, "image_size", 1, images.shape[1])
     if image_size != images.shape[1]:
         images = downsample(images, image_size)
     permutation = np.random.default_rng(seed).permutation(N_IMAGES)

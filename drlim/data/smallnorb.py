@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from drlim._io import binary_format_code, write_maybe_gzip
+from drlim.validation import check_int
 
 __all__ = [
     "AIRPLANE",
@@ -119,7 +120,9 @@ def read_norb_matrix(path: str | os.PathLike) -> np.ndarray:
         try:
             raw = gzip.decompress(path.read_bytes())
         except (OSError, EOFError, zlib.error) as error:
-            raise ValueError(f"gzip file {path}: corrupt or truncated ({error})") from error
+            raise ValueError(
+            f"gzip file {path} must be complete, got a corrupt or truncated one ({error})"
+        ) from error
         dtype, shape, header_len = _parse_norb_header(path, raw[:64], len(raw))
         return np.frombuffer(raw, dtype, offset=header_len).reshape(shape)
     with path.open("rb") as stream:
@@ -164,14 +167,13 @@ def load_small_norb(
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise ValueError(f"directory must be a folder with small-NORB files, got {directory}")
-    if not isinstance(category, int | np.integer) or not 0 <= category <= 4:
-        raise ValueError(f"category must be an integer 0..4, got {category!r}")
+    category = check_int(category, "category", 0, 4)
     sets = _find_norb_sets(directory)
     tables = [(dat, read_norb_matrix(cat), read_norb_matrix(info)) for dat, cat, info in sets]
     for dat, cat, info in tables:
         if cat.ndim != 1 or info.shape != (cat.shape[0], 4):
             raise ValueError(
-                f"small-NORB set {dat}: expected cat (n,) and info (n, 4), got {cat.shape} and "
+                f"small-NORB set {dat} must have cat (n,) and info (n, 4), got {cat.shape} and "
                 f"{info.shape}"
             )
     found = sorted({int(i) for _, cat, info in tables for i in info[cat == category, 0]})
@@ -179,7 +181,7 @@ def load_small_norb(
         if not found:
             raise ValueError(f"category must be present in {directory}, got {category} (no images)")
         instance = found[0]
-    if instance not in found:
+    if check_int(instance, "instance", 0) not in found:
         raise ValueError(f"instance must be one of {found} for category {category}, "
                          f"got {instance!r}")
     images, factors = [], []
@@ -197,29 +199,33 @@ def load_small_norb(
 def _parse_norb_header(path: Path, head: bytes, file_len: int):
     """Dtype, shape and header length of a small-NORB matrix; ``ValueError`` if inconsistent."""
     if len(head) < 8:
-        raise ValueError(f"small-NORB file {path}: {len(head)} bytes is too short for a header")
+        raise ValueError(f"small-NORB file {path} must hold a header, got {len(head)} bytes")
     magic, ndim = (int(v) for v in np.frombuffer(head, "<i4", count=2))
     if magic not in NORB_DTYPES:
         raise ValueError(
-            f"small-NORB file {path}: bad magic number 0x{magic & 0xFFFFFFFF:08X}; expected one "
-            f"of {[hex(m) for m in NORB_DTYPES]}"
+            f"small-NORB file {path} must start with a magic number in "
+            f"{[hex(m) for m in NORB_DTYPES]}, got 0x{magic & 0xFFFFFFFF:08X}"
         )
     if not 1 <= ndim <= 12:
-        raise ValueError(f"small-NORB file {path}: expected 1 to 12 dimensions, header says {ndim}")
+        raise ValueError(
+            f"small-NORB file {path} must have 1 to 12 dimensions, got {ndim} in its header"
+        )
     n_dims_stored = max(ndim, 3)
     header_len = 8 + 4 * n_dims_stored
     if len(head) < header_len:
-        raise ValueError(f"small-NORB file {path}: header truncated ({len(head)} bytes)")
+        raise ValueError(
+            f"small-NORB file {path} must hold a complete header, got {len(head)} bytes (truncated)"
+        )
     dims = np.frombuffer(head, "<i4", count=n_dims_stored, offset=8)
     if np.any(dims < 0):
-        raise ValueError(f"small-NORB file {path}: negative size in {dims.tolist()}")
+        raise ValueError(f"small-NORB file {path} must have sizes >= 0, got {dims.tolist()}")
     shape = tuple(int(d) for d in dims[:ndim])
     dtype = NORB_DTYPES[magic]
     expected = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if file_len != expected:
         raise ValueError(
-            f"small-NORB file {path}: shape {shape} of {dtype.name} needs {expected} bytes, "
-            f"file has {file_len} (truncated or corrupt)"
+            f"small-NORB file {path} must hold {expected} bytes for shape {shape} of "
+            f"{dtype.name}, got {file_len} (truncated or corrupt)"
         )
     return dtype, shape, header_len
 
@@ -255,7 +261,7 @@ def _left_camera(dat: np.ndarray, rows: np.ndarray, path: Path) -> np.ndarray:
     """Left-camera images of ``rows`` from a ``(n, 2, h, w)`` uint8 image matrix."""
     if dat.ndim != 4 or dat.shape[1] != 2 or dat.dtype != np.uint8:
         raise ValueError(
-            f"small-NORB images {path}: expected uint8 (n, 2, h, w), got {dat.dtype} {dat.shape}"
+            f"small-NORB images {path} must be uint8 (n, 2, h, w), got {dat.dtype} {dat.shape}"
         )
     return np.asarray(dat[rows, 0])
 
@@ -270,7 +276,7 @@ def _canonical_order(images: np.ndarray, factors: np.ndarray, where: Path) -> No
                 & (factors[:, 2] >= 0) & (factors[:, 2] < N_LIGHTINGS))
     if not in_range.all():
         raise ValueError(
-            f"small-NORB info in {where}: expected elevation 0..8, azimuth 0, 2, ..., 34 and "
+            f"small-NORB info in {where} must have elevation 0..8, azimuth 0, 2, ..., 34 and "
             f"lighting 0..5, got rows like {factors[~in_range][0].tolist()}"
         )
     elevation = ELEVATIONS[0] + 5 * factors[:, 0]
@@ -280,7 +286,7 @@ def _canonical_order(images: np.ndarray, factors: np.ndarray, where: Path) -> No
     key = key + lighting
     if images.shape[0] != N_IMAGES or not np.array_equal(np.sort(key), np.arange(N_IMAGES)):
         raise ValueError(
-            f"small-NORB files in {where}: expected each of the {N_IMAGES} poses x lightings "
+            f"small-NORB files in {where} must hold each of the {N_IMAGES} poses x lightings "
             f"once for the instance, got {images.shape[0]} images"
         )
     order = np.argsort(key)
