@@ -200,8 +200,11 @@ def as_vector(
     if length is not None and (arr.ndim != 1 or arr.shape[0] != length):
         raise ValueError(f"{name} must have shape ({length},), got shape {arr.shape}")
     if arr.ndim != 1 or arr.shape[0] < min_length:
-        size = "non-empty" if min_length == 1 else f"at least {min_length}-long"
-        raise ValueError(f"{name} must be a {size} 1-D array, got shape {arr.shape}")
+        expected = (
+            "a non-empty 1-D array" if min_length == 1
+            else f"a 1-D array of at least {min_length} values"
+        )
+        raise ValueError(f"{name} must be {expected}, got shape {arr.shape}")
     if numeric:
         _check_real(arr, name)
         arr = arr.astype(np.float64)
