@@ -307,8 +307,8 @@ def _check_similar(similar: jax.Array, expected_shape: tuple[int, ...]) -> jax.A
     similar = jnp.asarray(similar)
     if similar.dtype != jnp.bool_:
         raise ValueError(
-            f"similar must be a boolean array (True = similar pair), got dtype {similar.dtype}; "
-            "use similar_from_labels() to convert 0/1 labels"
+            "similar must be a boolean array (True = similar pair; similar_from_labels() "
+            f"converts 0/1 labels), got dtype {similar.dtype}"
         )
     if similar.shape != tuple(expected_shape):
         raise ValueError(

@@ -65,7 +65,7 @@ def _as_nhwc(x: jax.Array) -> jax.Array:
         x = x[..., None]
     if x.ndim != 4:
         raise ValueError(
-            "x must have shape (batch, height, width) or (batch, height, width, channels); "
+            "x must have shape (batch, height, width) or (batch, height, width, channels), "
             f"got shape {x.shape}"
         )
     height, width = x.shape[1:3]
