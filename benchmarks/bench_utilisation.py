@@ -185,9 +185,10 @@ def step_limit(measurement: dict, peak: dict | None) -> str:
     loop_s = measurement["loop_step_s"]
     text = (f"at batch {measurement['batch']} the loop's step takes {1e3 * loop_s:.1f} ms: "
             f"forward {1e3 * forward['seconds']:.1f} ms, backward "
-            f"{1e3 * (gradient['seconds'] - forward['seconds']):.1f} ms, update "
-            f"{1e3 * (full['seconds'] - gradient['seconds']):.1f} ms, sampling + loop "
-            f"{1e3 * (loop_s - full['seconds']):.1f} ms")
+            f"{1e3 * max(gradient['seconds'] - forward['seconds'], 0.0):.1f} ms, update "
+            f"{1e3 * max(full['seconds'] - gradient['seconds'], 0.0):.1f} ms, sampling + loop "
+            f"{1e3 * max(loop_s - full['seconds'], 0.0):.1f} ms (differences of medians; "
+            "0 where noise made one negative)")
     if full["flops"]:
         rate = full["flops"] / loop_s
         text += f"; XLA counts {full['flops'] / 1e9:.2f} GFLOP: {rate / 1e9:.1f} GFLOP/s"

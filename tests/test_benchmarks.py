@@ -325,3 +325,38 @@ def test_runner_quick_runs_every_benchmark(tmp_path):
     text = out.read_text()
     for number in range(1, 7):
         assert f"| {number} |" in text
+
+
+@pytest.mark.slow  # two fits: about a minute on a loaded 2-core machine
+def test_a_replay_retraces_the_prefix_of_a_longer_fit(monkeypatch):
+    from benchmarks import bench_time_to_quality as ttq
+    from drlim.estimator import DrLIM
+
+    split = bench_common.digits_4_9(quick=True, pad_to_32=False)
+    X, X_test = split.x_train[..., 0], split.x_test[..., 0]
+    settings = {**ttq.estimator_settings(quick=True),
+                "epochs": ttq.replay_epochs(150, len(X), quick=True)}
+    model = DrLIM(**settings).fit(X)
+    assert [r["step"] for r in model.history_] == [50, 100, 150]
+    monkeypatch.setattr(ttq, "QUALITY", 0.0)  # stop at the first replayed step
+    (point,) = ttq.quality_curve(model, X, X_test.reshape(len(X_test), -1), model.history_,
+                                 quick=True)
+    assert point["step"] == point["replayed_steps"] == 100
+    assert point["same_trajectory"]
+    assert point["seconds"] == model.history_[1]["seconds"] and 0 < point["trust"] <= 1
+
+
+def test_first_reaching_and_the_breakdown_add_up():
+    from benchmarks import bench_time_to_quality as ttq
+
+    curve = [{"step": 100, "trust": 0.8}, {"step": 150, "trust": 0.84}]
+    assert ttq.first_reaching(curve)["step"] == 150
+    assert ttq.first_reaching(curve, quality=0.9) is None
+    ours = {"import_s": 2.0, "setup_s": 5.0, "graph_warm_s": 1.5, "setup_compile_s": 1.0,
+            "compile": {"compile_s": 3.0}, "train_s": 20.0, "steps": 1000,
+            "transform_cold_s": 0.3, "transform_warm_s": 0.1,
+            "transform_compile": {"compile_s": 0.2}}
+    stages = dict(ttq.breakdown(ours))
+    fit_stages = [seconds for name, seconds in stages.items()
+                  if not name.startswith(("import", "transform"))]
+    assert sum(fit_stages) == pytest.approx(ours["setup_s"] + ours["train_s"])
