@@ -272,7 +272,7 @@ def run(quick: bool = False) -> dict:
                not_run="drlim or PyTorch did not reach 0.83" if ratio is None else "",
                limit=limit_text(ours, reached))
     if theirs is not None:
-        best = max(p["trust"] for p in theirs["curve"])
+        best = round(max(p["trust"] for p in theirs["curve"]), 4)
         add_target(record, f"plateau above the PyTorch protocol's best ({best:.4f})",
                    ours["trust"], minimum=best, issue=1,
                    limit="the map the objective converges to, at this network size")
