@@ -263,35 +263,40 @@ def test_docstring_examples_of_every_module_run(name):
     assert outcome.failed == 0
 
 
-def public_names() -> dict[str, set[str]]:
-    """Each drlim module's public names: its ``__all__`` (and the package's own)."""
-    import drlim
+def public_names(module: str) -> set[str]:
+    """A drlim module's public names: its ``__all__`` (empty for a private module)."""
+    if any(part.startswith("_") for part in module.split(".")):
+        return set()
+    return set(getattr(importlib.import_module(module), "__all__", ()))
 
-    names = {"drlim": set(drlim.__all__)}
-    for path in (REPO_DIR / "drlim").rglob("*.py"):
-        parts = path.relative_to(REPO_DIR).with_suffix("").parts
-        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        if not any(part.startswith("_") for part in module.split(".")):
-            names[module] = set(getattr(importlib.import_module(module), "__all__", ()))
-    return names
+
+def non_public_imports(source: str) -> list[str]:
+    """What ``source`` imports from drlim that is not public: a name outside its module's
+    ``__all__``, or a module whose dotted path has an underscore part."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith("drlim")
+                      and any(part.startswith("_") for part in alias.name.split("."))]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("drlim"):
+            public = public_names(node.module)
+            found += [f"{node.module}.{alias.name}" for alias in node.names
+                      if alias.name not in public]
+    return found
+
+
+def test_the_public_api_check_finds_private_imports():
+    source = ("import drlim._io\nfrom drlim.train import _make_chunk_runner, train\n"
+              "from drlim._io import write_json\nfrom drlim.knn import knn_indices\n")
+    assert non_public_imports(source) == ["drlim._io", "drlim.train._make_chunk_runner",
+                                          "drlim._io.write_json"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_benchmarks_use_the_public_api_only_and_no_sys_path(name):
     source = (BENCH_DIR / f"{name}.py").read_text()
     assert "sys.path" not in source and "PYTHONPATH" not in source
-    public = public_names()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("drlim"):
-                    assert alias.name in public, f"{name} imports {alias.name}"
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("drlim"):
-            assert node.module in public, f"{name} imports from {node.module}"
-            for alias in node.names:
-                assert alias.name in public[node.module] or (
-                    f"{node.module}.{alias.name}" in public), (
-                    f"{name} imports {alias.name} from {node.module}, not in its __all__")
+    assert non_public_imports(source) == []
 
 
 def test_runner_quick_writes_markdown_and_json(tmp_path):
