@@ -32,7 +32,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.bench-installed
-	$(BIN)/python benchmarks/run_all.py --out benchmarks/results.md
+	$(BIN)/python -m benchmarks.run_all --out benchmarks/results.md
 
 compare: $(VENV)/.peers-installed
 	$(BIN)/drlim compare --out figures

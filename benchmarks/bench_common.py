@@ -1,12 +1,14 @@
-"""Shared pieces of the benchmarks: the result record, timing, the machine, torch, child runs.
+"""Shared pieces of the benchmarks: the result record, targets, timing, the machine, torch,
+child processes, XLA compilation counts and atomic writes.
 
-Every benchmark module has ``run(smoke: bool = False) -> dict`` returning a result made by
-:func:`result` (a JSON-ready dict) that ``run_all.py`` turns into a markdown section:
+Every benchmark module has ``run(quick: bool = False) -> dict`` returning a result made by
+:func:`result` (a JSON-ready dict) that :mod:`benchmarks.run_all` turns into a markdown
+section. A target records its value, its bound and, when missed, by how much:
 
 >>> r = result("demo", "A demo", ["x", "y"], [[1, 2]])
->>> add_target(r, "y below 3", "<= 3", value=2, met=2 <= 3)
->>> r["targets"][0]["status"]
-'met'
+>>> add_target(r, "speed-up", 1.2, minimum=1.5, unit="x", issue=5)
+>>> r["targets"][0]["status"], r["targets"][0]["short_by"]
+('missed', 'needs 1.25x more')
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -59,23 +63,51 @@ def result(
     }
 
 
+# Units whose shortfall is a factor ("needs 1.25x more"); others give a difference.
+FACTOR_UNITS = ("x", "s", "GB", "min")
+
+
 def add_target(
     record: dict,
     what: str,
-    target: str,
     value: float | None,
-    met: bool | None,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
     unit: str = "",
     limit: str = "",
+    issue: int | None = None,
+    judged: bool = True,
+    not_run: str = "",
 ) -> None:
-    """Append a target to ``record``: ``met`` True / False, or None when it could not be judged.
+    """Append a target to ``record``: ``value`` against ``minimum`` or ``maximum``.
 
-    ``limit`` says what holds the value back; it is shown when the target is missed.
+    The status is "met", "missed" (``short_by`` says by how much), "not run" (``value`` is
+    None; ``not_run`` says why) or "not judged" (``judged`` False: measured, but the two
+    sides ran on different hardware or one side is missing). ``limit`` says what holds the
+    value back, measured; it is shown when the target is not met. ``issue`` is the number
+    of the issue-15 target it belongs to.
+
+    >>> r = result("demo", "A demo", [], [])
+    >>> add_target(r, "time", 12.0, maximum=4.0, unit="s")
+    >>> add_target(r, "recall", 0.9, minimum=0.95)
+    >>> [t["short_by"] for t in r["targets"]]
+    ['3x over', '0.05 below']
     """
-    if met is None:
+    if (minimum is None) == (maximum is None):
+        raise ValueError(f"give exactly one of minimum and maximum, got {minimum}, {maximum}")
+    bound = minimum if minimum is not None else maximum
+    target = f"{'>=' if minimum is not None else '<='} {bound:g}{unit}"
+    short_by = ""
+    if value is None:
+        status = "not run"
+    elif not judged:
         status = "not judged"
     else:
+        met = value >= minimum if minimum is not None else value <= maximum
         status = "met" if met else "missed"
+        if not met:
+            short_by = shortfall(float(value), minimum, maximum, unit)
     record["targets"].append(
         {
             "what": what,
@@ -83,9 +115,41 @@ def add_target(
             "value": None if value is None else float(value),
             "unit": unit,
             "status": status,
+            "short_by": short_by,
             "limit": limit if status != "met" else "",
+            "not_run": not_run if value is None else "",
+            "issue": issue,
         }
     )
+
+
+def shortfall(value: float, minimum: float | None, maximum: float | None, unit: str) -> str:
+    """How far a missed ``value`` is from its bound: a factor for times and ratios, else a
+    difference.
+
+    >>> shortfall(1.2, 1.5, None, "x"), shortfall(0.0, 1.5, None, "x")
+    ('needs 1.25x more', 'value is 0')
+    """
+    if unit in FACTOR_UNITS:
+        if minimum is not None:
+            return f"needs {minimum / value:.3g}x more" if value > 0 else "value is 0"
+        return f"{value / maximum:.3g}x over" if maximum > 0 else "bound is 0"
+    if minimum is not None:
+        return f"{minimum - value:.3g} below"
+    return f"{value - maximum:.3g} over"
+
+
+def target_status(target: dict) -> str:
+    """The status as the summary shows it: met, "missed (needs 1.2x more)", "not run (why)".
+
+    >>> target_status({"status": "missed", "short_by": "2x over", "not_run": ""})
+    'missed (2x over)'
+    """
+    if target["status"] == "missed":
+        return f"missed ({target['short_by']})"
+    if target["status"] == "not run" and target["not_run"]:
+        return f"not run: {target['not_run']}"
+    return target["status"]
 
 
 def median_seconds(function: Callable[[], Any], repeats: int) -> float:
@@ -98,6 +162,26 @@ def median_seconds(function: Callable[[], Any], repeats: int) -> float:
         function()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def profile_top(function: Callable[[], Any], top: int = 3) -> list[list]:
+    """Run ``function`` once under ``cProfile``; the ``top`` functions by own time, as rows
+    of (module file name, function name, seconds).
+
+    >>> rows = profile_top(lambda: sorted(range(10**5), key=lambda i: -i), top=1)
+    >>> len(rows), len(rows[0])
+    (1, 3)
+    """
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    function()
+    profiler.disable()
+    entries = sorted(pstats.Stats(profiler).stats.items(), key=lambda item: -item[1][2])
+    return [[Path(path).name, name, round(own, 3)]
+            for (path, _, name), (_, _, own, _, _) in entries[:top]]
 
 
 def load_average() -> list[float]:
@@ -224,31 +308,122 @@ def machine(device_label: str | None = None) -> dict:
     }
 
 
-def run_child(script: Path, payload: dict, timeout: float = 1800) -> dict:
-    """Run ``script --child JSON`` in a fresh Python and return the JSON its last line prints.
+def run_child(module: str, payload: dict, env: dict | None = None,
+              timeout: float = 1800) -> dict:
+    """Run ``python -m benchmarks.<module> --child JSON`` in a fresh Python; return the JSON
+    its last line prints.
 
-    A fresh process gives a cold start (nothing compiled, nothing cached) and its own peak
-    memory. Raises RuntimeError with the child's stderr tail when it fails.
+    A fresh process gives a cold start (nothing compiled in memory) and its own peak memory.
+    It runs in the repository root, so it imports this checkout's ``drlim`` and
+    ``benchmarks``; ``env`` adds environment variables (e.g. a fresh ``DRLIM_CACHE``).
+    Raises RuntimeError with the child's stderr tail when it fails.
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(REPO_DIR), os.environ.get("PYTHONPATH", "")) if p)}
     done = subprocess.run(
-        [sys.executable, str(script), "--child", json.dumps(payload)],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_DIR,
+        [sys.executable, "-m", f"benchmarks.{module}", "--child", json.dumps(payload)],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        cwd=REPO_DIR,
     )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(
-            f"{script.name} child failed (exit {done.returncode}): {done.stderr[-2000:]}"
+            f"{module} child failed (exit {done.returncode}): {done.stderr[-2000:]}"
         )
     return json.loads(lines[-1])
 
 
-def digits_4_9(smoke: bool = False, pad_to_32: bool = True):
-    """The paper's MNIST 4s and 9s (6,000 train, 1,982 test); 200 + 100 of them for ``smoke``."""
+class CompileLog:
+    """Counts XLA compilations and persistent-cache hits while it is open, from JAX's
+    monitoring events (``jax.monitoring``), with their seconds.
+
+    ``compiles`` counts backend compilations (a persistent-cache hit counts too, with its
+    retrieval time); ``cache_hits`` those served by the persistent cache; ``seconds`` the
+    backend compile time and ``trace_seconds`` tracing and lowering to MLIR.
+
+    >>> import jax, jax.numpy as jnp
+    >>> with CompileLog() as log:
+    ...     _ = jax.jit(lambda x: x * 3 + 1)(jnp.arange(7.0))
+    >>> log.compiles >= 1 and log.seconds > 0
+    True
+    """
+
+    BACKEND = "/jax/core/compile/backend_compile_duration"
+    TRACE = ("/jax/core/compile/jaxpr_trace_duration",
+             "/jax/core/compile/jaxpr_to_mlir_module_duration")
+    HIT = "/jax/compilation_cache/cache_hits"
+
+    def __init__(self) -> None:
+        self.compiles = 0
+        self.cache_hits = 0
+        self.seconds = 0.0
+        self.trace_seconds = 0.0
+        self.ends: list[tuple[float, float]] = []  # (perf_counter at the end, seconds)
+        self.by_function: dict[str, tuple[int, float]] = {}  # name -> (count, seconds)
+        self.lock = threading.Lock()
+
+    def on_duration(self, event: str, duration: float, **kwargs: Any) -> None:
+        with self.lock:
+            if event == self.BACKEND:
+                self.compiles += 1
+                self.seconds += duration
+                self.ends.append((time.perf_counter(), duration))
+                name = str(kwargs.get("fun_name", "?"))
+                count, seconds = self.by_function.get(name, (0, 0.0))
+                self.by_function[name] = (count + 1, seconds + duration)
+            elif event in self.TRACE:
+                self.trace_seconds += duration
+
+    def on_event(self, event: str, **_: Any) -> None:
+        if event == self.HIT:
+            with self.lock:
+                self.cache_hits += 1
+
+    def __enter__(self) -> CompileLog:
+        import jax.monitoring
+
+        jax.monitoring.register_event_duration_secs_listener(self.on_duration)
+        jax.monitoring.register_event_listener(self.on_event)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import jax.monitoring
+
+        jax.monitoring.unregister_event_duration_listener(self.on_duration)
+        jax.monitoring.unregister_event_listener(self.on_event)
+
+    def seconds_before(self, moment: float) -> float:
+        """Backend compile seconds of the compilations that ended before ``moment``
+        (a ``time.perf_counter()`` value)."""
+        return sum(duration for end, duration in self.ends if end < moment)
+
+    def as_dict(self, top_functions: int = 5) -> dict:
+        """The counts and seconds, JSON-ready, with the ``top_functions`` jitted functions
+        that took the most compile seconds (name, compilations, seconds)."""
+        top = sorted(self.by_function.items(), key=lambda item: -item[1][1])[:top_functions]
+        return {"compiles": self.compiles, "cache_hits": self.cache_hits,
+                "compile_s": self.seconds, "trace_s": self.trace_seconds,
+                "top": [[name, count, round(seconds, 3)] for name, (count, seconds) in top]}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename:
+    a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def digits_4_9(quick: bool = False, pad_to_32: bool = True):
+    """The paper's MNIST 4s and 9s (6,000 train, 1,982 test); 200 + 100 of them if ``quick``."""
     from drlim.data.mnist import mnist_4_9
 
-    if smoke:
+    if quick:
         return mnist_4_9(n_train_per_digit=100, n_test_per_digit=50, pad_to_32=pad_to_32)
     return mnist_4_9(pad_to_32=pad_to_32)
 
@@ -271,23 +446,26 @@ def fastest_torch_threads(torch: Any, probe: Callable[[], Any], repeats: int = 3
     return best
 
 
-def module_main(run, doc: str, argv: list[str] | None = None, child=None) -> None:
-    """Command line of one benchmark module: run it (``--smoke``: tiny sizes), print the table.
+def module_main(run: Callable[..., dict], doc: str, argv: list[str] | None = None,
+                child: Callable[[dict], dict] | None = None) -> None:
+    """Command line of one benchmark module: run it (``--quick``: tiny sizes), print the table.
 
     ``child`` is the module's measuring function for a fresh process (``--child JSON``).
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes")
     if child is not None:
         parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if child is not None and args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
-    record = run(smoke=args.smoke)
+    record = run(quick=args.quick)
     print(record["columns"])
     for row in record["rows"]:
         print(row)
     for note in record["notes"]:
         print(note)
-    print(record.get("targets", []))
+    for target in record["targets"]:
+        print(f"{target['what']}: {target_status(target)} ({target['value']}; "
+              f"target {target['target']})")

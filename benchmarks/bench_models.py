@@ -1,6 +1,6 @@
 """Training-step speed of the MNIST network: fast LeNetDrLIM against the nn.Conv reference.
 
-    .venv/bin/python benchmarks/bench_models.py --batch 64 256 --repeats 30
+    python -m benchmarks.bench_models --batch 64 256 --repeats 30
 
 One step is a jitted forward + backward of a contrastive loss on B pairs, i.e. 2*B images
 (32x32x1), with the parameter gradient; timed warm, reported as the median pairs per second.

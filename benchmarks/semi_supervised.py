@@ -1,6 +1,6 @@
 """Semi-supervised DrLIM on MNIST: test 5-NN accuracy with 1 % and 10 % of the labels kept.
 
-    python benchmarks/semi_supervised.py [RUN-NAME-FILTER ...]
+    python -m benchmarks.semi_supervised [RUN-NAME-FILTER ...]
 
 All ten digits, 6,000 seeded training digits and 2,000 test digits, the conv net for 20
 epochs at Adam 1e-3 (the comparison's MNIST setting). Unlabelled digits get -1; the kNN
