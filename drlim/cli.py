@@ -17,6 +17,7 @@ JAX, Flax and scikit-learn are imported only by the commands that compute.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import fcntl
 import importlib.util
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from drlim.compare import CompareConfig
 
 DEFAULT_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-# experiments/compare.py holds the comparison's config, not a paper experiment; it imports
-# the comparison (JAX, scikit-learn), so `drlim list` does not load it.
+# experiments/compare.py holds the comparison's runs (`drlim compare`), not one paper
+# experiment; `drlim list` reads its docstring without importing it.
 COMPARE_FILE = "compare.py"
 LOCK_NAME = ".lock"
 CHECKPOINT_NAME = "checkpoint.msgpack"  # drlim.train.CHECKPOINT_NAME, without importing JAX
@@ -118,6 +119,11 @@ def _summary(module: ModuleType) -> str:
 def cmd_list(_: argparse.Namespace) -> None:
     for name, module in load_experiments().items():
         print(f"{name:24s} {_summary(module)}")
+    compare_file = experiments_dir() / COMPARE_FILE
+    if compare_file.is_file():
+        doc = ast.get_docstring(ast.parse(compare_file.read_text())) or ""
+        summary = doc.splitlines()[0] if doc else ""
+        print(f"{'compare':24s} {summary} (a set of runs: drlim compare)")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -129,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     with claim_run_dir(out, resume=args.resume, overwrite=args.overwrite):
         if args.resume:
             check_same_config(out, config)
-        from drlim.experiment import run_experiment
+        from drlim.runs import run_experiment
 
         result = run_experiment(config, out, resume=args.resume)
     print(run_summary(config, result, out, time.perf_counter() - started))
@@ -224,7 +230,7 @@ def _flatten(config: dict) -> dict:
 
 def run_summary(config: ExperimentConfig, result: dict, out: Path, seconds: float) -> str:
     """One line: the run's numbers and whether each of its targets is met."""
-    from drlim.figures import check_targets
+    from drlim.report import check_targets
 
     numbers = ", ".join(f"{k} {v:.3f}" for k, v in result.items()
                         if isinstance(v, float) and not k.endswith("seconds"))
@@ -251,7 +257,7 @@ def _bound(target: dict) -> str:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from drlim.figures import make_figures
+    from drlim.report import make_figures
 
     runs = [Path(p) for p in args.run_dirs]
     out = Path(args.out) if args.out else default_figures_dir(runs)
@@ -273,8 +279,8 @@ def default_figures_dir(runs: list[Path]) -> Path:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from drlim.experiment import run_experiment
-    from drlim.figures import make_figures, norb_data_figure, update_readme
+    from drlim.report import make_figures, norb_data_figure, update_readme
+    from drlim.runs import run_experiment
 
     runs = Path(args.runs)
     experiments = load_experiments()
@@ -317,9 +323,14 @@ def compare_config(quick: bool = False, directory: Path | None = None) -> Compar
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from drlim.compare import main as compare
+    """Run the comparison's runs into ``RUNS/compare``, then draw its report into ``--out``."""
+    from drlim.compare import RUN_NAME, run_comparison
+    from drlim.report import write_report
 
-    compare(compare_config(args.quick), out=Path(args.out), runs=Path(args.runs))
+    run_dir = Path(args.runs) / RUN_NAME
+    result = run_comparison(compare_config(args.quick), run_dir)
+    for path in write_report(result, run_dir, Path(args.out)):
+        print(path)
 
 
 FIELD_DEFAULTS = overridable_fields(ExperimentConfig("experiment"))

@@ -212,6 +212,58 @@ def weights_figure(kernel: np.ndarray, image_shape: tuple[int, int], title: str 
     return fig
 
 
+def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
+                   legend_title: str = "digit") -> Figure:
+    """A grid of small 2-D maps coloured by a label in 0..9, one legend under them.
+
+    ``panels[r][c]`` is a dict with ``z`` (n, 2), ``labels`` (n,) and ``title``, or None for
+    an empty cell. Each panel frames the central 99 % of its points (a few outliers of LLE
+    or spectral embedding would otherwise squeeze the rest into a line).
+
+    >>> z = np.random.default_rng(0).normal(size=(50, 2))
+    >>> fig = embedding_grid([[{"z": z, "labels": np.arange(50) % 10, "title": "a"}, None]],
+    ...                      ["row"])
+    >>> len(fig.axes)
+    2
+    """
+    n_columns = max(len(row) for row in panels)
+    fig, axes = plt.subplots(len(panels), n_columns, squeeze=False,
+                             figsize=(1.9 * n_columns, 2.0 * len(panels) + 0.4),
+                             constrained_layout=True)
+    cmap = plt.get_cmap("tab10")
+    for r, row in enumerate(panels):
+        for c in range(n_columns):
+            panel = row[c] if c < len(row) else None
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(row_titles[r], fontsize=8)
+            if panel is None:
+                ax.set_frame_on(False)
+                continue
+            z, labels = _check_embedding(panel["z"], dims=2), np.asarray(panel["labels"])
+            size = float(np.clip(3000 / len(z), 1, 6))
+            ax.scatter(z[:, 0], z[:, 1], s=size, c=cmap(labels % 10), linewidths=0, alpha=0.8,
+                       rasterized=True)
+            _zoom(ax, z)
+            ax.set_title(panel["title"], fontsize=7)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(d), markersize=4,
+                          label=str(d)) for d in range(10)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=10, fontsize=7,
+               frameon=False, title=legend_title, title_fontsize=7)
+    return fig
+
+
+def _zoom(ax, z: np.ndarray, quantile: float = 0.005) -> None:
+    """Frame the central 99 % of the points, so a few far outliers do not flatten the map."""
+    low = np.quantile(z, quantile, axis=0)
+    high = np.quantile(z, 1.0 - quantile, axis=0)
+    pad = 0.05 * np.maximum(high - low, 1e-12)
+    ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+    ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
+
+
 def _scatter(ax, z: np.ndarray, colour: np.ndarray, name: str, categorical: bool) -> None:
     colour = np.asarray(colour)
     if categorical:
@@ -497,6 +549,7 @@ def _check_per_point(name: str, values: np.ndarray | None, n: int) -> np.ndarray
 __all__ = [
     "cylinder_figure",
     "embedding_figure",
+    "embedding_grid",
     "interactive",
     "loss_curves_figure",
     "norb_grid_figure",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import drlim.experiment
+import drlim.runs
 import drlim.train
 from drlim.cli import (
     UsageError,
@@ -20,7 +20,7 @@ from drlim.cli import (
     run_summary,
 )
 from drlim.config import ExperimentConfig, config_to_dict, overridable_fields, override
-from drlim.figures import check_targets
+from drlim.report import check_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_RUN = ["--quick", "--steps", "20", "--baselines", "", "--log_every", "10"]
@@ -38,10 +38,11 @@ PAPER_FIGURES = {
 }
 
 
-def test_list_names_every_experiment(capsys):
+def test_list_names_every_experiment_and_the_comparison(capsys):
     main(["list"])
-    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
-    assert listed == PAPER_EXPERIMENTS == set(load_experiments())
+    lines = capsys.readouterr().out.splitlines()
+    assert {line.split()[0] for line in lines[:-1]} == PAPER_EXPERIMENTS == set(load_experiments())
+    assert lines[-1].startswith("compare ") and "drlim compare" in lines[-1]
 
 
 def test_every_experiment_file_starts_with_its_command():
@@ -198,7 +199,7 @@ def test_a_failed_run_leaves_no_directory_behind(tmp_path, capsys, monkeypatch):
         (out / "config.json").write_text("{}")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(drlim.experiment, "run_experiment", half_then_crash)
+    monkeypatch.setattr(drlim.runs, "run_experiment", half_then_crash)
     out = tmp_path / "new"
     err = _fails_with(["run", "loss-curves", "--out", str(out)], capsys, status=1)
     assert "disk on fire" in err and not out.exists()
@@ -210,7 +211,7 @@ def test_a_failed_run_leaves_no_directory_behind(tmp_path, capsys, monkeypatch):
 
 def test_a_run_directory_belongs_to_one_run(tmp_path, capsys, monkeypatch):
     calls = []
-    monkeypatch.setattr(drlim.experiment, "run_experiment", _fake_run(calls))
+    monkeypatch.setattr(drlim.runs, "run_experiment", _fake_run(calls))
     out = tmp_path / "run"
     main(["run", "loss-curves", "--out", str(out)])
     assert "loss-curves: trustworthiness_5 0.900" in capsys.readouterr().out

@@ -13,7 +13,7 @@ import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from drlim.figures import make_figures
+from drlim.report import make_figures
 from drlim.plots import interactive
 
 CHROMIUM = shutil.which("chromium")
