@@ -302,6 +302,24 @@ def _as_flat(method: Method, name: str, X) -> np.ndarray:
     return flat if method.kind == "baseline" else flat.astype(np.float32)
 
 
+def _check_samples(method: Method, X_train, X_test) -> tuple[np.ndarray, np.ndarray | None]:
+    """The flat training and test samples, once the method's libraries are found installed
+    and the test samples have the training samples' shape (a baseline: their size)."""
+    missing = missing_packages(method.name)
+    if missing:
+        raise ValueError(
+            f"name {method.name!r} must have its packages installed "
+            f"(pip install \"drlim[peers]\"), got {', '.join(missing)} missing"
+        )
+    shape, test_shape = np.shape(X_train)[1:], np.shape(X_test)[1:]
+    if X_test is not None and test_shape != shape and (
+            method.kind != "baseline" or np.prod(test_shape) != np.prod(shape)):
+        raise ValueError(f"X_test must have samples of shape {shape} like X_train, "
+                         f"got {test_shape}")
+    X_train = _as_flat(method, "X_train", X_train)
+    return X_train, None if X_test is None else _as_flat(method, "X_test", X_test)
+
+
 def fit_method(
     name: str,
     X_train,
@@ -342,20 +360,8 @@ def fit_method(
     ((20, 2), False, (3, 2))
     """
     method = _check_name(name)
-    missing = missing_packages(name)
-    if missing:
-        raise ValueError(
-            f"name {name!r} must have its packages installed (pip install \"drlim[peers]\"), "
-            f"got {', '.join(missing)} missing"
-        )
     shape = np.shape(X_train)[1:]
-    X_train = _as_flat(method, "X_train", X_train)
-    if X_test is not None:
-        if np.shape(X_test)[1:] != shape and (method.kind != "baseline"
-                                               or np.prod(np.shape(X_test)[1:]) != np.prod(shape)):
-            raise ValueError(f"X_test must have samples of shape {shape} like X_train, "
-                             f"got {np.shape(X_test)[1:]}")
-        X_test = _as_flat(method, "X_test", X_test)
+    X_train, X_test = _check_samples(method, X_train, X_test)
     n_train = X_train.shape[0]
     together = not method.inductive and X_test is not None
     n_fit = n_train + X_test.shape[0] if together else n_train
