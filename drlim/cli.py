@@ -82,7 +82,7 @@ def load_experiments(directory: Path | None = None) -> dict[str, ModuleType]:
     directory = directory or experiments_dir()
     found = {}
     for path in sorted(directory.glob("*.py")):
-        if path.name == COMPARE_FILE or path.name.startswith("_"):
+        if path.name.startswith(("compare", "_")):
             continue
         module = _load_file(path)
         config = getattr(module, "CONFIG", None)
@@ -119,11 +119,12 @@ def _summary(module: ModuleType) -> str:
 def cmd_list(_: argparse.Namespace) -> None:
     for name, module in load_experiments().items():
         print(f"{name:24s} {_summary(module)}")
-    compare_file = experiments_dir() / COMPARE_FILE
-    if compare_file.is_file():
-        doc = ast.get_docstring(ast.parse(compare_file.read_text())) or ""
+    for path in sorted(experiments_dir().glob("compare*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
         summary = doc.splitlines()[0] if doc else ""
-        print(f"{'compare':24s} {summary} (a set of runs: drlim compare)")
+        name = path.stem.replace("_", "-")
+        command = "drlim compare" + (f" --set {name[8:]}" if name != "compare" else "")
+        print(f"{name:24s} {summary} (a set of runs: {command})")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -305,14 +306,17 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     print(f"wrote {len(written)} files to {args.out} in {time.perf_counter() - started:.0f} s")
 
 
-def compare_config(quick: bool = False, directory: Path | None = None) -> CompareConfig:
-    """The comparison's configuration: ``CONFIG`` of ``experiments/compare.py``.
+def compare_config(quick: bool = False, directory: Path | None = None,
+                   name: str | None = None) -> CompareConfig:
+    """The comparison's configuration: ``CONFIG`` of ``experiments/compare.py`` (of
+    ``experiments/compare_NAME.py`` for the set ``name``).
 
     With ``quick``, the file's ``QUICK`` if it has one, else :data:`drlim.compare.QUICK`.
     """
     from drlim import compare
 
-    path = (directory or experiments_dir()) / COMPARE_FILE
+    path = (directory or experiments_dir()) / (f"compare_{name.replace('-', '_')}.py"
+                                               if name else COMPARE_FILE)
     if not path.is_file():
         raise SystemExit(f"{path} is missing: it holds the comparison's CompareConfig")
     module = _load_file(path)
@@ -327,9 +331,10 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from drlim.compare import RUN_NAME, run_comparison
     from drlim.report import write_report
 
-    run_dir = Path(args.runs) / RUN_NAME
-    result = run_comparison(compare_config(args.quick), run_dir)
-    for path in write_report(result, run_dir, Path(args.out)):
+    suffix = f"_{args.set}" if args.set else ""
+    run_dir = Path(args.runs) / f"{RUN_NAME}{suffix}"
+    result = run_comparison(compare_config(args.quick, name=args.set), run_dir)
+    for path in write_report(result, run_dir, Path(args.out), stem=f"comparison{suffix}"):
         print(path)
 
 
@@ -395,7 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
                          parents=[debug])
     cmp.add_argument("--quick", action="store_true")
     cmp.add_argument("--out", default="figures")
-    cmp.add_argument("--runs", default="runs", help="embeddings go to RUNS/compare")
+    cmp.add_argument("--runs", default="runs", help="embeddings go to RUNS/compare[_SET]")
+    cmp.add_argument("--set", help="another set of runs: experiments/compare_SET.py, "
+                                   "written as comparison_SET.*")
     cmp.set_defaults(func=cmd_compare)
     return parser
 

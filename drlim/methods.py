@@ -53,10 +53,10 @@ __all__ = [
 ]
 
 Mapping = Callable[[np.ndarray], np.ndarray]
-# An adapter fits on flat (or, for DrLIM, shaped) samples and returns the training
-# embedding (None when the method only learns a mapping) and the mapping of new samples
-# (None for a transductive method).
-Adapter = Callable[..., tuple[np.ndarray | None, Mapping | None]]
+# An adapter fits on flat samples (reshaped where the method wants images) and returns the
+# training embedding (None when the method only learns a mapping), the mapping of new
+# samples (None for a transductive method) and the fitted model.
+Adapter = Callable[..., tuple[np.ndarray | None, Mapping | None, Any]]
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ class MethodResult:
       transform: the fitted method's mapping of new samples (shaped like ``X_test``), for
         further calls such as :func:`drlim.metrics.transform_stability`'s regrouped ones;
         None for transductive methods.
+      model: the fitted estimator of the method's library (DrLIM's has ``history_``).
     """
 
     name: str
@@ -139,6 +140,7 @@ class MethodResult:
     transform_seconds: float | None
     n_fit: int
     transform: Mapping | None = field(default=None, repr=False, compare=False)
+    model: Any = field(default=None, repr=False, compare=False)
 
 
 def _check_name(name: str) -> Method:
@@ -242,30 +244,37 @@ def _fit_baseline(name, X, shape, y, n_components, n_neighbors, seed, params):
     estimator = _sklearn_estimator(name, len(X), n_components, n_neighbors, seed)
     Z = np.asarray(estimator.fit_transform(X))
     mapping = estimator.transform if METHODS[name].inductive else None
-    return Z, mapping
+    return Z, mapping, estimator
 
 
 def _fit_drlim(name, X, shape, y, n_components, n_neighbors, seed, params):
     from drlim.estimator import DrLIM
+    from drlim.models import MLP
 
+    params = dict(params)
+    if "hidden" in params or "activation" in params:
+        params["network"] = MLP(hidden=tuple(params.pop("hidden", (20,))),
+                                n_components=n_components,
+                                activation=params.pop("activation", "tanh"))
     model = DrLIM(n_components=n_components, random_state=seed,
                   **{"n_neighbors": n_neighbors, **params})
     model.fit(X.reshape(len(X), *shape), y)
-    return None, lambda X_new: model.transform(X_new.reshape(len(X_new), *shape))
+    return None, lambda X_new: model.transform(X_new.reshape(len(X_new), *shape)), model
 
 
 def _fit_umap(name, X, shape, y, n_components, n_neighbors, seed, params):
     from umap import UMAP
 
     model = UMAP(n_components=n_components, random_state=seed, **params).fit(X)
-    return model.embedding_, model.transform
+    return model.embedding_, model.transform, model
 
 
 def _fit_opentsne(name, X, shape, y, n_components, n_neighbors, seed, params):
     from openTSNE import TSNE
 
     embedding = TSNE(n_components=n_components, random_state=seed, **params).fit(X)
-    return np.asarray(embedding), lambda X_new: np.asarray(embedding.transform(X_new))
+    return (np.asarray(embedding), lambda X_new: np.asarray(embedding.transform(X_new)),
+            embedding)
 
 
 def _fit_pacmap(name, X, shape, y, n_components, n_neighbors, seed, params):
@@ -275,7 +284,7 @@ def _fit_pacmap(name, X, shape, y, n_components, n_neighbors, seed, params):
     # in X without rebuilding it (pacmap 0.9.1 then ignores ``basis``).
     model = PaCMAP(n_components=n_components, random_state=seed, save_tree=True, **params)
     model.fit(X)
-    return model.embedding_, lambda X_new: model.transform(X_new, basis=X)
+    return model.embedding_, lambda X_new: model.transform(X_new, basis=X), model
 
 
 def _fit_parametric_umap(name, X, shape, y, n_components, n_neighbors, seed, params):
@@ -287,7 +296,7 @@ def _fit_parametric_umap(name, X, shape, y, n_components, n_neighbors, seed, par
                            encoder=keras_network(shape, n_components),
                            keras_fit_kwargs={"verbose": 0}, **params)
     model.fit(X)
-    return model.transform(X), model.transform
+    return model.transform(X), model.transform, model
 
 
 _ADAPTERS: dict[str, Adapter] = {
@@ -352,7 +361,8 @@ def fit_method(
         embedding's graph; the others ignore it (t-SNE uses perplexity ``min(30, (n - 1) / 3)``).
       seed: the estimator's random state.
       repeats: calls of ``transform`` timed; the fastest counts (machine noise only adds).
-      **params: further estimator settings (DrLIM's, or e.g. ``n_epochs`` of a peer).
+      **params: further estimator settings (DrLIM's, or e.g. ``n_epochs`` of a peer); DrLIM
+        also takes ``hidden`` and ``activation``: its network is then an MLP of them.
 
     >>> X = np.random.default_rng(0).normal(size=(100, 8))
     >>> result = fit_method("pca", X[:80], X[80:])
@@ -374,11 +384,12 @@ def fit_method(
     if name in _IMPORTS:
         importlib.import_module(_IMPORTS[name])
     fitted = np.concatenate([X_train, X_test]) if together else X_train
-    (Z, mapping), fit_seconds = timed_call(lambda: _ADAPTERS[name](
+    (Z, mapping, model), fit_seconds = timed_call(lambda: _ADAPTERS[name](
         name, fitted, shape, y_train, n_components, n_neighbors, seed, params))
     if mapping is None:
         Z_test = None if X_test is None else Z[n_train:]
-        return MethodResult(name, Z[:n_train], Z_test, True, fit_seconds, None, n_fit)
+        return MethodResult(name, Z[:n_train], Z_test, True, fit_seconds, None, n_fit,
+                            model=model)
 
     def transform(X_new) -> np.ndarray:
         return np.asarray(mapping(_as_flat(method, "X_new", X_new)), dtype=dtype)
@@ -391,7 +402,7 @@ def fit_method(
             transform(X_test)  # compiles the mapping for this batch shape
         Z_test, transform_seconds = timed_call(lambda: transform(X_test), repeats)
     return MethodResult(name, Z_train, Z_test, False, fit_seconds, transform_seconds, n_fit,
-                        transform)
+                        transform, model)
 
 
 def _check_graph(graph_neighbors, n: int) -> np.ndarray:

@@ -94,11 +94,47 @@ def training_curves_figure(history: list[dict], title: str = "") -> Figure:
     Rows need ``step``, ``loss_similar`` and ``loss_dissimilar``; ``inside_margin`` (the
     fraction of dissimilar pairs closer than the margin) is drawn on a second axis if present.
     """
+    fig, ax = plt.subplots(figsize=(4.2, 2.8), constrained_layout=True)
+    _draw_curves(ax, history)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def maps_and_curves_figure(panels: list[dict], title: str = "") -> Figure:
+    """Maps side by side (``z``, ``labels`` in 0..9, ``title``), each above its training
+    curves (``history``, rows of ``metrics.jsonl``): e.g. one network trained with each loss.
+
+    >>> z = np.random.default_rng(0).normal(size=(50, 2))
+    >>> history = [{"step": s, "loss_similar": 1 / s, "loss_dissimilar": 2 / s} for s in (1, 2)]
+    >>> fig = maps_and_curves_figure([{"z": z, "labels": np.arange(50) % 10, "title": "a",
+    ...                                "history": history}])
+    >>> len(fig.axes)
+    2
+    """
+    fig, axes = plt.subplots(2, len(panels), squeeze=False, figsize=(3.2 * len(panels), 5.6),
+                             constrained_layout=True)
+    cmap = plt.get_cmap("tab10")
+    for c, panel in enumerate(panels):
+        z = _check_embedding(panel["z"], dims=2)
+        ax = axes[0, c]
+        ax.scatter(z[:, 0], z[:, 1], s=float(np.clip(3000 / len(z), 1, 6)),
+                   c=cmap(np.asarray(panel["labels"]) % 10), linewidths=0, alpha=0.8,
+                   rasterized=True)
+        _zoom(ax, z)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(panel["title"], fontsize=8)
+        _draw_curves(axes[1, c], panel["history"], twin=False)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def _draw_curves(ax, history: list[dict], twin: bool = True) -> None:
+    """The similar and dissimilar parts of the loss against the step (log scale)."""
     rows = [r for r in history if "loss_similar" in r]
     if not rows:
         raise ValueError("history must hold rows with 'step', 'loss_similar', 'loss_dissimilar'")
     step = np.array([r["step"] for r in rows])
-    fig, ax = plt.subplots(figsize=(4.2, 2.8), constrained_layout=True)
     ax.plot(step, [r["loss_similar"] for r in rows], label="similar pairs $L_S$", **SIMILAR_STYLE)
     ax.plot(step, [r["loss_dissimilar"] for r in rows], label="dissimilar pairs $L_D$",
             **DISSIMILAR_STYLE)
@@ -106,16 +142,14 @@ def training_curves_figure(history: list[dict], title: str = "") -> Figure:
     ax.set_ylabel("mean partial loss")
     ax.set_yscale("log")
     ax.grid(alpha=0.25)
-    if "inside_margin" in rows[0]:
-        twin = ax.twinx()
-        twin.plot(step, [r["inside_margin"] for r in rows], color="0.4", linewidth=1,
-                  label="dissimilar inside margin")
-        twin.set_ylabel("fraction inside margin", color="0.4")
-        twin.set_ylim(0, 1)
-        twin.legend(fontsize=7, loc="upper right", frameon=False)
+    if twin and "inside_margin" in rows[0]:
+        second = ax.twinx()
+        second.plot(step, [r["inside_margin"] for r in rows], color="0.4", linewidth=1,
+                    label="dissimilar inside margin")
+        second.set_ylabel("fraction inside margin", color="0.4")
+        second.set_ylim(0, 1)
+        second.legend(fontsize=7, loc="upper right", frameon=False)
     ax.legend(fontsize=7, loc="lower left", frameon=False)
-    ax.set_title(title, fontsize=9)
-    return fig
 
 
 def embedding_figure(
@@ -552,6 +586,7 @@ __all__ = [
     "embedding_grid",
     "interactive",
     "loss_curves_figure",
+    "maps_and_curves_figure",
     "norb_grid_figure",
     "save_figure",
     "thumbnail_figure",

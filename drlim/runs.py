@@ -18,6 +18,7 @@ them). Tables, figures and target checks are drawn from run directories by
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -410,8 +411,8 @@ def run_method(
     The method learns from the whole training set (``whole``) or from ``data.fit_subset``
     (DrLIM from the labels too with ``labels``); its test embedding is scored by
     :func:`evaluate` (``scores``), with the transform's timing and stability. Writes
-    ``config.json``, ``embeddings.npz`` (``z_fit`` is the embedding of ``data.fit_subset``)
-    and ``metrics.json``, and returns the metrics.
+    ``config.json``, ``embeddings.npz`` (``z_fit`` is the embedding of ``data.fit_subset``),
+    DrLIM's training log ``metrics.jsonl`` and ``metrics.json``, and returns the metrics.
 
     >>> import tempfile
     >>> data = load_data("digits-8x8", max_fit=6000, max_test=100)
@@ -433,6 +434,10 @@ def run_method(
     else:
         z_fit = result.Z_train[data.fit_subset] if whole else result.Z_train
     save_embeddings(out / "embeddings.npz", data, result.Z_test, z_fit=z_fit)
+    history = getattr(result.model, "history_", None)
+    if history:  # DrLIM's training log, as a paper run writes it
+        lines = "".join(json.dumps(row) + "\n" for row in history)
+        atomic_write(out / "metrics.jsonl", lambda handle: handle.write(lines.encode()))
     seconds = result.transform_seconds
     row = {
         "out_of_sample": not result.transductive,
