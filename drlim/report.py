@@ -540,21 +540,25 @@ def comparison_figure(run_dir: str | os.PathLike) -> Figure:
     # table order: DrLIM, DrLIM (labels), the DrLIM variants, the baselines, the peers
     columns = [m for m in METHODS[:2] if m in present]
     columns += [m for m in present if m not in METHODS] + [m for m in METHODS[2:] if m in present]
+    shown = (result["config"].get("scores") or ["trustworthiness_5"])[0]
     panels = []
     for entry in result["datasets"]:
         rows = {row["method"]: row for row in entry["methods"]}
-        panels.append([None if m not in rows else _panel(run_dir / entry["name"] / m, rows[m])
+        panels.append([None if m not in rows else _panel(run_dir / entry["name"] / m, rows[m],
+                                                         shown)
                        for m in columns])
     return embedding_grid(panels, [entry["title"] for entry in result["datasets"]])
 
 
-def _panel(run: Path, row: dict) -> dict:
-    """One method's test map for :func:`drlim.plots.embedding_grid`."""
+def _panel(run: Path, row: dict, shown: str = "trustworthiness_5") -> dict:
+    """One method's test map for :func:`drlim.plots.embedding_grid`, titled with its number
+    ``shown``."""
     with np.load(run / "embeddings.npz") as arrays:
         z, labels = arrays["z_test"], arrays["label_test"]
     marker = "" if row["out_of_sample"] else " (transd.)"
+    name = "T@5" if shown == "trustworthiness_5" else shown
     return {"z": z, "labels": labels,
-            "title": f"{row['title']}{marker}\nT@5 {row['trustworthiness_5']:.3f}"}
+            "title": f"{row['title']}{marker}\n{name} {row[shown]:.3f}"}
 
 
 def write_report(result: dict, run_dir: str | os.PathLike, out: str | os.PathLike,
@@ -608,7 +612,8 @@ def training_figure(result: dict, run_dir: str | os.PathLike) -> Figure | None:
         runs = [(row, Path(run_dir) / entry["name"] / row["method"])
                 for row in entry["methods"] if row["method"].startswith("drlim")]
         if runs and all((run / "metrics.jsonl").is_file() for _, run in runs):
-            panels = [{**_panel(run, row), "history": read_jsonl(run / "metrics.jsonl")}
+            shown = (result["config"].get("scores") or ["trustworthiness_5"])[0]
+            panels = [{**_panel(run, row, shown), "history": read_jsonl(run / "metrics.jsonl")}
                       for row, run in runs]
             return maps_and_curves_figure(panels, entry["title"])
     return None
