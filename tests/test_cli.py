@@ -41,8 +41,11 @@ PAPER_FIGURES = {
 def test_list_names_every_experiment_and_the_comparison(capsys):
     main(["list"])
     lines = capsys.readouterr().out.splitlines()
-    assert {line.split()[0] for line in lines[:-1]} == PAPER_EXPERIMENTS == set(load_experiments())
-    assert lines[-1].startswith("compare ") and "drlim compare" in lines[-1]
+    sets = {line.split()[0]: line for line in lines if line.startswith("compare")}
+    assert {line.split()[0] for line in lines} - set(sets) == PAPER_EXPERIMENTS
+    assert PAPER_EXPERIMENTS == set(load_experiments())
+    assert set(sets) == {"compare", "compare-losses", "compare-shift"}
+    assert sets["compare-shift"].endswith("(a set of runs: drlim compare --set shift)")
 
 
 def test_every_experiment_file_starts_with_its_command():
