@@ -109,8 +109,9 @@ def test_compare_config_comes_from_the_experiment_file(tmp_path):
 
     config = compare_config()
     assert isinstance(config, compare.CompareConfig)
-    assert set(config.datasets) == set(compare.DATASETS)
+    assert set(config.datasets) == {"mnist-4-9", "mnist-10", "digits-8x8"}
     assert compare_config(quick=True) == compare.QUICK
+    assert compare_config(name="shift").datasets == ("mnist-shift",)
     (tmp_path / "compare.py").write_text(
         "from drlim.compare import CompareConfig\n"
         "CONFIG = CompareConfig(max_test=100)\n"
@@ -316,5 +317,6 @@ def test_experiments_travel_with_a_plain_install(tmp_path):
         cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target)},
     ).stdout
     names = {line.split()[0] for line in listed.splitlines()}
-    assert names == set(load_experiments(repo / "experiments"))
+    sets = {p.stem.replace("_", "-") for p in (repo / "experiments").glob("compare*.py")}
+    assert names == {*load_experiments(repo / "experiments"), *sets} and "compare" in sets
     assert (target / "drlim" / "experiments" / "mnist_4_9.py").is_file()

@@ -287,7 +287,7 @@ def test_config_rejects_bad_values(changes, name):
 
 def test_bad_arguments_are_refused(tmp_path):
     data = load_data("digits-8x8", QUICK)
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match="name must be one of drlim, pca"):
         run_method("mds", data, tmp_path / "mds", scores=compare.scores(QUICK))
     with pytest.raises(ValueError, match="name"):
         load_data("mnist-3-8", QUICK)
