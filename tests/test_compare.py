@@ -291,7 +291,7 @@ def test_bad_arguments_are_refused(tmp_path):
         run_method("mds", data, tmp_path / "mds", scores=compare.scores(QUICK))
     with pytest.raises(ValueError, match="name"):
         load_data("mnist-3-8", QUICK)
-    with pytest.raises(ValueError, match="run_dir"):
+    with pytest.raises(ValueError, match="results.json is missing"):
         report.comparison_figure(Path(tmp_path))
     with pytest.raises(ValueError, match="config"):
         compare.run_comparison({"datasets": ()}, tmp_path)
