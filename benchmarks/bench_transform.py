@@ -4,7 +4,7 @@ where ``transform``'s time goes (issue 15, target 5).
     python -m benchmarks.bench_transform [--quick]
 
 All three are fitted on the paper's 6,000 training 4s and 9s (Isomap and LLE on the
-flattened pixels with 5 neighbours, via ``drlim.baselines.fit_baseline``; DrLIM on the
+flattened pixels with 5 neighbours, via ``drlim.methods.fit_method``; DrLIM on the
 28x28 images) and map the same 1,982 test images. DrLIM's transform is timed cold (first
 call, its XLA compilations counted) and warm (median of repeats); the target uses the warm
 rate, the steady state of a deployed mapping. Its time is then taken apart, measured: a
@@ -91,8 +91,8 @@ def pieces(model: Any, X_test: np.ndarray, repeats: int) -> dict:
 def run(quick: bool = False) -> dict:
     """Images/s of each method's transform on the test images, DrLIM's speed-up, and the
     parts of DrLIM's transform."""
-    from drlim.baselines import fit_baseline
     from drlim.estimator import DrLIM
+    from drlim.methods import fit_method
 
     split = digits_4_9(quick, pad_to_32=False)
     X, X_test = split.x_train[..., 0], split.x_test[..., 0]
@@ -115,7 +115,7 @@ def run(quick: bool = False) -> dict:
              round(m / parts["network_s"]), None]]
     speedups, fitted = {}, {}
     for name in BASELINES:
-        fitted[name] = fit_baseline(name, X.reshape(n, -1), X_test.reshape(m, -1))
+        fitted[name] = fit_method(name, X.reshape(n, -1), X_test.reshape(m, -1))
         rate = m / fitted[name].transform_seconds
         speedups[name] = ours / rate
         rows.append([f"{name} .transform (fit {fitted[name].fit_seconds:.1f} s)",

@@ -17,6 +17,7 @@ JAX, Flax and scikit-learn are imported only by the commands that compute.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import fcntl
 import importlib.util
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from drlim.compare import CompareConfig
 
 DEFAULT_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-# experiments/compare.py holds the comparison's config, not a paper experiment; it imports
-# the comparison (JAX, scikit-learn), so `drlim list` does not load it.
+# experiments/compare.py holds the comparison's runs (`drlim compare`), not one paper
+# experiment; `drlim list` reads its docstring without importing it.
 COMPARE_FILE = "compare.py"
 LOCK_NAME = ".lock"
 CHECKPOINT_NAME = "checkpoint.msgpack"  # drlim.train.CHECKPOINT_NAME, without importing JAX
@@ -81,7 +82,7 @@ def load_experiments(directory: Path | None = None) -> dict[str, ModuleType]:
     directory = directory or experiments_dir()
     found = {}
     for path in sorted(directory.glob("*.py")):
-        if path.name == COMPARE_FILE or path.name.startswith("_"):
+        if path.name.startswith(("compare", "_")):
             continue
         module = _load_file(path)
         config = getattr(module, "CONFIG", None)
@@ -118,6 +119,12 @@ def _summary(module: ModuleType) -> str:
 def cmd_list(_: argparse.Namespace) -> None:
     for name, module in load_experiments().items():
         print(f"{name:24s} {_summary(module)}")
+    for path in sorted(experiments_dir().glob("compare*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        summary = doc.splitlines()[0] if doc else ""
+        name = path.stem.replace("_", "-")
+        command = "drlim compare" + (f" --set {name[8:]}" if name != "compare" else "")
+        print(f"{name:24s} {summary} (a set of runs: {command})")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -129,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     with claim_run_dir(out, resume=args.resume, overwrite=args.overwrite):
         if args.resume:
             check_same_config(out, config)
-        from drlim.experiment import run_experiment
+        from drlim.runs import run_experiment
 
         result = run_experiment(config, out, resume=args.resume)
     print(run_summary(config, result, out, time.perf_counter() - started))
@@ -224,7 +231,7 @@ def _flatten(config: dict) -> dict:
 
 def run_summary(config: ExperimentConfig, result: dict, out: Path, seconds: float) -> str:
     """One line: the run's numbers and whether each of its targets is met."""
-    from drlim.figures import check_targets
+    from drlim.report import check_targets
 
     numbers = ", ".join(f"{k} {v:.3f}" for k, v in result.items()
                         if isinstance(v, float) and not k.endswith("seconds"))
@@ -251,7 +258,7 @@ def _bound(target: dict) -> str:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from drlim.figures import make_figures
+    from drlim.report import make_figures
 
     runs = [Path(p) for p in args.run_dirs]
     out = Path(args.out) if args.out else default_figures_dir(runs)
@@ -273,8 +280,8 @@ def default_figures_dir(runs: list[Path]) -> Path:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from drlim.experiment import run_experiment
-    from drlim.figures import make_figures, norb_data_figure, update_readme
+    from drlim.report import make_figures, norb_data_figure, update_readme
+    from drlim.runs import run_experiment
 
     runs = Path(args.runs)
     experiments = load_experiments()
@@ -299,14 +306,17 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     print(f"wrote {len(written)} files to {args.out} in {time.perf_counter() - started:.0f} s")
 
 
-def compare_config(quick: bool = False, directory: Path | None = None) -> CompareConfig:
-    """The comparison's configuration: ``CONFIG`` of ``experiments/compare.py``.
+def compare_config(quick: bool = False, directory: Path | None = None,
+                   name: str | None = None) -> CompareConfig:
+    """The comparison's configuration: ``CONFIG`` of ``experiments/compare.py`` (of
+    ``experiments/compare_NAME.py`` for the set ``name``).
 
     With ``quick``, the file's ``QUICK`` if it has one, else :data:`drlim.compare.QUICK`.
     """
     from drlim import compare
 
-    path = (directory or experiments_dir()) / COMPARE_FILE
+    path = (directory or experiments_dir()) / (f"compare_{name.replace('-', '_')}.py"
+                                               if name else COMPARE_FILE)
     if not path.is_file():
         raise SystemExit(f"{path} is missing: it holds the comparison's CompareConfig")
     module = _load_file(path)
@@ -317,9 +327,15 @@ def compare_config(quick: bool = False, directory: Path | None = None) -> Compar
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from drlim.compare import main as compare
+    """Run the comparison's runs into ``RUNS/compare``, then draw its report into ``--out``."""
+    from drlim.compare import RUN_NAME, run_comparison
+    from drlim.report import write_report
 
-    compare(compare_config(args.quick), out=Path(args.out), runs=Path(args.runs))
+    suffix = f"_{args.set}" if args.set else ""
+    run_dir = Path(args.runs) / f"{RUN_NAME}{suffix}"
+    result = run_comparison(compare_config(args.quick, name=args.set), run_dir)
+    for path in write_report(result, run_dir, Path(args.out), stem=f"comparison{suffix}"):
+        print(path)
 
 
 FIELD_DEFAULTS = overridable_fields(ExperimentConfig("experiment"))
@@ -384,7 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
                          parents=[debug])
     cmp.add_argument("--quick", action="store_true")
     cmp.add_argument("--out", default="figures")
-    cmp.add_argument("--runs", default="runs", help="embeddings go to RUNS/compare")
+    cmp.add_argument("--runs", default="runs", help="embeddings go to RUNS/compare[_SET]")
+    cmp.add_argument("--set", help="another set of runs: experiments/compare_SET.py, "
+                                   "written as comparison_SET.*")
     cmp.set_defaults(func=cmd_compare)
     return parser
 

@@ -2,8 +2,8 @@
 
 This module imports neither JAX nor scikit-learn, so experiment files (which build these
 configs) load in a fraction of a second: ``drlim list`` and ``drlim --help`` stay fast.
-:class:`TrainConfig` is also re-exported by :mod:`drlim.train` and
-:class:`ExperimentConfig` by :mod:`drlim.experiment`, where they are used.
+:class:`TrainConfig` is also re-exported by :mod:`drlim.train`; :mod:`drlim.runs` turns an
+:class:`ExperimentConfig` into a run directory.
 
 >>> override(ExperimentConfig("x"), {"steps": "3", "n_neighbors": 7}).train.steps
 3

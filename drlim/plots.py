@@ -94,11 +94,47 @@ def training_curves_figure(history: list[dict], title: str = "") -> Figure:
     Rows need ``step``, ``loss_similar`` and ``loss_dissimilar``; ``inside_margin`` (the
     fraction of dissimilar pairs closer than the margin) is drawn on a second axis if present.
     """
+    fig, ax = plt.subplots(figsize=(4.2, 2.8), constrained_layout=True)
+    _draw_curves(ax, history)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def maps_and_curves_figure(panels: list[dict], title: str = "") -> Figure:
+    """Maps side by side (``z``, ``labels`` in 0..9, ``title``), each above its training
+    curves (``history``, rows of ``metrics.jsonl``): e.g. one network trained with each loss.
+
+    >>> z = np.random.default_rng(0).normal(size=(50, 2))
+    >>> history = [{"step": s, "loss_similar": 1 / s, "loss_dissimilar": 2 / s} for s in (1, 2)]
+    >>> fig = maps_and_curves_figure([{"z": z, "labels": np.arange(50) % 10, "title": "a",
+    ...                                "history": history}])
+    >>> len(fig.axes)
+    2
+    """
+    fig, axes = plt.subplots(2, len(panels), squeeze=False, figsize=(3.2 * len(panels), 5.6),
+                             constrained_layout=True)
+    cmap = plt.get_cmap("tab10")
+    for c, panel in enumerate(panels):
+        z = _check_embedding(panel["z"], dims=2)
+        ax = axes[0, c]
+        ax.scatter(z[:, 0], z[:, 1], s=float(np.clip(3000 / len(z), 1, 6)),
+                   c=cmap(np.asarray(panel["labels"]) % 10), linewidths=0, alpha=0.8,
+                   rasterized=True)
+        _zoom(ax, z)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(panel["title"], fontsize=8)
+        _draw_curves(axes[1, c], panel["history"], twin=False)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def _draw_curves(ax, history: list[dict], twin: bool = True) -> None:
+    """The similar and dissimilar parts of the loss against the step (log scale)."""
     rows = [r for r in history if "loss_similar" in r]
     if not rows:
         raise ValueError("history must hold rows with 'step', 'loss_similar', 'loss_dissimilar'")
     step = np.array([r["step"] for r in rows])
-    fig, ax = plt.subplots(figsize=(4.2, 2.8), constrained_layout=True)
     ax.plot(step, [r["loss_similar"] for r in rows], label="similar pairs $L_S$", **SIMILAR_STYLE)
     ax.plot(step, [r["loss_dissimilar"] for r in rows], label="dissimilar pairs $L_D$",
             **DISSIMILAR_STYLE)
@@ -106,16 +142,14 @@ def training_curves_figure(history: list[dict], title: str = "") -> Figure:
     ax.set_ylabel("mean partial loss")
     ax.set_yscale("log")
     ax.grid(alpha=0.25)
-    if "inside_margin" in rows[0]:
-        twin = ax.twinx()
-        twin.plot(step, [r["inside_margin"] for r in rows], color="0.4", linewidth=1,
-                  label="dissimilar inside margin")
-        twin.set_ylabel("fraction inside margin", color="0.4")
-        twin.set_ylim(0, 1)
-        twin.legend(fontsize=7, loc="upper right", frameon=False)
+    if twin and "inside_margin" in rows[0]:
+        second = ax.twinx()
+        second.plot(step, [r["inside_margin"] for r in rows], color="0.4", linewidth=1,
+                    label="dissimilar inside margin")
+        second.set_ylabel("fraction inside margin", color="0.4")
+        second.set_ylim(0, 1)
+        second.legend(fontsize=7, loc="upper right", frameon=False)
     ax.legend(fontsize=7, loc="lower left", frameon=False)
-    ax.set_title(title, fontsize=9)
-    return fig
 
 
 def embedding_figure(
@@ -210,6 +244,58 @@ def weights_figure(kernel: np.ndarray, image_shape: tuple[int, int], title: str 
             ax.set_title(f"unit {unit + 1}", fontsize=7)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
+                   legend_title: str = "digit") -> Figure:
+    """A grid of small 2-D maps coloured by a label in 0..9, one legend under them.
+
+    ``panels[r][c]`` is a dict with ``z`` (n, 2), ``labels`` (n,) and ``title``, or None for
+    an empty cell. Each panel frames the central 99 % of its points (a few outliers of LLE
+    or spectral embedding would otherwise squeeze the rest into a line).
+
+    >>> z = np.random.default_rng(0).normal(size=(50, 2))
+    >>> fig = embedding_grid([[{"z": z, "labels": np.arange(50) % 10, "title": "a"}, None]],
+    ...                      ["row"])
+    >>> len(fig.axes)
+    2
+    """
+    n_columns = max(len(row) for row in panels)
+    fig, axes = plt.subplots(len(panels), n_columns, squeeze=False,
+                             figsize=(1.9 * n_columns, 2.0 * len(panels) + 0.4),
+                             constrained_layout=True)
+    cmap = plt.get_cmap("tab10")
+    for r, row in enumerate(panels):
+        for c in range(n_columns):
+            panel = row[c] if c < len(row) else None
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(row_titles[r], fontsize=8)
+            if panel is None:
+                ax.set_frame_on(False)
+                continue
+            z, labels = _check_embedding(panel["z"], dims=2), np.asarray(panel["labels"])
+            size = float(np.clip(3000 / len(z), 1, 6))
+            ax.scatter(z[:, 0], z[:, 1], s=size, c=cmap(labels % 10), linewidths=0, alpha=0.8,
+                       rasterized=True)
+            _zoom(ax, z)
+            ax.set_title(panel["title"], fontsize=7)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(d), markersize=4,
+                          label=str(d)) for d in range(10)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=10, fontsize=7,
+               frameon=False, title=legend_title, title_fontsize=7)
+    return fig
+
+
+def _zoom(ax, z: np.ndarray, quantile: float = 0.005) -> None:
+    """Frame the central 99 % of the points, so a few far outliers do not flatten the map."""
+    low = np.quantile(z, quantile, axis=0)
+    high = np.quantile(z, 1.0 - quantile, axis=0)
+    pad = 0.05 * np.maximum(high - low, 1e-12)
+    ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+    ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
 
 
 def _scatter(ax, z: np.ndarray, colour: np.ndarray, name: str, categorical: bool) -> None:
@@ -497,8 +583,10 @@ def _check_per_point(name: str, values: np.ndarray | None, n: int) -> np.ndarray
 __all__ = [
     "cylinder_figure",
     "embedding_figure",
+    "embedding_grid",
     "interactive",
     "loss_curves_figure",
+    "maps_and_curves_figure",
     "norb_grid_figure",
     "save_figure",
     "thumbnail_figure",

@@ -1,4 +1,4 @@
-"""Tests for drlim.baselines: the common interface and LLE on a given graph."""
+"""Tests for drlim.methods: the scikit-learn baselines behind fit_method, and LLE on a graph."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from sklearn.manifold import LocallyLinearEmbedding
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from drlim import baselines
+from drlim import methods
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,15 +24,15 @@ def digits():
     return X[:200].reshape(200, 8, 8, 1), X[200:].reshape(100, 8, 8, 1)
 
 
-@pytest.mark.parametrize("name", baselines.BASELINES)
+@pytest.mark.parametrize("name", methods.BASELINES)
 def test_fit_baseline_shapes_flags_and_timings(name, digits):
     X_train, X_test = digits
-    result = baselines.fit_baseline(name, X_train, X_test, n_components=2, n_neighbors=15)
+    result = methods.fit_method(name, X_train, X_test, n_components=2, n_neighbors=15)
     assert result.name == name
     assert result.Z_train.shape == (200, 2)
     assert result.Z_test.shape == (100, 2)
     assert np.all(np.isfinite(result.Z_train)) and np.all(np.isfinite(result.Z_test))
-    assert result.transductive == (not baselines.is_inductive(name))
+    assert result.transductive == (not methods.METHODS[name].inductive)
     assert result.fit_seconds > 0
     if result.transductive:
         assert result.transform_seconds is None and result.transform is None
@@ -48,8 +48,8 @@ def test_fit_baseline_shapes_flags_and_timings(name, digits):
 
 def test_repeated_transform_timing_keeps_the_embedding(digits):
     X_train, X_test = digits
-    once = baselines.fit_baseline("isomap", X_train, X_test, n_neighbors=10)
-    thrice = baselines.fit_baseline("isomap", X_train, X_test, n_neighbors=10, repeats=3)
+    once = methods.fit_method("isomap", X_train, X_test, n_neighbors=10)
+    thrice = methods.fit_method("isomap", X_train, X_test, n_neighbors=10, repeats=3)
     np.testing.assert_array_equal(once.Z_test, thrice.Z_test)
     assert thrice.transform_seconds > 0
 
@@ -57,7 +57,7 @@ def test_repeated_transform_timing_keeps_the_embedding(digits):
 def test_pca_baseline_equals_projection_on_principal_axes(digits):
     X_train, X_test = digits
     flat_train, flat_test = X_train.reshape(200, -1), X_test.reshape(100, -1)
-    result = baselines.fit_baseline("pca", X_train, X_test, n_components=3)
+    result = methods.fit_method("pca", X_train, X_test, n_components=3)
     _, _, axes = np.linalg.svd(flat_train - flat_train.mean(axis=0), full_matrices=False)
     expected = (flat_test - flat_train.mean(axis=0)) @ axes[:3].T
     # Each principal axis is defined up to sign.
@@ -67,28 +67,26 @@ def test_pca_baseline_equals_projection_on_principal_axes(digits):
 
 def test_fit_baseline_without_test_set(digits):
     X_train, _ = digits
-    inductive = baselines.fit_baseline("isomap", X_train, n_neighbors=15)
+    inductive = methods.fit_method("isomap", X_train, n_neighbors=15)
     assert inductive.Z_test is None and inductive.transform_seconds is None
-    transductive = baselines.fit_baseline("spectral", X_train, n_neighbors=15)
+    transductive = methods.fit_method("spectral", X_train, n_neighbors=15)
     assert transductive.Z_test is None and transductive.n_fit == 200
 
 
 def test_fit_baseline_rejects_bad_input(digits):
     X_train, X_test = digits
-    with pytest.raises(ValueError, match="pca, isomap, lle, spectral, tsne"):
-        baselines.fit_baseline("umap", X_train)
-    with pytest.raises(ValueError, match="pca, isomap, lle, spectral, tsne"):
-        baselines.is_inductive("umap")
-    with pytest.raises(ValueError, match="X_test must have 64 features"):
-        baselines.fit_baseline("pca", X_train, X_test[:, :4])
+    with pytest.raises(ValueError, match="name must be one of drlim, pca, isomap, lle"):
+        methods.fit_method("mds", X_train)
+    with pytest.raises(ValueError, match="X_test must have samples of shape"):
+        methods.fit_method("pca", X_train, X_test[:, :4])
     with pytest.raises(ValueError, match="n_neighbors must be"):
-        baselines.fit_baseline("isomap", X_train[:10], n_neighbors=10)
+        methods.fit_method("isomap", X_train[:10], n_neighbors=10)
     with pytest.raises(ValueError, match="repeats must be >= 1, got 0"):
-        baselines.fit_baseline("pca", X_train, X_test, repeats=0)
+        methods.fit_method("pca", X_train, X_test, repeats=0)
     bad = X_train.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="X_train must be finite"):
-        baselines.fit_baseline("pca", bad)
+        methods.fit_method("pca", bad)
 
 
 def _knn_table(X, k):
@@ -114,7 +112,7 @@ def test_lle_on_knn_graph_matches_sklearn(swiss_roll, eigen_solver):
     reference = LocallyLinearEmbedding(
         n_neighbors=k, n_components=2, method="standard", eigen_solver="dense"
     ).fit_transform(swiss_roll)
-    Z = baselines.lle_on_graph(swiss_roll, table, n_components=2, eigen_solver=eigen_solver)
+    Z = methods.lle_on_graph(swiss_roll, table, n_components=2, eigen_solver=eigen_solver)
     assert Z.shape == (400, 2)
     assert _procrustes_error(Z, reference) < 1e-6
 
@@ -126,8 +124,8 @@ def test_lle_on_graph_ignores_padding_and_self_entries(swiss_roll):
     ).astype(np.int32)
     # Shuffle columns so padding and self entries are not only at the ends.
     padded = padded[:, np.random.default_rng(0).permutation(padded.shape[1])]
-    Z_plain = baselines.lle_on_graph(swiss_roll, table)
-    Z_padded = baselines.lle_on_graph(swiss_roll, padded)
+    Z_plain = methods.lle_on_graph(swiss_roll, table)
+    Z_padded = methods.lle_on_graph(swiss_roll, padded)
     assert _procrustes_error(Z_padded, Z_plain) < 1e-6
 
 
@@ -135,24 +133,24 @@ def test_lle_on_graph_with_variable_neighbourhood_sizes(swiss_roll):
     table = _knn_table(swiss_roll, 10)
     ragged = table.copy()
     ragged[::2, 7:] = -1
-    dense = baselines.lle_on_graph(swiss_roll, ragged, eigen_solver="dense")
-    sparse = baselines.lle_on_graph(swiss_roll, ragged, eigen_solver="arpack")
+    dense = methods.lle_on_graph(swiss_roll, ragged, eigen_solver="dense")
+    sparse = methods.lle_on_graph(swiss_roll, ragged, eigen_solver="arpack")
     assert _procrustes_error(sparse, dense) < 1e-6
     # Different neighbourhoods give a different embedding.
-    assert _procrustes_error(dense, baselines.lle_on_graph(swiss_roll, table)) > 1e-4
+    assert _procrustes_error(dense, methods.lle_on_graph(swiss_roll, table)) > 1e-4
 
 
 def test_lle_on_graph_rejects_bad_graphs(swiss_roll):
     table = _knn_table(swiss_roll, 5)
     with pytest.raises(ValueError, match=r"graph_neighbors must have shape \(400"):
-        baselines.lle_on_graph(swiss_roll, table[:-1])
+        methods.lle_on_graph(swiss_roll, table[:-1])
     with pytest.raises(ValueError, match="entries must be in"):
-        baselines.lle_on_graph(swiss_roll, table + 1)
+        methods.lle_on_graph(swiss_roll, table + 1)
     lonely = table.copy()
     lonely[3] = -1
     with pytest.raises(ValueError, match="at least one neighbour"):
-        baselines.lle_on_graph(swiss_roll, lonely)
+        methods.lle_on_graph(swiss_roll, lonely)
     with pytest.raises(ValueError, match="reg must be"):
-        baselines.lle_on_graph(swiss_roll, table, reg=0.0)
+        methods.lle_on_graph(swiss_roll, table, reg=0.0)
     with pytest.raises(ValueError, match="eigen_solver must be"):
-        baselines.lle_on_graph(swiss_roll, table, eigen_solver="lobpcg")
+        methods.lle_on_graph(swiss_roll, table, eigen_solver="lobpcg")

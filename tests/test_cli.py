@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import drlim.experiment
+import drlim.runs
 import drlim.train
 from drlim.cli import (
     UsageError,
@@ -20,7 +20,7 @@ from drlim.cli import (
     run_summary,
 )
 from drlim.config import ExperimentConfig, config_to_dict, overridable_fields, override
-from drlim.figures import check_targets
+from drlim.report import check_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_RUN = ["--quick", "--steps", "20", "--baselines", "", "--log_every", "10"]
@@ -38,10 +38,14 @@ PAPER_FIGURES = {
 }
 
 
-def test_list_names_every_experiment(capsys):
+def test_list_names_every_experiment_and_the_comparison(capsys):
     main(["list"])
-    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
-    assert listed == PAPER_EXPERIMENTS == set(load_experiments())
+    lines = capsys.readouterr().out.splitlines()
+    sets = {line.split()[0]: line for line in lines if line.startswith("compare")}
+    assert {line.split()[0] for line in lines} - set(sets) == PAPER_EXPERIMENTS
+    assert PAPER_EXPERIMENTS == set(load_experiments())
+    assert set(sets) == {"compare", "compare-losses", "compare-shift"}
+    assert sets["compare-shift"].endswith("(a set of runs: drlim compare --set shift)")
 
 
 def test_every_experiment_file_starts_with_its_command():
@@ -105,8 +109,9 @@ def test_compare_config_comes_from_the_experiment_file(tmp_path):
 
     config = compare_config()
     assert isinstance(config, compare.CompareConfig)
-    assert set(config.datasets) == set(compare.DATASETS)
+    assert set(config.datasets) == {"mnist-4-9", "mnist-10", "digits-8x8"}
     assert compare_config(quick=True) == compare.QUICK
+    assert compare_config(name="shift").datasets == ("mnist-shift",)
     (tmp_path / "compare.py").write_text(
         "from drlim.compare import CompareConfig\n"
         "CONFIG = CompareConfig(max_test=100)\n"
@@ -198,7 +203,7 @@ def test_a_failed_run_leaves_no_directory_behind(tmp_path, capsys, monkeypatch):
         (out / "config.json").write_text("{}")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(drlim.experiment, "run_experiment", half_then_crash)
+    monkeypatch.setattr(drlim.runs, "run_experiment", half_then_crash)
     out = tmp_path / "new"
     err = _fails_with(["run", "loss-curves", "--out", str(out)], capsys, status=1)
     assert "disk on fire" in err and not out.exists()
@@ -210,7 +215,7 @@ def test_a_failed_run_leaves_no_directory_behind(tmp_path, capsys, monkeypatch):
 
 def test_a_run_directory_belongs_to_one_run(tmp_path, capsys, monkeypatch):
     calls = []
-    monkeypatch.setattr(drlim.experiment, "run_experiment", _fake_run(calls))
+    monkeypatch.setattr(drlim.runs, "run_experiment", _fake_run(calls))
     out = tmp_path / "run"
     main(["run", "loss-curves", "--out", str(out)])
     assert "loss-curves: trustworthiness_5 0.900" in capsys.readouterr().out
@@ -312,5 +317,6 @@ def test_experiments_travel_with_a_plain_install(tmp_path):
         cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target)},
     ).stdout
     names = {line.split()[0] for line in listed.splitlines()}
-    assert names == set(load_experiments(repo / "experiments"))
+    sets = {p.stem.replace("_", "-") for p in (repo / "experiments").glob("compare*.py")}
+    assert names == {*load_experiments(repo / "experiments"), *sets} and "compare" in sets
     assert (target / "drlim" / "experiments" / "mnist_4_9.py").is_file()

@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from drlim import compare
-from drlim.compare import QUICK, CompareConfig, load_data, markdown_report
+from drlim import compare, report
+from drlim.cli import main as cli_main
+from drlim.compare import QUICK, CompareConfig
+from drlim.compare import comparison_data as load_data
+from drlim.methods import METHODS
+from drlim.report import markdown_report
+from drlim.runs import run_method
 
 TRANSDUCTIVE = {"spectral", "tsne"}
 LEARNED_FUNCTIONS = {"drlim", "drlim-labels", "pca", "isomap", "lle", "parametric-umap"}
@@ -19,7 +24,8 @@ LEARNED_FUNCTIONS = {"drlim", "drlim-labels", "pca", "isomap", "lle", "parametri
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
-    result = compare.main(quick=True, out=root / "figures", runs=root / "runs")
+    cli_main(["compare", "--quick", "--out", str(root / "figures"), "--runs", str(root / "runs")])
+    result = json.loads((root / "runs" / "compare" / "results.json").read_text())
     return result, root
 
 
@@ -93,7 +99,7 @@ def test_numbers_are_in_range_and_flags_right(quick_run):
             assert row["transform_stability"] < 1e-4, (entry["name"], row["method"])
         # the same scored test samples for every method; whole or capped training sets
         assert row["n_test"] == entry["n_test"] == min(entry["n_test_pool"], QUICK.max_test)
-        whole = row["method"] in compare.SCALABLE
+        whole = row["method"].startswith("drlim") or METHODS[row["method"]].scalable
         assert row["n_fit"] == (entry["n_train"] if whole else entry["n_fit_subsample"])
     # digit labels are far above chance on the supervised map
     mnist10 = {row["method"]: row for row in result["datasets"][1]["methods"]}
@@ -131,12 +137,12 @@ def test_scores_agree_with_independent_references(quick_run):
     data = load_data("digits-8x8", QUICK)
     x_test = data.x_test.astype(np.float64)
     for row in result["datasets"][2]["methods"]:
-        path = root / "runs" / "compare" / "digits-8x8" / f"{row['method']}.npz"
+        path = root / "runs" / "compare" / "digits-8x8" / row["method"] / "embeddings.npz"
         with np.load(path) as saved:
-            z_fit, y_fit = saved["z_fit"], saved["y_fit"]
-            z_test, y_test = saved["z_test"], saved["y_test"]
-        np.testing.assert_array_equal(y_test, data.y_test)
-        np.testing.assert_array_equal(y_fit, data.y_train[data.fit_subset])
+            z_fit, y_fit = saved["z_fit"], saved["label_fit"]
+            z_test, y_test = saved["z_test"], saved["label_test"]
+        np.testing.assert_array_equal(y_test, data.factors_test["label"])
+        np.testing.assert_array_equal(y_fit, data.factors_train["label"][data.fit_subset])
         for k in (5, 10, 20):
             reference = _reference_trustworthiness(x_test, z_test, k)
             assert row[f"trustworthiness_{k}"] == pytest.approx(reference, abs=1e-9)
@@ -146,7 +152,7 @@ def test_scores_agree_with_independent_references(quick_run):
 
 def test_figure_has_a_panel_per_method_and_data_set(quick_run):
     _, root = quick_run
-    fig = compare.comparison_figure(root / "runs" / "compare")
+    fig = report.comparison_figure(root / "runs" / "compare")
     titled = [ax for ax in fig.axes if ax.get_title()]
     # DrLIM everywhere, labels once
     assert len(titled) == 3 * (len(compare.BASELINES) + len(QUICK.peers)) + 4
@@ -174,7 +180,7 @@ def test_load_data_is_deterministic_and_sized():
     assert mnist.x_train.shape == (QUICK.n_train_mnist10, 28, 28, 1)
     assert mnist.x_test.shape == (50, 28, 28, 1) and mnist.n_test_pool == 10_000
     assert mnist.x_test.dtype == np.float32 and mnist.x_test.max() <= 1.0
-    assert set(np.unique(load_data("mnist-4-9", config).y_train)) == {4, 9}
+    assert set(np.unique(load_data("mnist-4-9", config).factors_train["label"])) == {4, 9}
 
 
 def _fake_row(method, t5, transform, knn=0.5, stability=0.0, n_fit=1000):
@@ -191,7 +197,7 @@ def test_report_bolds_the_best_and_states_where_drlim_stands():
             _fake_row("pca", 0.80, 0.001), _fake_row("isomap", 0.85, 0.5, n_fit=500),
             _fake_row("tsne", 0.95, None, n_fit=500), _fake_row("umap", 0.93, 0.3, 0.9, 1.46),
             _fake_row("pacmap", 0.91, 0.08, knn=0.95, stability=1e-4)]
-    targets = compare._targets(rows)
+    targets = report.standings(rows)
     assert targets == {"n_ranked": 5, "best_t5": ["umap"], "best_knn": ["pacmap"],
                        "drlim_rank_t5": {"drlim": 3}, "drlim_rank_knn": {"drlim": 3},
                        "fastest_transform": ["pca"], "fastest_nonlinear_transform": ["drlim"],
@@ -226,10 +232,10 @@ def test_report_bolds_the_best_and_states_where_drlim_stands():
 def test_ties_share_the_lead_and_the_rank():
     rows = [_fake_row("drlim", 0.90, 0.02, knn=0.9), _fake_row("umap", 0.90, 0.3, knn=0.9),
             _fake_row("pca", 0.80, 0.001)]
-    targets = compare._targets(rows)
+    targets = report.standings(rows)
     assert targets["best_t5"] == ["drlim", "umap"] and targets["drlim_rank_t5"] == {"drlim": 1}
     assert targets["unstable"] == {}
-    assert compare._targets([_fake_row("tsne", 0.9, None)]) == {}
+    assert report.standings([_fake_row("tsne", 0.9, None)]) == {}
 
 
 def test_data_set_settings_override_the_common_ones():
@@ -281,12 +287,12 @@ def test_config_rejects_bad_values(changes, name):
 
 def test_bad_arguments_are_refused(tmp_path):
     data = load_data("digits-8x8", QUICK)
-    with pytest.raises(ValueError, match="method"):
-        compare.run_method("mds", data, QUICK)
+    with pytest.raises(ValueError, match="name must be one of drlim, pca"):
+        run_method("mds", data, tmp_path / "mds", scores=compare.scores(QUICK))
     with pytest.raises(ValueError, match="name"):
         load_data("mnist-3-8", QUICK)
-    with pytest.raises(ValueError, match="run_dir"):
-        compare.comparison_figure(Path(tmp_path))
+    with pytest.raises(ValueError, match="results.json is missing"):
+        report.comparison_figure(Path(tmp_path))
     with pytest.raises(ValueError, match="config"):
         compare.run_comparison({"datasets": ()}, tmp_path)
 
@@ -304,8 +310,8 @@ def test_a_drlim_variant_is_a_config_change(tmp_path):
     assert variant["transform_stability"] < 1e-4
     assert entry["drlim_variant_params"] == {"drlim-2ep": {"epochs": 2.0, "batch_size": 16}}
     assert set(entry["targets"]["drlim_rank_t5"]) == {"drlim", "drlim-2ep"}
-    with np.load(tmp_path / "digits-8x8" / "drlim.npz") as one, \
-            np.load(tmp_path / "digits-8x8" / "drlim-2ep.npz") as two:
+    with np.load(tmp_path / "digits-8x8" / "drlim" / "embeddings.npz") as one, \
+            np.load(tmp_path / "digits-8x8" / "drlim-2ep" / "embeddings.npz") as two:
         assert not np.allclose(one["z_test"], two["z_test"])  # trained twice as long
     text = markdown_report(result)
     assert ("DrLIM (epochs=2.0) ran as `DrLIM(epochs=2.0, batch_size=16)`, the estimator's "

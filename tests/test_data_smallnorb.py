@@ -142,12 +142,12 @@ def test_norb_airplane_split_from_small_norb(tmp_path):
 def test_norb_experiment_config_reads_small_norb_files(tmp_path):
     """`--norb-source PATH` reaches the data: the experiment's split is the reader's airplane."""
     from drlim.cli import experiment_config
-    from drlim.experiment import load_dataset
+    from drlim.runs import experiment_data
 
     write_small_norb(tmp_path, np.random.default_rng(7), image_size=8)
     assert experiment_config("norb-airplane").norb_source == "rendered"
     config = experiment_config("norb-airplane", seed=2, norb_source=str(tmp_path), image_size=4)
-    data = load_dataset(config)
+    data = experiment_data(config)
     full = load_small_norb(tmp_path)  # airplane, smallest instance
     split = norb_airplane(tmp_path, seed=2, image_size=8)
     np.testing.assert_allclose(data.x_train, downsample(full.images[split.index_train], 4),

@@ -13,8 +13,8 @@ import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from drlim.figures import make_figures
 from drlim.plots import interactive
+from drlim.report import make_figures
 
 CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""Tests for drlim.peers: each adapter on tiny data when its library is installed."""
+"""Tests for drlim.methods' peers: each adapter on tiny data when its library is installed."""
 
 import importlib.util
 import subprocess
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from drlim import metrics, peers
+from drlim import methods, metrics
 from drlim.models import count_params, default_network
 
 LIGHT = ("umap", "opentsne", "pacmap")
 
 
 def _skip_unless_installed(name):
-    missing = peers.missing_packages(name)
+    missing = methods.missing_packages(name)
     if missing:
         pytest.skip(f"{name} needs {', '.join(missing)} (pip install 'drlim[peers]')")
 
@@ -33,8 +33,8 @@ def digits():
 def fitted(digits):
     """One fit per installed light peer, shared by the tests (UMAP compiles for ~20 s)."""
     X_train, X_test, _, _ = digits
-    return {name: peers.fit_peer(name, X_train, X_test, seed=0, repeats=2)
-            for name in LIGHT if peers.is_installed(name)}
+    return {name: methods.fit_method(name, X_train, X_test, seed=0, repeats=2)
+            for name in LIGHT if methods.is_installed(name)}
 
 
 @pytest.mark.parametrize("name", LIGHT)
@@ -74,7 +74,7 @@ def test_umap_transform_depends_on_the_other_rows(fitted, digits):
 @pytest.mark.parametrize("shape", [(28, 28, 1), (64,)])
 def test_keras_network_matches_drlims_network(shape):
     pytest.importorskip("keras", reason="the parametric UMAP's network needs Keras")
-    net = peers.keras_network(shape, n_components=2)
+    net = methods.keras_network(shape, n_components=2)
     padded = (32, 32, 1) if shape == (28, 28, 1) else shape  # DrLIM pads digits to 32×32
     flax_net = default_network(padded, 2)
     params = flax_net.init(jax.random.key(0), jnp.zeros((1, *padded)))["params"]
@@ -87,7 +87,7 @@ def test_keras_network_matches_drlims_network(shape):
 def test_parametric_umap_is_a_learned_function(digits):
     _skip_unless_installed("parametric-umap")
     X_train, X_test, y_train, y_test = digits
-    result = peers.fit_peer("parametric-umap", X_train, X_test, seed=0, n_epochs=20)
+    result = methods.fit_method("parametric-umap", X_train, X_test, seed=0, n_epochs=20)
     assert result.Z_train.shape == (200, 2) and result.Z_test.shape == (100, 2)
     assert not result.transductive and result.transform_seconds > 0
     np.testing.assert_allclose(result.transform(X_test), result.Z_test, atol=1e-5)
@@ -97,29 +97,29 @@ def test_parametric_umap_is_a_learned_function(digits):
 
 
 def test_peer_call_states_the_settings():
-    assert peers.peer_call("pacmap", seed=2) == (
+    assert methods.method_call("pacmap", seed=2) == (
         "pacmap.PaCMAP(n_components=2, random_state=2, save_tree=True).fit(X_train), "
         ".transform(X_test, basis=X_train)")
-    assert "n_epochs=30" in peers.peer_call("parametric-umap", params={"n_epochs": 30})
+    assert "n_epochs=30" in methods.method_call("parametric-umap", params={"n_epochs": 30})
 
 
 def test_bad_arguments_are_refused(monkeypatch, digits):
     X_train, X_test, _, _ = digits
     with pytest.raises(ValueError, match="name must be one of"):
-        peers.fit_peer("tsne", X_train, X_test)
+        methods.fit_method("mds", X_train, X_test)
     with pytest.raises(ValueError, match="X_test must have samples of shape"):
-        peers.fit_peer("opentsne", X_train, X_test[:, :10])
+        methods.fit_method("opentsne", X_train, X_test[:, :10])
     with pytest.raises(ValueError, match="n_components"):
-        peers.fit_peer("opentsne", X_train, X_test, n_components=0)
+        methods.fit_method("opentsne", X_train, X_test, n_components=0)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert peers.missing_packages("parametric-umap") == ["umap-learn", "tensorflow-cpu", "keras"]
+    assert methods.missing_packages("parametric-umap") == ["umap-learn", "tensorflow-cpu", "keras"]
     with pytest.raises(ValueError, match=r"name 'umap' must have its packages installed .* "
                                          "got umap-learn missing"):
-        peers.fit_peer("umap", X_train, X_test)
+        methods.fit_method("umap", X_train, X_test)
 
 
 def test_importing_drlim_loads_no_peer_library():
-    code = ("import sys, drlim, drlim.peers, drlim.compare; "
+    code = ("import sys, drlim, drlim.methods, drlim.compare, drlim.runs, drlim.report; "
             "print(sorted(m for m in ('umap', 'openTSNE', 'pacmap', 'tensorflow', 'keras') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,0 +1,66 @@
+"""The one pipeline: data by name, one evaluation protocol, one run directory per method."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+from sklearn.neighbors import KNeighborsClassifier
+
+from drlim.runs import evaluate, load_data, run_method
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data("digits-8x8", max_fit=400, max_test=200)
+
+
+def test_load_data_caps_and_is_deterministic(digits):
+    again = load_data("digits-8x8", max_fit=400, max_test=200)
+    np.testing.assert_array_equal(digits.x_test, again.x_test)
+    np.testing.assert_array_equal(digits.fit_subset, again.fit_subset)
+    assert digits.x_test.shape == (200, 64) and digits.n_test_pool == 500
+    assert len(digits.fit_subset) == 400 and len(digits.factors_test["label"]) == 200
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_data("mnist-3-8")
+
+
+def test_evaluate_agrees_with_independent_references(digits):
+    rng = np.random.default_rng(0)
+    # pixels without tied distances, so that rank conventions cannot differ
+    digits = dataclasses.replace(digits, x_test=digits.x_test + rng.normal(0, 0.01, (200, 64)))
+    z_fit, z_test = rng.normal(size=(400, 2)), digits.x_test[:, :2] + rng.normal(size=(200, 2))
+    scores = evaluate(digits, z_test, ("trustworthiness_7", "knn_accuracy", "coinciding"),
+                      z_fit=z_fit, knn_k=3)
+    assert list(scores) == ["trustworthiness_7", "knn_accuracy", "coinciding"]
+    assert scores["trustworthiness_7"] == pytest.approx(
+        sklearn_trustworthiness(digits.x_test, z_test, n_neighbors=7), abs=1e-9)
+    y_fit = digits.factors_train["label"][digits.fit_subset]
+    predicted = KNeighborsClassifier(n_neighbors=3).fit(z_fit, y_fit).predict(z_test)
+    expected = np.mean(predicted == digits.factors_test["label"])
+    assert scores["knn_accuracy"] == pytest.approx(expected)
+    assert scores["coinciding"] == 0.0
+    with pytest.raises(ValueError, match="scores must name numbers of the protocol"):
+        evaluate(digits, z_test, ("loveliness",))
+
+
+def test_run_method_writes_one_run_directory(digits, tmp_path):
+    row = run_method("pca", digits, tmp_path, scores=("trustworthiness_5", "knn_accuracy"),
+                     stability_singles=2)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == row
+    assert json.loads((tmp_path / "config.json").read_text())["method"] == "pca"
+    with np.load(tmp_path / "embeddings.npz") as saved:
+        assert saved["z_test"].shape == (200, 2) and saved["z_fit"].shape == (400, 2)
+        np.testing.assert_array_equal(saved["label_fit"],
+                                      digits.factors_train["label"][digits.fit_subset])
+    assert row["n_fit"] == 1297 and row["transform_stability"] < 1e-5
+    assert not (tmp_path / "metrics.jsonl").exists()  # PCA keeps no training log
+
+
+def test_a_drlim_run_keeps_its_training_log_and_network(digits, tmp_path):
+    row = run_method("drlim", digits, tmp_path, scores=("trustworthiness_5",), epochs=1.0,
+                     batch_size=64, hidden=(8, 8), activation="relu")
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert log and {"step", "loss_similar", "loss_dissimilar"} <= set(log[-1])
+    assert 0.0 <= row["trustworthiness_5"] <= 1.0 and row["transform_stability"] == 0.0
