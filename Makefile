@@ -34,6 +34,11 @@ test: $(STAMP) lint
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run_all.py --out benchmarks/results.md
 
+# A million shifted digits, graph to test map (about 25 minutes on 2 cores; not part of test).
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_scale
+
 compare: $(VENV)/.peers-installed
 	$(BIN)/drlim compare --out figures
 
