@@ -47,8 +47,8 @@ from drlim.train import embed, train
 SHIFTS = tuple(s for s in range(-8, 9) if s != 0)
 TARGET_SECONDS = 30 * 60
 TARGET_GB = 12.0
-FULL = {"originals": 60_000, "test_originals": 10_000, "steps": 20_000}
-QUICK = {"originals": 2_000, "test_originals": 1_000, "steps": 300}
+FULL = {"originals": 60_000, "test_originals": 10_000, "steps": 10_000}
+QUICK = {"originals": 2_000, "test_originals": 1_000, "steps": 200}
 EVAL_TRAIN = 20_000  # training embeddings the k-NN classifiers are fitted on
 EVAL_TEST = 10_000  # shifted test embeddings they score
 TRUST_SAMPLES = 2_000  # unshifted test digits scored by trustworthiness@5
