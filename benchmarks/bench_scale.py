@@ -52,7 +52,7 @@ QUICK = {"originals": 2_000, "test_originals": 1_000, "steps": 200}
 EVAL_TRAIN = 20_000  # training embeddings the k-NN classifiers are fitted on
 EVAL_TEST = 10_000  # shifted test embeddings they score
 TRUST_SAMPLES = 2_000  # unshifted test digits scored by trustworthiness@5
-EMBED_CHUNK = 20_000  # images converted to float32 at a time when mapping
+EMBED_BATCH = 4_096  # images mapped per network call
 HERE = Path(__file__).resolve().parent
 
 
@@ -94,10 +94,8 @@ def train_config(steps: int) -> TrainConfig:
 
 
 def embed_uint8(network: MLP, params: Any, images: np.ndarray) -> np.ndarray:
-    """Map ``uint8`` images chunk by chunk, so that only one chunk is ever float32."""
-    parts = [embed(network, params, images[i : i + EMBED_CHUNK].astype(np.float32) / 255)
-             for i in range(0, len(images), EMBED_CHUNK)]
-    return np.concatenate(parts)
+    """Map ``uint8`` images; :func:`drlim.train.embed` scales each batch on the device."""
+    return embed(network, params, images, batch_size=EMBED_BATCH)
 
 
 def full_rule_edges(base_undirected: int, n: int, copies: int) -> int:
