@@ -34,7 +34,7 @@ test: $(STAMP) lint
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run_all.py --out benchmarks/results.md
 
-# A million shifted digits, graph to test map (about 25 minutes on 2 cores; not part of test).
+# A million shifted digits, graph to test map (12 minutes on the 2 loaded cores; not in test).
 .PHONY: bench-scale
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_scale

@@ -220,6 +220,8 @@ def machine() -> dict:
 def to_markdown(results: dict) -> str:
     """The results as a short markdown report."""
     s = results["settings"]
+    largest = max(results["stages"], key=lambda row: row["seconds"])
+    total = max(results["total_seconds"], 1e-9)
     lines = [
         "# A million samples: shifted MNIST at scale (`make bench-scale`)",
         "",
@@ -239,6 +241,9 @@ def to_markdown(results: dict) -> str:
         "|---|---:|---:|---|",
         *(f"| {t['name']} | <= {t['target']} | {t['value']} | {t['status']} |"
           for t in results["targets"]),
+        "",
+        f"The largest stage is {largest['name']} ({largest['seconds'] / total:.0%} of the wall "
+        f"time); memory is in GB of 2**30 bytes (ru_maxrss).",
         "",
         "| quality (test map) | value |",
         "|---|---:|",
