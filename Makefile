@@ -34,6 +34,11 @@ test: $(STAMP) lint
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run_all --out benchmarks/results.md
 
+# A million shifted digits, graph to test map (12 minutes on the 2 loaded cores; not in test).
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_scale
+
 compare: $(VENV)/.peers-installed
 	$(BIN)/drlim compare --out figures
 

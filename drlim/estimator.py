@@ -27,7 +27,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from drlim._io import write_bytes
-from drlim.augment import resolve_augment
 from drlim.config import LOSSES, MAX_SEED
 from drlim.data.mnist import pad_images
 from drlim.knn import METHODS as KNN_METHODS
@@ -235,7 +234,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.network_ = self._make_network(X.shape[1:])
         config = self._train_config(n)
         result = train(self.network_, X, self.graph_, config, progress=self.verbose or None,
-                       augment=resolve_augment(self.augment), params=start)
+                       augment=self.augment if callable(self.augment) else None,
+                       params=start)
         self._n_features_out = self.n_components
         self.params_ = jax.device_get(result.params)
         self.history_ = result.history

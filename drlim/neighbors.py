@@ -552,6 +552,39 @@ def orbit_graph(graph: Graph, orbit_ids: Any) -> Graph:
     )
 
 
+def copies_graph(graph: Graph, copies: int) -> Graph:
+    """The shift prior at scale: neighbours within each copy, plus each sample's own orbit.
+
+    For ``n`` originals (``graph`` over them) and ``copies`` transformed versions of each,
+    laid out as :func:`drlim.data.shift_images` lays them out (sample ``c * n + i`` is copy
+    ``c`` of original ``i``), sample ``c * n + i`` is similar to ``c * n + j`` for every
+    neighbour ``j`` of ``i`` in ``graph`` (same copy), and to every other copy of ``i`` (a
+    group per original). This is :func:`orbit_graph` without the edges from a sample to
+    the copies of its neighbours at other shifts, which are two steps away through the
+    orbit: ``copies * n * (copies - 1 + mean degree)`` directed relations instead of
+    about ``copies * n * (copies - 1 + copies * mean degree)``, and a table only as wide as
+    ``graph``'s -- built by tiling, in O(copies * n * width) time and memory.
+
+    >>> base = pairs_graph([0], [1], n=2)        # originals 0 and 1 are neighbours
+    >>> g = copies_graph(base, copies=2)         # 2 is a copy of 0, 3 a copy of 1
+    >>> g.neighbors.tolist(), g.groups.tolist()
+    ([[1], [0], [3], [2]], [0, 1, 0, 1])
+    """
+    if not isinstance(graph, Graph):
+        raise ValueError(f"graph must be a Graph, got {type(graph).__name__}")
+    if graph.groups is not None or graph.weights is not None:
+        raise ValueError("graph must have no groups and no weights, got a graph with them")
+    copies = check_int(copies, "copies", minimum=1)
+    n = graph.n
+    if copies * n >= np.iinfo(np.int32).max:
+        raise ValueError(f"copies * graph.n must be < 2**31 - 1, got {copies * n}")
+    table = np.tile(graph.neighbors, (copies, 1))
+    offsets = np.repeat(np.arange(copies, dtype=np.int32) * np.int32(n), n)
+    table += np.where(table >= 0, offsets[:, None], np.int32(0))
+    groups = np.tile(np.arange(n, dtype=np.int32), copies)
+    return Graph(table, groups=groups if copies > 1 else None)
+
+
 def pairs_graph(i: Any, j: Any, n: int) -> Graph:
     """A graph from user-given similar pairs ``(i[t], j[t])`` over ``n`` samples.
 
@@ -746,6 +779,7 @@ __all__ = [
     "knn_graph",
     "knn_indices",
     "label_graph",
+    "copies_graph",
     "orbit_graph",
     "pairs_graph",
     "sequence_graph",

@@ -38,6 +38,10 @@ from flax import struct
 
 from drlim.neighbors import Graph, describe
 
+# Binary searches of a bucketed sampler take at least this many steps (rows of up to 255
+# neighbours), so that kNN graphs of one size share a shape whatever their largest degree.
+MIN_SEARCH_STEPS = 8
+
 
 @struct.dataclass
 class PairSampler:
@@ -123,12 +127,33 @@ def make_sampler(graph: Graph) -> PairSampler:
         group_start=_int32(group_start),
         group_rank=_int32(group_rank),
         active=_int32(active if active.size else np.array([0])),
-        row_weight=jnp.asarray(row_weight, dtype=jnp.float32),
-        edge_cumsum=jnp.asarray(edge_cumsum if edge_cumsum.size else np.zeros(1), jnp.float32),
+        row_weight=_float32(row_weight),
+        edge_cumsum=_float32(edge_cumsum if edge_cumsum.size else np.zeros(1)),
         search_steps=int(explicit_degree.max(initial=0)).bit_length(),
         has_similar=bool(active.size),
         has_dissimilar=info["dissimilar"] > 0,
         weighted=graph.weights is not None,
+    )
+
+
+def bucketed(sampler: PairSampler) -> PairSampler:
+    """``sampler`` with its edge and group arrays padded to a power of two and its binary
+    searches to a power-of-two number of steps, so that graphs of about the same size have
+    the same shapes and share one compiled training step (:func:`drlim.train.run_steps`).
+
+    Draws and edge tests are unchanged: the padding is never read for a valid result, and a
+    binary search that has converged stays where it is.
+
+    >>> from drlim.neighbors import sequence_graph
+    >>> padded = bucketed(make_sampler(sequence_graph(10, window=1)))
+    >>> padded.indices.shape, padded.search_steps
+    ((32,), 8)
+    """
+    return sampler.replace(
+        indices=_pad(sampler.indices),
+        edge_cumsum=_pad(sampler.edge_cumsum),
+        group_members=_pad(sampler.group_members),
+        search_steps=_bucket_steps(sampler.search_steps),
     )
 
 
@@ -354,12 +379,34 @@ def _draw_dissimilar(
     return i, j
 
 
+def _bucket_steps(steps: int) -> int:
+    """At least :data:`MIN_SEARCH_STEPS` binary-search steps, a power of two (0 stays 0)."""
+    return max(MIN_SEARCH_STEPS, _next_power_of_two(steps)) if steps else 0
+
+
+def _next_power_of_two(value: int) -> int:
+    return 1 << max(0, int(value) - 1).bit_length()
+
+
+def _pad(values: jax.Array) -> jax.Array:
+    """``values`` followed by zeros up to the next power of two in length."""
+    host = np.asarray(values)  # padded on the host: no program to compile per edge count
+    padding = np.zeros(_next_power_of_two(host.size) - host.size, host.dtype)
+    return jax.device_put(np.concatenate([host, padding]))
+
+
 def _int32(values: np.ndarray) -> jax.Array:
-    return jnp.asarray(np.asarray(values, dtype=np.int32))
+    # device_put, not jnp.asarray: moving an array compiles nothing, whatever its length
+    return jax.device_put(np.asarray(values, dtype=np.int32))
+
+
+def _float32(values: np.ndarray) -> jax.Array:
+    return jax.device_put(np.asarray(values, dtype=np.float32))
 
 
 __all__ = [
     "PairSampler",
+    "bucketed",
     "is_similar",
     "make_sampler",
     "sample_block",

@@ -39,6 +39,7 @@ parameters as an uninterrupted run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -59,12 +60,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from drlim._io import read_jsonl, write_bytes
-from drlim.augment import Augment, augment_batch, resolve_augment
+from drlim.augment import Augment, augment_batch, parse_augment
 from drlim.config import TrainConfig
 from drlim.loss import contrastive_loss, infonce_parts, pair_distance, umap_ab, umap_loss
 from drlim.models import inference_network
 from drlim.neighbors import Graph
 from drlim.pairs import (
+    PairSampler,
+    bucketed,
     is_similar,
     make_sampler,
     sample_block,
@@ -119,11 +122,28 @@ def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
 def embed(
     network: nn.Module, params: Any, data: np.ndarray | jax.Array, batch_size: int = 512
 ) -> np.ndarray:
-    """Map ``data`` through the trained network in batches; returns a NumPy array."""
+    """Map ``data`` through the trained network in batches; returns a NumPy array.
+
+    Every batch has ``batch_size`` rows (the last one is padded, the padding dropped), so
+    one compiled program serves any number of samples. ``uint8`` images are scaled to
+    [0, 1] on the device, as in :func:`train`.
+
+    >>> from drlim.models import MLP
+    >>> params = init_params(MLP(n_components=2), np.zeros(3, np.float32), 0)
+    >>> embed(MLP(n_components=2), params, np.ones((5, 3), np.float32), batch_size=4).shape
+    (5, 2)
+    """
     network = inference_network(network)
-    data = np.asarray(data, dtype=np.float32)
-    out = [np.asarray(_apply(network, params, data[i : i + batch_size]))
-           for i in range(0, len(data), batch_size)]
+    data = np.asarray(data)
+    data = data if data.dtype == np.uint8 else data.astype(np.float32)
+    out = []
+    for i in range(0, len(data), batch_size):
+        batch = data[i : i + batch_size]
+        rows = len(batch)
+        if rows < batch_size:
+            padding = np.zeros((batch_size - rows, *batch.shape[1:]), batch.dtype)
+            batch = np.concatenate([batch, padding])
+        out.append(np.asarray(_apply(network, params, batch))[:rows])
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
@@ -137,21 +157,29 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     params: Any = None,
-    augment: Augment | None = None,
+    augment: str | Augment | None = None,
 ) -> TrainResult:
     """Train ``network`` so that ``graph``'s similar pairs end close and the rest apart.
 
     Args:
       network: a Flax module mapping a batch of samples to ``(batch, n_components)``.
-      data: the training samples, ``(n, ...)``; ``graph`` indexes its rows.
+      data: the training samples, ``(n, ...)``; ``graph`` indexes its rows. ``uint8`` images
+        stay ``uint8`` on the device (a million 28×28 digits take 0.8 GB, not 3 GB) and each
+        step scales its batch to float32 in [0, 1]; anything else is used as float32.
       graph: the neighbourhood graph (:mod:`drlim.neighbors`).
       config: the run's :class:`TrainConfig`.
       workdir: where ``metrics.jsonl`` and checkpoints go (nothing is written if None).
       resume: continue from the checkpoint in ``workdir`` when there is one.
       progress: show a progress bar; by default only when stderr is a terminal.
       params: initial parameters (default: initialised from ``config.seed``).
-      augment: a jittable ``f(key, image)`` drawn for every image of every step; overrides
-        ``config.augment`` (use it for transformations that a string cannot name).
+      augment: a jittable ``f(key, image)`` drawn for every image of every step, or a spec
+        string like ``config.augment``; overrides ``config.augment`` (use a function for
+        transformations that a string cannot name; the compiled step is reused for the same
+        function object, so define it once rather than as a new lambda per call).
+
+    The training step (:func:`run_steps`) is compiled once per process for a given network,
+    config and data shape; JAX's persistent compilation cache
+    (:func:`use_compilation_cache`) keeps it across processes.
 
     >>> from drlim.models import MLP
     >>> from drlim.neighbors import knn_graph
@@ -160,17 +188,17 @@ def train(
     >>> embed(MLP(n_components=2), result.params, X).shape
     (200, 2)
     """
-    data = jnp.asarray(data, dtype=jnp.float32)
+    data = _as_input(data)
     if data.ndim < 2 or data.shape[0] != graph.n:
         raise ValueError(
             f"data must have one row per graph node ({graph.n}), got shape {tuple(data.shape)}"
         )
-    if not bool(jnp.all(jnp.isfinite(data))):
+    if data.dtype != jnp.uint8 and not bool(jnp.all(jnp.isfinite(data))):
         raise ValueError("data must be finite (no NaN or inf)")
     workdir = Path(workdir) if workdir is not None else None
     optimizer = make_optimizer(config)
     if params is None:
-        params = init_params(network, data[0], config.seed)
+        params = init_params(network, _as_float(data[:1])[0], config.seed)
     state = {"params": params, "opt_state": optimizer.init(params), "step": 0}
     history: list[dict] = []
     if resume and workdir is not None and (workdir / CHECKPOINT_NAME).exists():
@@ -182,8 +210,8 @@ def train(
         workdir.mkdir(parents=True, exist_ok=True)
         _write_history(workdir / "metrics.jsonl", history)
 
-    augment = resolve_augment(augment if augment is not None else config.augment)
-    run_chunk = _make_chunk_runner(network, optimizer, make_sampler(graph), data, config, augment)
+    static, user_augment = _split_augment(step_config(config), augment)
+    sampler = bucketed(make_sampler(graph))
     base_key = jax.random.key(config.seed)
     total = config.total_steps
     show = sys.stderr.isatty() if progress is None else progress
@@ -193,8 +221,9 @@ def train(
               desc="drlim train", dynamic_ncols=True) as bar:
         while state["step"] < total:
             length = min(config.log_every, total - state["step"])
-            new_params, new_opt, stats = run_chunk(
-                state["params"], state["opt_state"], base_key, state["step"], length
+            new_params, new_opt, stats = run_steps(
+                network, static, length, user_augment, data, sampler,
+                state["params"], state["opt_state"], base_key, state["step"],
             )
             stats = jax.device_get(stats)
             first_loss = stats["loss"][0] if first_loss is None else first_loss
@@ -225,21 +254,20 @@ def load_checkpoint(path: str | os.PathLike, template: dict) -> dict:
 
 
 
-def _make_chunk_runner(
+def _objective(
     network: nn.Module,
-    optimizer: optax.GradientTransformation,
-    sampler: Any,
-    data: jax.Array,
     config: TrainConfig,
-    augment: Augment | None = None,
+    augment: Augment | None,
+    data: jax.Array,
+    sampler: PairSampler,
 ) -> Callable:
-    """A jitted function running ``length`` training steps with ``jax.lax.scan``."""
+    """The step's objective ``f(params, key) -> (loss, stats)`` for the config's loss and mode."""
     margin, fraction = config.margin, config.similar_fraction
     shard = _batch_sharding(config.devices)
 
     def images(idx, key):
-        """The step's images, each transformed by its own draw when augmenting."""
-        batch = data[idx]
+        """The step's images as float32, each transformed by its own draw when augmenting."""
+        batch = _as_float(data[idx])
         if augment is not None:  # its own key: the pair draws stay those of an unaugmented run
             batch = augment_batch(jax.random.fold_in(key, AUGMENT_STREAM), batch, augment)
         return shard(batch)
@@ -274,10 +302,50 @@ def _make_chunk_runner(
         def draw_block(key):
             return sample_block(key, sampler, config.batch_size // 2)
 
-    objective = pair_objective if config.mode == "pairs" else block_objective
     if config.loss != "drlim":
-        self_loops = augment is not None
-        objective = _edge_objective(network, sampler, config, images, self_loops)
+        return _edge_objective(network, sampler, config, images, augment is not None)
+    return pair_objective if config.mode == "pairs" else block_objective
+
+
+@functools.partial(jax.jit, static_argnames=("network", "config", "length", "augment"))
+def run_steps(
+    network: nn.Module,
+    config: TrainConfig,
+    length: int,
+    augment: Augment | None,
+    data: jax.Array,
+    sampler: PairSampler,
+    params: Any,
+    opt_state: Any,
+    key: jax.Array,
+    start: int | jax.Array,
+) -> tuple[Any, Any, dict]:
+    """Run training steps ``start, ..., start + length - 1`` in one ``jax.lax.scan``.
+
+    Jitted once at module level: the network, the config (see :func:`step_config`), the
+    number of steps and a user's ``augment`` callable (hashed by identity, so the same
+    function object reuses the compiled program; ``None`` applies ``config.augment``) are
+    static; the data, the sampler, the training state and the key are arguments, so a
+    second run with the same shapes and settings compiles nothing. ``data`` may be
+    ``uint8`` (scaled to [0, 1] per batch inside the step) or float32. Step ``t`` draws
+    from ``jax.random.fold_in(key, t)``. Returns the new parameters, the new optimizer
+    state and each step's statistics (``loss``, ``loss_similar``, ``loss_dissimilar``, ...).
+
+    >>> from drlim.models import MLP
+    >>> from drlim.neighbors import knn_graph
+    >>> X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    >>> config = step_config(TrainConfig(batch_size=8))
+    >>> params = init_params(MLP(), X[0], 0)
+    >>> opt_state = make_optimizer(config).init(params)
+    >>> _, _, stats = run_steps(MLP(), config, 3, None, X, make_sampler(knn_graph(X, k=3)),
+    ...                         params, opt_state, jax.random.key(0), 0)
+    >>> stats["loss"].shape
+    (3,)
+    """
+    optimizer = make_optimizer(config)
+    if augment is None:
+        augment = parse_augment(config.augment)
+    objective = _objective(network, config, augment, data, sampler)
 
     def step(carry, t):
         params, opt_state, base_key = carry
@@ -288,13 +356,22 @@ def _make_chunk_runner(
         params = optax.apply_updates(params, updates)
         return (params, opt_state, base_key), {"loss": loss, **stats}
 
-    def run(params, opt_state, base_key, start, length):
-        (params, opt_state, _), stats = jax.lax.scan(
-            step, (params, opt_state, base_key), start + jnp.arange(length)
-        )
-        return params, opt_state, stats
+    (params, opt_state, _), stats = jax.lax.scan(
+        step, (params, opt_state, key), start + jnp.arange(length)
+    )
+    return params, opt_state, stats
 
-    return jax.jit(run, static_argnums=4)
+
+def step_config(config: TrainConfig) -> TrainConfig:
+    """``config`` without the fields a training step does not depend on (seed, logging and
+    checkpoint intervals, and the run length unless a cosine schedule needs it), so that
+    runs differing only in those share one compiled :func:`run_steps`.
+
+    >>> step_config(TrainConfig(seed=7, log_every=10)) == step_config(TrainConfig())
+    True
+    """
+    length = {} if config.schedule == "cosine" else {"steps": 1, "epochs": 0.0}
+    return dataclasses.replace(config, seed=0, log_every=1, checkpoint_every=0, **length)
 
 
 def _edge_objective(
@@ -422,7 +499,38 @@ def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
 
 @functools.partial(jax.jit, static_argnums=0)
 def _apply(network: nn.Module, params: Any, batch: jax.Array) -> jax.Array:
-    return network.apply(params, batch)
+    return network.apply(params, _as_float(batch))
+
+
+def _as_input(data: np.ndarray | jax.Array) -> jax.Array:
+    """Training data on the device: ``uint8`` images as they are (a quarter of float32's
+    memory), anything else as float32."""
+    if isinstance(data, jax.Array):
+        return data if data.dtype == jnp.uint8 else data.astype(jnp.float32)
+    data = np.asarray(data)  # device_put compiles nothing, whatever the shape
+    return jax.device_put(data if data.dtype == np.uint8 else data.astype(np.float32))
+
+
+def _as_float(batch: jax.Array) -> jax.Array:
+    """A batch as float32: ``uint8`` pixels ``k`` become ``k / 255`` (exactly the float32 of
+    ``images.astype(np.float32) / 255``), float32 stays unchanged."""
+    if batch.dtype == jnp.uint8:  # a table of k / 255 rounded as NumPy's float32 division
+        return jnp.asarray(np.arange(256, dtype=np.float32) / np.float32(255))[batch]
+    return batch
+
+
+def _split_augment(
+    config: TrainConfig, augment: str | Augment | None
+) -> tuple[TrainConfig, Augment | None]:
+    """A string ``augment`` goes into the (static, hashable) config, resolved in the step; a
+    callable stays apart, passed to :func:`run_steps` as a static argument."""
+    if augment is None or callable(augment):
+        return config, augment
+    if isinstance(augment, str):
+        return dataclasses.replace(config, augment=augment), None
+    raise ValueError(
+        f"augment must be a string like 'shift:6' or a callable f(key, image), got {augment!r}"
+    )
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:
@@ -452,6 +560,8 @@ __all__ = [
     "init_params",
     "load_checkpoint",
     "make_optimizer",
+    "run_steps",
     "save_checkpoint",
+    "step_config",
     "train",
 ]

@@ -13,11 +13,11 @@ SCRIPT = textwrap.dedent(
     import json
     import numpy as np
     import jax
-    import optax
     from drlim.models import LeNetDrLIM
     from drlim.neighbors import knn_graph
     from drlim.pairs import make_sampler
-    from drlim.train import TrainConfig, _make_chunk_runner, init_params, train
+    from drlim.train import (TrainConfig, init_params, make_optimizer, run_steps, step_config,
+                             train)
 
     rng = np.random.default_rng(0)
     X = rng.random((64, 32, 32, 1)).astype(np.float32)
@@ -28,12 +28,11 @@ SCRIPT = textwrap.dedent(
             config = TrainConfig(steps=20, batch_size=16, mode=mode, log_every=5, devices=devices)
             result = train(LeNetDrLIM(), X, graph, config)
             out[f"{mode}-{devices}"] = [row["loss"] for row in result.history]
-        config = TrainConfig(steps=5, batch_size=16, mode=mode, devices=4)
-        runner = _make_chunk_runner(LeNetDrLIM(), optax.adam(1e-3), make_sampler(graph),
-                                    jax.numpy.asarray(X), config)
+        config = step_config(TrainConfig(steps=5, batch_size=16, mode=mode, devices=4))
         params = init_params(LeNetDrLIM(), X[0], 0)
-        hlo = runner.lower(params, optax.adam(1e-3).init(params), jax.random.key(0), 0,
-                           5).compile().as_text()
+        opt_state = make_optimizer(config).init(params)
+        hlo = run_steps.lower(LeNetDrLIM(), config, 5, None, X, make_sampler(graph), params,
+                              opt_state, jax.random.key(0), 0).compile().as_text()
         out[f"{mode}-all-reduce"] = "all-reduce" in hlo
     print(json.dumps(out))
     """

@@ -91,3 +91,31 @@ def test_shift_inputs_are_validated():
         shift_horizontal(images, 1.5)
     with pytest.raises(ValueError, match=r"images: expected shape .* got \(28, 28\)"):
         shift_images(np.zeros((28, 28)))
+
+
+def test_uint8_output_matches_float_path():
+    images = random_images(n=6, ink=(0, 28), seed=3)
+    shifts = tuple(range(-8, 0)) + tuple(range(1, 9))
+    as_float = shift_images(images, shifts)
+    as_uint8 = shift_images(images, shifts, dtype=np.uint8)
+    assert as_uint8.images.dtype == np.uint8 and as_uint8.images.shape == (6 * 17, 28, 28)
+    np.testing.assert_array_equal(as_uint8.images, np.rint(as_float.images * 255).astype(np.uint8))
+    np.testing.assert_array_equal(as_uint8.shift, as_float.shift)
+    np.testing.assert_array_equal(as_uint8.source, as_float.source)
+
+
+def test_uint8_input_shifts_like_its_float_version():
+    pixels = (random_images(n=4, ink=(0, 28), seed=4) * 255).astype(np.uint8)
+    shifted = shift_images(pixels, (-8, -2, 5, 8))
+    assert shifted.images.dtype == np.uint8
+    np.testing.assert_array_equal(shifted.images.astype(np.float32) / 255,
+                                  shift_images(pixels.astype(np.float32) / 255,
+                                               (-8, -2, 5, 8)).images)
+    for i in range(len(shifted.images)):
+        np.testing.assert_array_equal(shifted.images[i],
+                                      reference_shift(pixels[shifted.source[i]], shifted.shift[i]))
+
+
+def test_uint8_output_needs_unit_range():
+    with pytest.raises(ValueError, match=r"images: expected values in \[0, 1\] for dtype uint8"):
+        shift_images(np.full((1, 2, 4), 2.0), shifts=(1,), dtype=np.uint8)

@@ -132,20 +132,15 @@ def test_healthy_runs_are_not_called_diverged(blobs):
 
 
 def _poison_chunk(monkeypatch, at_start):
-    make_runner = train_module._make_chunk_runner
+    run = train_module.run_steps
 
-    def runner_with_nan(*args):
-        run = make_runner(*args)
+    def run_and_poison(*args):
+        params, opt_state, stats = run(*args)
+        if args[-1] == at_start:
+            stats = {**stats, "loss": stats["loss"].at[2].set(np.nan)}
+        return params, opt_state, stats
 
-        def run_and_poison(params, opt_state, key, start, length):
-            params, opt_state, stats = run(params, opt_state, key, start, length)
-            if start == at_start:
-                stats = {**stats, "loss": stats["loss"].at[2].set(np.nan)}
-            return params, opt_state, stats
-
-        return run_and_poison
-
-    monkeypatch.setattr(train_module, "_make_chunk_runner", runner_with_nan)
+    monkeypatch.setattr(train_module, "run_steps", run_and_poison)
 
 
 def test_nan_before_any_checkpoint_mentions_none(blobs, tmp_path, monkeypatch):

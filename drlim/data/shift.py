@@ -7,7 +7,7 @@ by -6, -3, +3 and +6 pixels.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,36 +34,70 @@ def shift_horizontal(images: np.ndarray, shift: int) -> np.ndarray:
     array([[[0., 0., 1., 2.]]])
     """
     images = _check_images(images)
-    width = images.shape[2]
-    if not isinstance(shift, int | np.integer) or abs(shift) >= width:
-        raise ValueError(f"shift: expected an integer with |shift| < width {width}, got {shift!r}")
-    out = np.zeros_like(images)
-    if shift >= 0:
-        out[:, :, shift:] = images[:, :, : width - shift]
-    else:
-        out[:, :, :shift] = images[:, :, -shift:]
+    _check_shift(shift, images.shape[2])
+    out = np.empty_like(images)
+    _shift_into(images, shift, out)
     return out
 
 
-def shift_images(images: np.ndarray, shifts: tuple[int, ...] = (-6, -3, 3, 6)) -> Shifted:
+def shift_images(
+    images: np.ndarray, shifts: tuple[int, ...] = (-6, -3, 3, 6), dtype: Any = None
+) -> Shifted:
     """The originals and one horizontally shifted copy of each image per entry of ``shifts``.
 
-    ``images`` is ``(n, h, w)`` or ``(n, h, w, c)``; the dtype is kept. Shifts must be distinct,
-    non-zero (the originals are always included with shift 0) and smaller than the width.
+    ``images`` is ``(n, h, w)`` or ``(n, h, w, c)``. Shifts must be distinct, non-zero (the
+    originals are always included with shift 0) and smaller than the width. The result is
+    written block by block into one array of ``dtype`` (default: the input's). With
+    ``dtype=np.uint8`` and float images in [0, 1], each block is scaled by 255 and rounded
+    as it is written, so no float copy of the whole set is ever made: 60,000 MNIST digits
+    at 17 shifts take 0.8 GB as uint8 instead of 3.2 GB as float32.
 
     >>> out = shift_images(np.zeros((6000, 28, 28, 1), np.float32))
     >>> out.images.shape, np.unique(out.shift).tolist()
     ((30000, 28, 28, 1), [-6, -3, 0, 3, 6])
+    >>> shift_images(np.full((1, 1, 3), 0.5), shifts=(1,), dtype=np.uint8).images.tolist()
+    [[[128, 128, 128]], [[0, 128, 128]]]
     """
     images = _check_images(images)
     shifts = tuple(shifts)
     if len(set(shifts)) != len(shifts) or 0 in shifts:
         raise ValueError(f"shifts: expected distinct non-zero integers, got {shifts}")
+    for shift in shifts:
+        _check_shift(shift, images.shape[2])
+    dtype = images.dtype if dtype is None else np.dtype(dtype)
+    if dtype == np.uint8 and images.dtype != np.uint8:
+        if images.size and (np.nanmin(images) < 0 or np.nanmax(images) > 1):
+            raise ValueError(
+                f"images: expected values in [0, 1] for dtype uint8, got "
+                f"[{np.nanmin(images)}, {np.nanmax(images)}]"
+            )
+        source_images = np.rint(images * np.float32(255)).astype(np.uint8)
+    else:
+        source_images = images.astype(dtype, copy=False)
     n = images.shape[0]
-    blocks = [images] + [shift_horizontal(images, s) for s in shifts]
+    out = np.empty(((len(shifts) + 1) * n,) + images.shape[1:], dtype=dtype)
+    for block, shift in enumerate((0, *shifts)):
+        _shift_into(source_images, shift, out[block * n : (block + 1) * n])
     shift = np.repeat(np.array((0, *shifts), dtype=np.int64), n)
     source = np.tile(np.arange(n, dtype=np.int64), len(shifts) + 1)
-    return Shifted(images=np.concatenate(blocks), shift=shift, source=source)
+    return Shifted(images=out, shift=shift, source=source)
+
+
+def _shift_into(images: np.ndarray, shift: int, out: np.ndarray) -> None:
+    """Write ``images`` moved right by ``shift`` columns into ``out`` (same shape), zero fill."""
+    width = images.shape[2]
+    if shift >= 0:
+        out[:, :, :shift] = 0
+        out[:, :, shift:] = images[:, :, : width - shift]
+    else:
+        out[:, :, shift:] = 0
+        out[:, :, :shift] = images[:, :, -shift:]
+
+
+def _check_shift(shift: Any, width: int) -> None:
+    """``ValueError`` unless ``shift`` is an integer with ``|shift| < width``."""
+    if isinstance(shift, bool) or not isinstance(shift, int | np.integer) or abs(shift) >= width:
+        raise ValueError(f"shift: expected an integer with |shift| < width {width}, got {shift!r}")
 
 
 def _check_images(images: np.ndarray) -> np.ndarray:

@@ -1,0 +1,115 @@
+"""Compilation is paid once: a second run with the same shapes and settings compiles nothing.
+
+Counted with JAX's own monitoring event for XLA compilations, not by timing.
+"""
+
+import contextlib
+
+import jax
+import numpy as np
+import pytest
+
+from drlim.estimator import DrLIM
+from drlim.models import MLP
+from drlim.neighbors import knn_graph
+from drlim.train import TrainConfig, embed, init_params, train
+
+BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
+
+
+@contextlib.contextmanager
+def compilations():
+    """The names of the programs XLA compiles inside the block."""
+    names = []
+
+    def listener(event, duration, **kwargs):
+        if event == BACKEND_COMPILE:
+            names.append(kwargs.get("fun_name", "?"))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield names
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return np.random.default_rng(5).normal(size=(90, 6)).astype(np.float32)
+
+
+def test_the_counter_sees_a_compilation():
+    with compilations() as names:
+        jax.jit(lambda x: x * 3.0 + 1.0)(np.arange(7.0))
+    assert len(names) == 1
+
+
+def test_second_train_compiles_nothing(blobs):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=20, batch_size=16, log_every=10)
+    with compilations() as first:
+        train(MLP(n_components=2), blobs, graph, config)
+    assert "jit(run_steps)" in first
+    other = np.random.default_rng(6).normal(size=blobs.shape).astype(np.float32)
+    with compilations() as second:  # new data and graph, another seed: the same program
+        train(MLP(n_components=2), other, knn_graph(other, k=4),
+              TrainConfig(steps=30, batch_size=16, log_every=10, seed=4))
+    assert second == []
+
+
+def test_second_fit_on_same_shapes_compiles_nothing(blobs):
+    DrLIM(epochs=1, batch_size=8, random_state=0).fit(blobs)
+    other = np.random.default_rng(7).normal(size=blobs.shape)
+    with compilations() as second:
+        DrLIM(epochs=1, batch_size=8, random_state=1).fit(other)
+    assert second == []
+
+
+def test_a_named_augment_function_reuses_its_compilation(blobs):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=10, batch_size=16, log_every=10)
+
+    def jitter(key, x):
+        return x + 0.01 * jax.random.normal(key, x.shape)
+
+    train(MLP(n_components=2), blobs, graph, config, augment=jitter)
+    with compilations() as second:
+        train(MLP(n_components=2), blobs, graph, config, augment=jitter)
+    assert second == []
+
+
+def test_transform_of_other_lengths_compiles_at_most_once_more(blobs):
+    params = init_params(MLP(n_components=2), blobs[0], 0)
+    embed(MLP(n_components=2), params, np.zeros((1000, 6), np.float32))
+    with compilations() as names:
+        out = embed(MLP(n_components=2), params, np.tile(blobs, (17, 1))[:1500])
+        embed(MLP(n_components=2), params, blobs[:3])
+    assert len(names) <= 1
+    assert out.shape == (1500, 2)
+
+
+def test_padding_leaves_the_mapped_rows_unchanged(blobs):
+    params = init_params(MLP(n_components=2), blobs[0], 0)
+    whole = embed(MLP(n_components=2), params, blobs, batch_size=90)
+    ragged = embed(MLP(n_components=2), params, blobs, batch_size=64)
+    np.testing.assert_allclose(ragged, whole, rtol=1e-6, atol=1e-7)
+
+
+def test_uint8_images_train_as_their_float_scaling():
+    """uint8 pixels stay uint8 on the device and are scaled per batch: same parameters as
+    the same images passed as float32 / 255."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(80, 6, 6, 1), dtype=np.uint8)
+    graph = knn_graph(pixels.reshape(80, -1).astype(np.float32), k=4)
+    scaled = pixels.astype(np.float32) / 255
+    for config in (TrainConfig(steps=20, batch_size=8, log_every=10),
+                   TrainConfig(steps=20, batch_size=8, mode="block", log_every=10),
+                   TrainConfig(steps=20, batch_size=8, loss="infonce", log_every=10,
+                               augment="shift:1")):
+        as_uint8 = train(MLP(n_components=2), pixels, graph, config).params
+        as_float = train(MLP(n_components=2), scaled, graph, config).params
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+                     as_uint8, as_float)
+    z8 = embed(MLP(n_components=2), as_uint8, pixels)
+    np.testing.assert_allclose(z8, embed(MLP(n_components=2), as_uint8, scaled), rtol=1e-5,
+                               atol=1e-6)
