@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 OPTIMIZERS = ("sgd", "adam")
@@ -31,6 +33,22 @@ MAX_SEED = 2**32 - 1
 # Fields the command line cannot set (the name picks the file, ``train`` is set field by
 # field, targets stay in the file).
 NOT_OVERRIDABLE = ("name", "train", "targets")
+# The environment variable that moves drlim's cache directory.
+CACHE_ENV = "DRLIM_CACHE"
+
+
+def cache_dir() -> Path:
+    """drlim's cache directory: ``$DRLIM_CACHE`` when set, else ``~/.cache/drlim``.
+
+    It holds the rendered NORB stand-in and JAX's compiled programs
+    (:func:`drlim.train.use_compilation_cache`). Nothing is created here.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"DRLIM_CACHE": "/tmp/elsewhere"}):
+    ...     cache_dir()
+    PosixPath('/tmp/elsewhere')
+    """
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "drlim")
 
 
 @dataclass(frozen=True)
@@ -282,6 +300,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 __all__ = [
     "ExperimentConfig",
     "TrainConfig",
+    "cache_dir",
     "config_to_dict",
     "overridable_fields",
     "override",

@@ -31,6 +31,13 @@ negatives and maps them in one network call:
 with the edge-sampling losses each sample is then also its own neighbour (a sample and a
 transformed copy of it form a similar pair).
 
+The step is one function jitted at module level (:func:`run_steps`): a second run with the
+same network, settings and data shapes compiles nothing. Across processes, JAX's persistent
+compilation cache keeps the compiled programs under drlim's cache directory
+(``$DRLIM_CACHE/jax-compilation``, else ``~/.cache/drlim/jax-compilation``), switched on by the
+first :func:`train` (see :func:`use_compilation_cache`); ``DRLIM_COMPILATION_CACHE=0`` turns
+that off.
+
 A run directory (``workdir``) receives ``metrics.jsonl`` (one row per logging interval,
 the similar-pair and dissimilar-pair losses kept apart) and atomic checkpoints; with
 ``resume=True`` training continues from the last checkpoint and ends on the same
@@ -61,7 +68,7 @@ from tqdm import tqdm
 
 from drlim._io import read_jsonl, write_bytes
 from drlim.augment import Augment, augment_batch, parse_augment
-from drlim.config import TrainConfig
+from drlim.config import TrainConfig, cache_dir
 from drlim.loss import contrastive_loss, infonce_parts, pair_distance, umap_ab, umap_loss
 from drlim.models import inference_network
 from drlim.neighbors import Graph
@@ -84,6 +91,15 @@ DIVERGENCE_FACTOR = 1e3
 DIVERGENCE_FLOOR = 1e-3
 # Folded into a step's key to draw its augmentations apart from its pairs.
 AUGMENT_STREAM = 0x5EED
+
+
+# ``DRLIM_COMPILATION_CACHE=0`` (or false, off, no) keeps JAX's compiled programs in memory only.
+COMPILATION_CACHE_ENV = "DRLIM_COMPILATION_CACHE"
+COMPILATION_CACHE_FOLDER = "jax-compilation"
+# JAX stores only programs that took this long to compile (its default is 1 s); drlim's
+# transform and small training steps compile in less.
+MIN_CACHED_COMPILE_SECONDS = 0.1
+DEFAULT_MIN_COMPILE_SECONDS = 1.0
 
 
 @dataclass
@@ -112,6 +128,39 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     if config.optimizer == "sgd":
         return optax.sgd(lr, momentum=config.momentum or None)
     return optax.adam(lr)
+
+
+def use_compilation_cache() -> Path | None:
+    """Keep JAX's compiled programs on disk in drlim's cache directory, so that a new process
+    loads the training step instead of compiling it again; returns the folder, or None when
+    the cache is left alone.
+
+    :func:`train` calls it (importing drlim changes nothing). The folder is
+    ``jax-compilation`` under :func:`drlim.config.cache_dir` (``$DRLIM_CACHE``, else
+    ``~/.cache/drlim``). It changes nothing when ``DRLIM_COMPILATION_CACHE`` is ``0``,
+    ``false``, ``off`` or ``no``, when JAX's cache is switched off
+    (``jax_enable_compilation_cache``), or when a cache directory is set in JAX already
+    (``jax_compilation_cache_dir`` or ``JAX_COMPILATION_CACHE_DIR``): then that one is used.
+    When JAX's minimum compile time for caching is at its default (1 s), it lowers it to
+    :data:`MIN_CACHED_COMPILE_SECONDS` (0.1 s) so that drlim's smaller programs are kept too.
+    Both settings are process-wide: other programs of the process are cached there as well.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"DRLIM_COMPILATION_CACHE": "0"}):
+    ...     use_compilation_cache() is None
+    True
+    """
+    if os.environ.get(COMPILATION_CACHE_ENV, "").strip().lower() in ("0", "false", "off", "no"):
+        return None
+    ours = cache_dir() / COMPILATION_CACHE_FOLDER
+    current = jax.config.jax_compilation_cache_dir
+    if current is not None or not jax.config.jax_enable_compilation_cache:
+        return ours if current == str(ours) else None
+    jax.config.update("jax_compilation_cache_dir", str(ours))
+    if jax.config.jax_persistent_cache_min_compile_time_secs == DEFAULT_MIN_COMPILE_SECONDS:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                          MIN_CACHED_COMPILE_SECONDS)
+    return ours
 
 
 def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
@@ -195,6 +244,7 @@ def train(
         )
     if data.dtype != jnp.uint8 and not bool(jnp.all(jnp.isfinite(data))):
         raise ValueError("data must be finite (no NaN or inf)")
+    use_compilation_cache()
     workdir = Path(workdir) if workdir is not None else None
     optimizer = make_optimizer(config)
     if params is None:
@@ -564,4 +614,5 @@ __all__ = [
     "save_checkpoint",
     "step_config",
     "train",
+    "use_compilation_cache",
 ]
