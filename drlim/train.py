@@ -9,9 +9,9 @@ Two ways to draw pairs:
 
 * ``"pairs"``: ``batch_size`` independent pairs, ``similar_fraction`` of them similar —
   the paper's protocol.
-* ``"block"``: ``batch_size`` distinct images (anchors plus one neighbour each), and
-  *every* pair among them labelled by the graph; each image is mapped once and reused by
-  ``batch_size - 1`` pairs. The objective weighs the mean similar-pair loss by
+* ``"block"``: ``batch_size`` anchors plus one neighbour each (``2 * batch_size`` images),
+  and *every* pair among them labelled by the graph; each image is mapped once and reused by
+  ``2 * batch_size - 1`` pairs. The objective weighs the mean similar-pair loss by
   ``similar_fraction`` and the mean dissimilar-pair loss by the rest, which is the
   expectation of the ``"pairs"`` objective.
 * ``"all"``: every pair of the (small) training set at every step, weighted as in
@@ -119,10 +119,12 @@ class DivergenceError(FloatingPointError):
     """Raised when the loss grows by orders of magnitude: the learning rate is too high."""
 
 
-def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """The optimizer and learning-rate schedule a config names (SGD + momentum or Adam)."""
+def make_optimizer(config: TrainConfig, n: int = 0) -> optax.GradientTransformation:
+    """The optimizer and learning-rate schedule a config names (SGD + momentum or Adam);
+    ``n``, the number of training samples, sets a cosine schedule's length when the config
+    counts ``epochs``."""
     if config.schedule == "cosine":
-        lr = optax.cosine_decay_schedule(config.learning_rate, config.total_steps)
+        lr = optax.cosine_decay_schedule(config.learning_rate, config.total_steps(n))
     else:
         lr = config.learning_rate
     if config.optimizer == "sgd":
@@ -237,16 +239,14 @@ def train(
     >>> embed(MLP(n_components=2), result.params, X).shape
     (200, 2)
     """
-    data = _as_input(data)
-    if data.ndim < 2 or data.shape[0] != graph.n:
+    if np.ndim(data) < 2 or np.shape(data)[0] != graph.n:
         raise ValueError(
-            f"data must have one row per graph node ({graph.n}), got shape {tuple(data.shape)}"
+            f"data must have one row per graph node ({graph.n}), got shape {np.shape(data)}"
         )
-    if data.dtype != jnp.uint8 and not bool(jnp.all(jnp.isfinite(data))):
-        raise ValueError("data must be finite (no NaN or inf)")
+    data = _as_input(data)
     use_compilation_cache()
     workdir = Path(workdir) if workdir is not None else None
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(config, graph.n)
     if params is None:
         params = init_params(network, _as_float(data[:1])[0], config.seed)
     state = {"params": params, "opt_state": optimizer.init(params), "step": 0}
@@ -263,7 +263,7 @@ def train(
     static, user_augment = _split_augment(step_config(config), augment)
     sampler = bucketed(make_sampler(graph))
     base_key = jax.random.key(config.seed)
-    total = config.total_steps
+    total = config.total_steps(graph.n)
     show = sys.stderr.isatty() if progress is None else progress
     started = time.perf_counter()
     first_loss = None
@@ -350,7 +350,7 @@ def _objective(
     else:
 
         def draw_block(key):
-            return sample_block(key, sampler, config.batch_size // 2)
+            return sample_block(key, sampler, config.batch_size)
 
     if config.loss != "drlim":
         return _edge_objective(network, sampler, config, images, augment is not None)
@@ -392,7 +392,7 @@ def run_steps(
     >>> stats["loss"].shape
     (3,)
     """
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(config, data.shape[0])
     if augment is None:
         augment = parse_augment(config.augment)
     objective = _objective(network, config, augment, data, sampler)
@@ -553,12 +553,16 @@ def _apply(network: nn.Module, params: Any, batch: jax.Array) -> jax.Array:
 
 
 def _as_input(data: np.ndarray | jax.Array) -> jax.Array:
-    """Training data on the device: ``uint8`` images as they are (a quarter of float32's
-    memory), anything else as float32."""
+    """Training data on the device, checked finite: ``uint8`` images as they are (a quarter
+    of float32's memory), anything else as float32."""
     if isinstance(data, jax.Array):
+        if data.dtype != jnp.uint8 and not bool(jnp.all(jnp.isfinite(data))):
+            raise ValueError("data must be finite (no NaN or inf)")
         return data if data.dtype == jnp.uint8 else data.astype(jnp.float32)
-    data = np.asarray(data)  # device_put compiles nothing, whatever the shape
-    return jax.device_put(data if data.dtype == np.uint8 else data.astype(np.float32))
+    host = np.asarray(data)  # checked and moved from the host: nothing to compile per shape
+    if host.dtype != np.uint8 and not np.all(np.isfinite(host)):
+        raise ValueError("data must be finite (no NaN or inf)")
+    return jax.device_put(host if host.dtype == np.uint8 else host.astype(np.float32))
 
 
 def _as_float(batch: jax.Array) -> jax.Array:
