@@ -166,8 +166,17 @@ def use_compilation_cache() -> Path | None:
 
 
 def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
-    """Initial parameters of ``network`` for inputs shaped like ``sample`` (one example)."""
-    return network.init(jax.random.key(seed), jnp.asarray(sample)[None])
+    """Initial parameters of ``network`` for inputs shaped like ``sample`` (one example).
+
+    One jitted program per network and input shape (rather than one small program per
+    layer), so it is compiled once and kept by the compilation cache.
+
+    >>> from drlim.models import MLP
+    >>> init_params(MLP(n_components=2), np.zeros(4, np.float32), 0)["params"]["output"][
+    ...     "kernel"].shape[1]
+    2
+    """
+    return _init(network, jax.random.key(seed), jnp.asarray(sample))
 
 
 def embed(
@@ -545,6 +554,11 @@ def _raise_if_diverged(
 
 def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
     return step == total or (config.checkpoint_every > 0 and step % config.checkpoint_every == 0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init(network: nn.Module, key: jax.Array, sample: jax.Array) -> Any:
+    return network.init(key, sample[None])
 
 
 @functools.partial(jax.jit, static_argnums=0)
