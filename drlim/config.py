@@ -14,8 +14,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from drlim._checks import check_int
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
@@ -28,22 +32,44 @@ GRAPHS = ("knn", "orbit", "grid")
 NETWORKS = ("lenet", "mlp")
 # JAX keys take 32-bit seeds; larger ones would silently wrap around.
 MAX_SEED = 2**32 - 1
+# The shared rules of the parameters the estimator also declares (drlim.estimator).
+NEGATIVES_MIN = 1
+MIN_DIST_RANGE = (0.0, 1.0)
 # Fields the command line cannot set (the name picks the file, ``train`` is set field by
 # field, targets stay in the file).
 NOT_OVERRIDABLE = ("name", "train", "targets")
+# The environment variable that moves drlim's cache directory.
+CACHE_ENV = "DRLIM_CACHE"
+
+
+def cache_dir() -> Path:
+    """drlim's cache directory: ``$DRLIM_CACHE`` when set, else ``~/.cache/drlim``.
+
+    It holds the rendered NORB stand-in and JAX's compiled programs
+    (:func:`drlim.train.use_compilation_cache`). Nothing is created here.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"DRLIM_CACHE": "/tmp/elsewhere"}):
+    ...     cache_dir()
+    PosixPath('/tmp/elsewhere')
+    """
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "drlim")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run; same config and seed, same parameters.
 
-    ``batch_size`` counts pairs in ``"pairs"`` mode and images in ``"block"`` mode; it is
-    unused in ``"all"`` mode, where one step sees every pair. With ``loss="umap"`` or
-    ``"infonce"`` it counts the positive edges of a step (``mode`` is then unused), each with
-    ``negatives`` uniform negatives; ``min_dist`` sets UMAP's ``a, b``
-    (:func:`drlim.loss.umap_ab`). ``augment`` names a random transformation drawn for every
-    image of every step (``"shift:6"``, see :func:`parse_augment_spec`).
-    ``epochs`` (of ``pairs_per_epoch`` pairs, the paper's unit) is used when ``steps`` is 0.
+    ``batch_size`` counts the anchors of one step, each drawn with its partner: in
+    ``"pairs"`` mode ``batch_size`` pairs (``similar_fraction`` of them similar); in
+    ``"block"`` mode ``batch_size`` anchors plus one neighbour each (``2 * batch_size``
+    images, every pair among them used); with ``loss="umap"`` or ``"infonce"`` (``mode`` is
+    then unused) ``batch_size`` positive edges, each with ``negatives`` uniform negatives. It
+    is unused in ``"all"`` mode, where one step sees every pair. ``epochs`` counts passes over
+    the training samples (each sample once an anchor per epoch, on average) and is used when
+    ``steps`` is 0: :meth:`total_steps` converts it for ``n`` samples. ``min_dist`` sets
+    UMAP's ``a, b`` (:func:`drlim.loss.umap_ab`). ``augment`` names a random transformation
+    drawn for every image of every step (``"shift:6"``, see :func:`parse_augment_spec`).
     ``devices > 1`` trains data-parallel: the step's images are sharded over that many
     devices and the parameters replicated (see :func:`drlim.train.data_parallel_mesh`).
     ``seed`` must lie in ``[0, 2**32 - 1]`` (JAX keys are 32-bit).
@@ -57,7 +83,6 @@ class TrainConfig:
     seed: int = 0
     steps: int = 1000
     epochs: float = 0.0
-    pairs_per_epoch: int = 60_000
     batch_size: int = 128
     mode: str = "pairs"
     similar_fraction: float = 0.5
@@ -76,24 +101,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_choice("loss", self.loss, LOSSES)
-        if isinstance(self.negatives, bool) or not isinstance(self.negatives, int) or (
-            self.negatives < 1
-        ):
-            raise ValueError(f"negatives must be an int >= 1, got {self.negatives!r}")
-        if not 0.0 <= self.min_dist <= 1.0:
-            raise ValueError(f"min_dist must be in [0, 1], got {self.min_dist!r}")
+        check_int(self.negatives, "negatives", NEGATIVES_MIN)
+        low, high = MIN_DIST_RANGE
+        if not low <= self.min_dist <= high:
+            raise ValueError(f"min_dist must be in [{low:g}, {high:g}], got {self.min_dist!r}")
         parse_augment_spec(self.augment)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("mode", self.mode, MODES)
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in [0, 2**32 - 1], got {self.seed}")
-        for name in ("batch_size", "log_every", "pairs_per_epoch"):
+        for name in ("batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.mode == "block" and (self.batch_size < 4 or self.batch_size % 2):
+        if self.mode == "block" and self.batch_size < 2:
             raise ValueError(
-                f"batch_size must be even and >= 4 in block mode, got {self.batch_size}"
+                f"batch_size must be >= 2 (anchors) in block mode, got {self.batch_size}"
             )
         for name in ("steps", "epochs"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
@@ -120,14 +143,16 @@ class TrainConfig:
                 f"got {self.checkpoint_every}"
             )
 
-    @property
-    def total_steps(self) -> int:
-        """Steps to run: ``steps``, or ``epochs`` converted at ``pairs_per_epoch``."""
+    def total_steps(self, n: int) -> int:
+        """Steps to run on ``n`` training samples: ``steps``, else ``epochs`` passes of
+        ``batch_size`` anchors a step.
+
+        >>> TrainConfig(steps=0, epochs=2.0, batch_size=64).total_steps(6000)
+        188
+        """
         if self.steps:
             return self.steps
-        edges = self.mode == "pairs" or self.loss != "drlim"
-        pairs_per_step = self.batch_size if edges else self.batch_size // 2
-        return max(1, math.ceil(self.epochs * self.pairs_per_epoch / pairs_per_step))
+        return max(1, math.ceil(self.epochs * n / self.batch_size))
 
 
 def parse_augment_spec(spec: str) -> tuple[tuple[str, float], ...]:
@@ -282,6 +307,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 __all__ = [
     "ExperimentConfig",
     "TrainConfig",
+    "cache_dir",
     "config_to_dict",
     "overridable_fields",
     "override",

@@ -6,6 +6,7 @@ samples are mapped by the network without refitting.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from numbers import Integral, Real
@@ -27,7 +28,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from drlim._io import write_bytes
-from drlim.config import LOSSES, MAX_SEED
+from drlim.config import LOSSES, MAX_SEED, MIN_DIST_RANGE, NEGATIVES_MIN
 from drlim.data.mnist import pad_images
 from drlim.knn import METHODS as KNN_METHODS
 from drlim.knn import METRICS
@@ -42,7 +43,7 @@ from drlim.neighbors import (
     pairs_graph,
     union,
 )
-from drlim.train import TrainConfig, embed, train
+from drlim.train import TrainConfig, embed, train, use_compilation_cache
 
 NETWORKS = ("auto", "mlp", "lenet")
 UNLABELLED = -1
@@ -55,7 +56,7 @@ MIN_STEPS = 100
 DEFAULT_MIN_STEPS = 1000
 # What ``None`` means for each loss (measured on MNIST 4/9: see the class docstring).
 LOSS_DEFAULTS: dict[str, dict[str, float]] = {
-    "drlim": {"n_neighbors": 5, "epochs": 2.0, "batch_size": 128, "learning_rate": 1e-2,
+    "drlim": {"n_neighbors": 5, "epochs": 2.0, "batch_size": 64, "learning_rate": 1e-2,
               "negatives": 5},
     "umap": {"n_neighbors": 15, "epochs": 64.0, "batch_size": 256, "learning_rate": 3e-3,
              "negatives": 5},
@@ -104,11 +105,14 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         other image sizes (at least 8×8) go to the conv net unpadded.
       loss: ``"drlim"``, ``"umap"`` or ``"infonce"`` (see above).
       epochs: passes over the samples: each sample once a block anchor (``"drlim"``) or an
-        edge anchor (other losses) per epoch. ``None``: the loss's default (``LOSS_DEFAULTS``);
-        with ``loss="drlim"`` at least ``DEFAULT_MIN_STEPS`` (1,000) steps, so that small sets
-        train long enough to settle (``history_`` shows the steps run).
-      batch_size: images per training step (every pair among them is used) for ``"drlim"``;
-        positive edges per step for the other losses. ``None``: the loss's default.
+        edge anchor (other losses) per epoch, as in :class:`drlim.train.TrainConfig`.
+        ``None``: the loss's default (``LOSS_DEFAULTS``); with ``loss="drlim"`` at least
+        ``DEFAULT_MIN_STEPS`` (1,000) steps, so that small sets train long enough to settle
+        (``history_`` shows the steps run).
+      batch_size: anchors per training step, each drawn with its partner: for ``"drlim"``
+        ``batch_size`` anchors plus one neighbour each (``2 * batch_size`` images, every pair
+        among them used; at most ``n_samples`` anchors); positive edges per step for the
+        other losses. ``None``: the loss's default (64 anchors for ``"drlim"``).
       learning_rate: ``None``: the loss's default. optimizer: ``"adam"`` or ``"sgd"`` (with
         momentum 0.9).
       negatives: uniform negatives per positive edge (``"umap"``, ``"infonce"``); ``None``:
@@ -152,15 +156,15 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "network": [StrOptions(set(NETWORKS)), nn.Module],
         "loss": [StrOptions(set(LOSSES))],
         "epochs": [Interval(Real, 0, np.inf, closed="neither"), None],
-        # block mode: at least two anchors and their two neighbours
-        "batch_size": [Interval(Integral, 4, None, closed="left"), None],
+        # block mode: at least two anchors (and their two neighbours)
+        "batch_size": [Interval(Integral, 2, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0, np.inf, closed="neither"), None],
         "optimizer": [StrOptions({"adam", "sgd"})],
         "schedule": [StrOptions({"constant", "cosine"})],
         "similar_fraction": [Interval(Real, 0, 1, closed="neither")],
         "target_weight": [Interval(Real, 0, 1, closed="both")],
-        "negatives": [Interval(Integral, 1, None, closed="left"), None],
-        "min_dist": [Interval(Real, 0, 1, closed="both")],
+        "negatives": [Interval(Integral, NEGATIVES_MIN, None, closed="left"), None],
+        "min_dist": [Interval(Real, *MIN_DIST_RANGE, closed="both")],
         "augment": [str, callable, None],
         "metric": [StrOptions(set(METRICS))],
         "knn_method": [StrOptions(set(KNN_METHODS))],
@@ -225,6 +229,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         are checked before any work starts; training that diverges raises
         :class:`drlim.train.DivergenceError`.
         """
+        use_compilation_cache()  # before the graph: its kNN search is cached too
         start = self._warm_start_params(X)
         X = self._validate(X, reset=True)
         n = X.shape[0]
@@ -339,19 +344,15 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return LOSS_DEFAULTS[self.loss][name] if value is None else value
 
     def _train_config(self, n: int) -> TrainConfig:
-        epochs = self._setting("epochs")
+        """The training run ``fit`` makes on ``n`` samples: ``epochs`` passes of
+        ``batch_size`` anchors (:meth:`TrainConfig.total_steps`), at least ``MIN_STEPS``."""
+        batch = int(self._setting("batch_size"))
         if self.loss == "drlim":
-            batch = int(min(self._setting("batch_size"), max(4, 2 * n)))
-            batch += batch % 2
-            edges_per_step = batch // 2
-        else:
-            batch = edges_per_step = int(self._setting("batch_size"))
-        steps = max(MIN_STEPS, int(np.ceil(epochs * n / edges_per_step)))
-        if self.epochs is None and self.loss == "drlim":
-            steps = max(steps, DEFAULT_MIN_STEPS)
-        return TrainConfig(
+            batch = min(batch, n)  # a block draws its anchors among the samples
+        config = TrainConfig(
             seed=0 if self.random_state is None else int(self.random_state),
-            steps=steps,
+            steps=0,
+            epochs=float(self._setting("epochs")),
             batch_size=batch,
             mode="block",
             similar_fraction=self.similar_fraction,
@@ -359,12 +360,15 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             optimizer=self.optimizer,
             learning_rate=float(self._setting("learning_rate")),
             schedule=self.schedule,
-            log_every=min(50, steps),
             loss=self.loss,
             negatives=int(self._setting("negatives")),
             min_dist=float(self.min_dist),
             augment=self.augment if isinstance(self.augment, str) else "",
         )
+        steps = max(MIN_STEPS, config.total_steps(n))
+        if self.epochs is None and self.loss == "drlim":
+            steps = max(steps, DEFAULT_MIN_STEPS)
+        return dataclasses.replace(config, steps=steps, log_every=min(50, steps))
 
     def _graph(self, X: np.ndarray, y: Any, graph: Graph | None) -> Graph:
         """The training graph that ``fit``'s arguments ask for (see :meth:`fit`)."""

@@ -9,9 +9,9 @@ Two ways to draw pairs:
 
 * ``"pairs"``: ``batch_size`` independent pairs, ``similar_fraction`` of them similar —
   the paper's protocol.
-* ``"block"``: ``batch_size`` distinct images (anchors plus one neighbour each), and
-  *every* pair among them labelled by the graph; each image is mapped once and reused by
-  ``batch_size - 1`` pairs. The objective weighs the mean similar-pair loss by
+* ``"block"``: ``batch_size`` anchors plus one neighbour each (``2 * batch_size`` images),
+  and *every* pair among them labelled by the graph; each image is mapped once and reused by
+  ``2 * batch_size - 1`` pairs. The objective weighs the mean similar-pair loss by
   ``similar_fraction`` and the mean dissimilar-pair loss by the rest, which is the
   expectation of the ``"pairs"`` objective.
 * ``"all"``: every pair of the (small) training set at every step, weighted as in
@@ -30,6 +30,13 @@ negatives and maps them in one network call:
 ``augment`` (:mod:`drlim.augment`) transforms every image of a step by its own random draw;
 with the edge-sampling losses each sample is then also its own neighbour (a sample and a
 transformed copy of it form a similar pair).
+
+The step is one function jitted at module level (:func:`run_steps`): a second run with the
+same network, settings and data shapes compiles nothing. Across processes, JAX's persistent
+compilation cache keeps the compiled programs under drlim's cache directory
+(``$DRLIM_CACHE/jax-compilation``, else ``~/.cache/drlim/jax-compilation``), switched on by the
+first :func:`train` (see :func:`use_compilation_cache`); ``DRLIM_COMPILATION_CACHE=0`` turns
+that off.
 
 A run directory (``workdir``) receives ``metrics.jsonl`` (one row per logging interval,
 the similar-pair and dissimilar-pair losses kept apart) and atomic checkpoints; with
@@ -61,7 +68,7 @@ from tqdm import tqdm
 
 from drlim._io import read_jsonl, write_bytes
 from drlim.augment import Augment, augment_batch, parse_augment
-from drlim.config import TrainConfig
+from drlim.config import TrainConfig, cache_dir
 from drlim.loss import contrastive_loss, infonce_parts, pair_distance, umap_ab, umap_loss
 from drlim.models import inference_network
 from drlim.neighbors import Graph
@@ -86,6 +93,15 @@ DIVERGENCE_FLOOR = 1e-3
 AUGMENT_STREAM = 0x5EED
 
 
+# ``DRLIM_COMPILATION_CACHE=0`` (or false, off, no) keeps JAX's compiled programs in memory only.
+COMPILATION_CACHE_ENV = "DRLIM_COMPILATION_CACHE"
+COMPILATION_CACHE_FOLDER = "jax-compilation"
+# JAX stores only programs that took this long to compile (its default is 1 s); drlim's
+# transform and small training steps compile in less.
+MIN_CACHED_COMPILE_SECONDS = 0.1
+DEFAULT_MIN_COMPILE_SECONDS = 1.0
+
+
 @dataclass
 class TrainResult:
     """Trained parameters, the logged history and how long it took."""
@@ -103,10 +119,12 @@ class DivergenceError(FloatingPointError):
     """Raised when the loss grows by orders of magnitude: the learning rate is too high."""
 
 
-def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """The optimizer and learning-rate schedule a config names (SGD + momentum or Adam)."""
+def make_optimizer(config: TrainConfig, n: int = 0) -> optax.GradientTransformation:
+    """The optimizer and learning-rate schedule a config names (SGD + momentum or Adam);
+    ``n``, the number of training samples, sets a cosine schedule's length when the config
+    counts ``epochs``."""
     if config.schedule == "cosine":
-        lr = optax.cosine_decay_schedule(config.learning_rate, config.total_steps)
+        lr = optax.cosine_decay_schedule(config.learning_rate, config.total_steps(n))
     else:
         lr = config.learning_rate
     if config.optimizer == "sgd":
@@ -114,9 +132,51 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     return optax.adam(lr)
 
 
+def use_compilation_cache() -> Path | None:
+    """Keep JAX's compiled programs on disk in drlim's cache directory, so that a new process
+    loads the training step instead of compiling it again; returns the folder, or None when
+    the cache is left alone.
+
+    :func:`train` calls it (importing drlim changes nothing). The folder is
+    ``jax-compilation`` under :func:`drlim.config.cache_dir` (``$DRLIM_CACHE``, else
+    ``~/.cache/drlim``). It changes nothing when ``DRLIM_COMPILATION_CACHE`` is ``0``,
+    ``false``, ``off`` or ``no``, when JAX's cache is switched off
+    (``jax_enable_compilation_cache``), or when a cache directory is set in JAX already
+    (``jax_compilation_cache_dir`` or ``JAX_COMPILATION_CACHE_DIR``): then that one is used.
+    When JAX's minimum compile time for caching is at its default (1 s), it lowers it to
+    :data:`MIN_CACHED_COMPILE_SECONDS` (0.1 s) so that drlim's smaller programs are kept too.
+    Both settings are process-wide: other programs of the process are cached there as well.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"DRLIM_COMPILATION_CACHE": "0"}):
+    ...     use_compilation_cache() is None
+    True
+    """
+    if os.environ.get(COMPILATION_CACHE_ENV, "").strip().lower() in ("0", "false", "off", "no"):
+        return None
+    ours = cache_dir() / COMPILATION_CACHE_FOLDER
+    current = jax.config.jax_compilation_cache_dir
+    if current is not None or not jax.config.jax_enable_compilation_cache:
+        return ours if current == str(ours) else None
+    jax.config.update("jax_compilation_cache_dir", str(ours))
+    if jax.config.jax_persistent_cache_min_compile_time_secs == DEFAULT_MIN_COMPILE_SECONDS:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                          MIN_CACHED_COMPILE_SECONDS)
+    return ours
+
+
 def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
-    """Initial parameters of ``network`` for inputs shaped like ``sample`` (one example)."""
-    return network.init(jax.random.key(seed), jnp.asarray(sample)[None])
+    """Initial parameters of ``network`` for inputs shaped like ``sample`` (one example).
+
+    One jitted program per network and input shape (rather than one small program per
+    layer), so it is compiled once and kept by the compilation cache.
+
+    >>> from drlim.models import MLP
+    >>> init_params(MLP(n_components=2), np.zeros(4, np.float32), 0)["params"]["output"][
+    ...     "kernel"].shape[1]
+    2
+    """
+    return _init(network, jax.random.key(seed), jnp.asarray(sample))
 
 
 def embed(
@@ -188,15 +248,14 @@ def train(
     >>> embed(MLP(n_components=2), result.params, X).shape
     (200, 2)
     """
-    data = _as_input(data)
-    if data.ndim < 2 or data.shape[0] != graph.n:
+    if np.ndim(data) < 2 or np.shape(data)[0] != graph.n:
         raise ValueError(
-            f"data must have one row per graph node ({graph.n}), got shape {tuple(data.shape)}"
+            f"data must have one row per graph node ({graph.n}), got shape {np.shape(data)}"
         )
-    if data.dtype != jnp.uint8 and not bool(jnp.all(jnp.isfinite(data))):
-        raise ValueError("data must be finite (no NaN or inf)")
+    data = _as_input(data)
+    use_compilation_cache()
     workdir = Path(workdir) if workdir is not None else None
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(config, graph.n)
     if params is None:
         params = init_params(network, _as_float(data[:1])[0], config.seed)
     state = {"params": params, "opt_state": optimizer.init(params), "step": 0}
@@ -213,7 +272,7 @@ def train(
     static, user_augment = _split_augment(step_config(config), augment)
     sampler = bucketed(make_sampler(graph))
     base_key = jax.random.key(config.seed)
-    total = config.total_steps
+    total = config.total_steps(graph.n)
     show = sys.stderr.isatty() if progress is None else progress
     started = time.perf_counter()
     first_loss = None
@@ -300,7 +359,7 @@ def _objective(
     else:
 
         def draw_block(key):
-            return sample_block(key, sampler, config.batch_size // 2)
+            return sample_block(key, sampler, config.batch_size)
 
     if config.loss != "drlim":
         return _edge_objective(network, sampler, config, images, augment is not None)
@@ -342,7 +401,7 @@ def run_steps(
     >>> stats["loss"].shape
     (3,)
     """
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(config, data.shape[0])
     if augment is None:
         augment = parse_augment(config.augment)
     objective = _objective(network, config, augment, data, sampler)
@@ -498,17 +557,26 @@ def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
 
 
 @functools.partial(jax.jit, static_argnums=0)
+def _init(network: nn.Module, key: jax.Array, sample: jax.Array) -> Any:
+    return network.init(key, sample[None])
+
+
+@functools.partial(jax.jit, static_argnums=0)
 def _apply(network: nn.Module, params: Any, batch: jax.Array) -> jax.Array:
     return network.apply(params, _as_float(batch))
 
 
 def _as_input(data: np.ndarray | jax.Array) -> jax.Array:
-    """Training data on the device: ``uint8`` images as they are (a quarter of float32's
-    memory), anything else as float32."""
+    """Training data on the device, checked finite: ``uint8`` images as they are (a quarter
+    of float32's memory), anything else as float32."""
     if isinstance(data, jax.Array):
+        if data.dtype != jnp.uint8 and not bool(jnp.all(jnp.isfinite(data))):
+            raise ValueError("data must be finite (no NaN or inf)")
         return data if data.dtype == jnp.uint8 else data.astype(jnp.float32)
-    data = np.asarray(data)  # device_put compiles nothing, whatever the shape
-    return jax.device_put(data if data.dtype == np.uint8 else data.astype(np.float32))
+    host = np.asarray(data)  # checked and moved from the host: nothing to compile per shape
+    if host.dtype != np.uint8 and not np.all(np.isfinite(host)):
+        raise ValueError("data must be finite (no NaN or inf)")
+    return jax.device_put(host if host.dtype == np.uint8 else host.astype(np.float32))
 
 
 def _as_float(batch: jax.Array) -> jax.Array:
@@ -564,4 +632,5 @@ __all__ = [
     "save_checkpoint",
     "step_config",
     "train",
+    "use_compilation_cache",
 ]

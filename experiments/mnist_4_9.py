@@ -20,7 +20,7 @@ CONFIG = ExperimentConfig(
         ("trustworthiness_10", ">=", "baseline_isomap.trustworthiness_10"),
         ("trustworthiness_10", ">=", "baseline_lle.trustworthiness_10"),
     ),
-    train=TrainConfig(steps=2000, batch_size=128, mode="block", optimizer="adam",
+    train=TrainConfig(steps=2000, batch_size=64, mode="block", optimizer="adam",
                       learning_rate=1e-3, log_every=50),
 )
 QUICK = {"n_train_per_digit": 300, "n_test_per_digit": 100, "steps": 60, "log_every": 20}

@@ -22,7 +22,7 @@ CONFIG = ExperimentConfig(
     network="lenet",
     n_components=2,
     targets=(("shift_accuracy", "<=", 0.35), ("orbit_spread_ratio", "<=", 0.25)),
-    train=TrainConfig(steps=3000, batch_size=128, mode="block", optimizer="adam",
+    train=TrainConfig(steps=3000, batch_size=64, mode="block", optimizer="adam",
                       learning_rate=1e-3, log_every=50, augment="shift:6"),
 )
 QUICK = {"n_train_per_digit": 150, "n_test_per_digit": 50, "n_test_originals": 100, "steps": 60,

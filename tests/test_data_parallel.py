@@ -25,10 +25,12 @@ SCRIPT = textwrap.dedent(
     out = {"devices": jax.device_count()}
     for mode in ("pairs", "block"):
         for devices in (1, 4):
-            config = TrainConfig(steps=20, batch_size=16, mode=mode, log_every=5, devices=devices)
+            config = TrainConfig(steps=20, batch_size=8 if mode == "block" else 16, mode=mode,
+                                 log_every=5, devices=devices)
             result = train(LeNetDrLIM(), X, graph, config)
             out[f"{mode}-{devices}"] = [row["loss"] for row in result.history]
-        config = step_config(TrainConfig(steps=5, batch_size=16, mode=mode, devices=4))
+        config = step_config(TrainConfig(steps=5, batch_size=8 if mode == "block" else 16,
+                                             mode=mode, devices=4))
         params = init_params(LeNetDrLIM(), X[0], 0)
         opt_state = make_optimizer(config).init(params)
         hlo = run_steps.lower(LeNetDrLIM(), config, 5, None, X, make_sampler(graph), params,

@@ -76,7 +76,7 @@ def test_user_graph_and_custom_network(digits):
 def test_images_use_the_conv_net_and_pad_28_to_32():
     rng = np.random.default_rng(0)
     images = rng.random((40, 28, 28)).astype(np.float32)
-    model = DrLIM(epochs=1, random_state=0, batch_size=16).fit(images)
+    model = DrLIM(epochs=1, random_state=0, batch_size=8).fit(images)
     assert isinstance(model.network_, LeNetDrLIM)
     assert model.params_["params"]["C3"]["kernel"].shape[:2] == (9, 9)  # 32x32 input
     assert model.transform(images[:3]).shape == (3, 2)

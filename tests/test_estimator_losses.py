@@ -33,7 +33,7 @@ def test_per_loss_defaults_fill_none_and_keep_drlim(digits):
     X, _ = digits
     drlim_config = DrLIM()._train_config(1000)
     assert drlim_config.loss == "drlim" and drlim_config.learning_rate == 1e-2
-    assert drlim_config.batch_size == 128
+    assert drlim_config.batch_size == 64  # anchors: 128 images a step
     umap_config = DrLIM(loss="umap", negatives=3, min_dist=0.3)._train_config(1000)
     defaults = LOSS_DEFAULTS["umap"]
     assert umap_config.batch_size == defaults["batch_size"]

@@ -191,10 +191,21 @@ def test_nan_stops_at_its_step_and_keeps_last_good_checkpoint(blobs, tmp_path, m
     assert saved["step"] == 10
 
 
-def test_epochs_convert_to_steps():
-    assert TrainConfig(steps=0, epochs=2, pairs_per_epoch=1000, batch_size=100).total_steps == 20
-    block = TrainConfig(steps=0, epochs=1, pairs_per_epoch=1000, batch_size=100, mode="block")
-    assert block.total_steps == 20
+def test_epochs_are_passes_over_the_samples_in_every_mode():
+    """One epoch: each of the n samples once an anchor, batch_size anchors a step."""
+    for mode in ("pairs", "block"):
+        config = TrainConfig(steps=0, epochs=2, batch_size=100, mode=mode)
+        assert config.total_steps(1000) == 20
+    edges = TrainConfig(steps=0, epochs=1.5, batch_size=64, loss="infonce")
+    assert edges.total_steps(6000) == 141  # ceil(1.5 * 6000 / 64)
+    assert TrainConfig(steps=7, epochs=3).total_steps(10**6) == 7
+
+
+def test_block_mode_draws_batch_size_anchors_and_their_neighbours(blobs):
+    """batch_size=2 in block mode: 2 anchors + 2 neighbours, so at most 4 * 3 / 2 pairs."""
+    config = TrainConfig(steps=1, batch_size=2, mode="block", log_every=1)
+    history = train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config).history
+    assert history[0]["loss"] > 0
 
 
 @pytest.mark.parametrize(
@@ -206,7 +217,10 @@ def test_epochs_convert_to_steps():
         ({"similar_fraction": 1.0}, "similar_fraction"),
         ({"steps": 0}, "steps"),
         ({"checkpoint_every": 30, "log_every": 20}, "checkpoint_every"),
-        ({"mode": "block", "batch_size": 5}, "batch_size"),
+        ({"mode": "block", "batch_size": 1}, r"batch_size must be >= 2 \(anchors\)"),
+        ({"negatives": 0}, "negatives must be >= 1, got 0"),
+        ({"negatives": True}, "negatives must be an int >= 1, got True"),
+        ({"min_dist": 1.5}, r"min_dist must be in \[0, 1\], got 1.5"),
         ({"mode": "all", "steps": 0, "epochs": 1}, "mode 'all'"),
         ({"margin": float("inf")}, "margin must be a finite number > 0, got inf"),
         ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0, got nan"),
