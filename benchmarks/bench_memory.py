@@ -57,7 +57,7 @@ def child(payload: dict) -> dict:
     graph = knn_graph(data.reshape(n, -1), k=5, method="exact")
     graph_s = time.perf_counter() - start
     stages["graph"] = peak_rss_bytes()
-    config = TrainConfig(steps=payload["steps"], batch_size=128, mode="block")
+    config = TrainConfig(steps=payload["steps"], batch_size=64, mode="block")
     start = time.perf_counter()
     train(LeNetDrLIM(), data, graph, config, progress=False)
     train_s = time.perf_counter() - start

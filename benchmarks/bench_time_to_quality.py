@@ -50,11 +50,11 @@ TORCH_EPOCHS = 3
 TORCH_BATCH = 128
 TORCH_LR = 1e-3
 EVALS_PER_EPOCH = 4
-# DrLIM's default block batch (images); half of them are a step's anchors.
-DEFAULT_BATCH = 128
+# DrLIM's default batch: a step's anchors (each with one neighbour in the block).
+DEFAULT_BATCH = 64
 # DrLIM's default neighbours with Eq. 4 (its graph is re-timed with them).
 N_NEIGHBORS = 5
-QUICK = {"epochs": 1.0, "batch_size": 16}
+QUICK = {"epochs": 1.0, "batch_size": 8}
 
 
 def estimator_settings(quick: bool) -> dict:
@@ -64,12 +64,12 @@ def estimator_settings(quick: bool) -> dict:
 
 def replay_epochs(steps: int, n: int, quick: bool) -> float:
     """``epochs`` that make the estimator train exactly ``steps`` steps on ``n`` samples (a
-    step takes half its block batch as anchors; half a step less guards the rounding up).
+    step takes ``batch_size`` anchors; half a step less guards the rounding up).
 
     >>> replay_epochs(150, 6000, False) * 6000 / 64
     149.5
     """
-    anchors = (QUICK["batch_size"] if quick else DEFAULT_BATCH) // 2
+    anchors = QUICK["batch_size"] if quick else DEFAULT_BATCH
     return (steps - 0.5) * anchors / n
 
 

@@ -99,7 +99,7 @@ def run(quick: bool = False) -> dict:
     n, m = len(X), len(X_test)
     repeats = 3 if quick else 7
     model = DrLIM(n_components=2, epochs=1.0, random_state=0,
-                  **({"batch_size": 16} if quick else {})).fit(X)
+                  **({"batch_size": 8} if quick else {})).fit(X)
     with CompileLog() as log:
         start = time.perf_counter()
         model.transform(X_test)

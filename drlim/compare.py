@@ -294,7 +294,7 @@ QUICK = CompareConfig(
     max_fit=150,
     max_test=60,
     stability_singles=3,
-    drlim_params=(("epochs", 1.0), ("batch_size", 16)),
+    drlim_params=(("epochs", 1.0), ("batch_size", 8)),
 )
 
 

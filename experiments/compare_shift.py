@@ -46,7 +46,7 @@ QUICK = CompareConfig(
     max_fit=150,
     max_test=200,
     stability_singles=2,
-    drlim_params=(("epochs", 1.0), ("batch_size", 16)),
+    drlim_params=(("epochs", 1.0), ("batch_size", 8)),
     drlim_variants=_VARIANTS,
     scores=_SCORES,
 )
