@@ -307,7 +307,7 @@ _ADAPTERS: dict[str, Adapter] = {
 
 def _as_flat(method: Method, name: str, X) -> np.ndarray:
     """Flat samples as the method's library takes them: float32 for the peers and DrLIM."""
-    flat = as_samples(name, X)
+    flat = as_samples(X, name)
     return flat if method.kind == "baseline" else flat.astype(np.float32)
 
 
