@@ -344,7 +344,7 @@ def _run_drlim(config: ExperimentConfig, data: Data, graph, out: Path,
     from drlim.train import embed, train
 
     network = make_network(config)
-    log.info("%s: training for %d steps", config.name, config.train.total_steps)
+    log.info("%s: training for %d steps", config.name, config.train.total_steps(len(data.x_train)))
     fit = train(network, data.x_train, graph, config.train, workdir=out, progress=progress,
                 resume=resume)
     log.info("%s: evaluating", config.name)

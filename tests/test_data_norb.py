@@ -105,7 +105,7 @@ def test_render_cache_is_reused_and_exact(rendered, cache_dir, monkeypatch):
 
 
 def test_render_cache_from_environment_and_corrupt_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(norb.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv("DRLIM_CACHE", str(tmp_path))
     calls = []
 
     def fake_render(size):

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from drlim._io import write_bytes
+from drlim.config import cache_dir as drlim_cache_dir
 from drlim.data.smallnorb import (
     AIRPLANE,
     AZIMUTHS,
@@ -60,7 +61,6 @@ __all__ = [
 
 N_TRAIN, N_TEST = 660, 312
 RENDER_VERSION = "v2"
-CACHE_ENV = "DRLIM_CACHE"
 
 # NORB's six lighting conditions are on/off combinations of four lamps that stay fixed in
 # the room while the turntable turns (LeCun, Huang & Bottou 2004). Their places, power and
@@ -468,7 +468,7 @@ def _cache_path(cache_dir: str | os.PathLike | None, image_size: int) -> Path:
     The name carries a digest of the model and scene, so editing either never serves a stale
     cache; ``RENDER_VERSION`` covers changes to the rendering code itself.
     """
-    folder = cache_dir or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "drlim"
+    folder = cache_dir or drlim_cache_dir()
     name = f"norb_airplane_{RENDER_VERSION}_{_scene_digest()}_{image_size}.npz"
     return Path(folder).expanduser() / name
 
