@@ -8,9 +8,12 @@ The public API, one import away (each name loads its module on first use, so tha
   :func:`infonce_loss`, :func:`similar_from_labels`;
 - graphs: :class:`Graph`, :func:`knn_graph`, :func:`fuzzy_knn_graph`, :func:`label_graph`,
   :func:`grid_graph`, :func:`sequence_graph`, :func:`orbit_graph`, :func:`pairs_graph`,
-  :func:`union`, :func:`graph_from_sparse`, :func:`knn_indices`;
-- training: :class:`TrainConfig`, :func:`embed`, the networks :class:`LeNetDrLIM` and
-  :class:`MLP` (the loop itself is :func:`drlim.train.train`: ``drlim.train`` is its module);
+  :func:`copies_graph`, :func:`union`, :func:`graph_from_sparse`, :func:`knn_indices`;
+- training: :class:`TrainConfig`, :func:`embed`, :func:`use_compilation_cache`, the networks
+  :class:`LeNetDrLIM` and :class:`MLP` (the loop itself is :func:`drlim.train.train`:
+  ``drlim.train`` is its module);
+- every other method by name (PCA, Isomap, LLE, spectral, t-SNE, UMAP, openTSNE, PaCMAP,
+  parametric UMAP): :func:`fit_method`;
 - metrics: :func:`trustworthiness`, :func:`continuity`, :func:`knn_accuracy`,
   :func:`transform_stability`, :func:`coinciding_fraction`;
 - plots: :func:`embedding_figure`, :func:`training_curves_figure`, :func:`interactive`.
@@ -40,12 +43,15 @@ _PUBLIC = {
     "grid_graph": "drlim.neighbors",
     "sequence_graph": "drlim.neighbors",
     "orbit_graph": "drlim.neighbors",
+    "copies_graph": "drlim.neighbors",
     "pairs_graph": "drlim.neighbors",
     "union": "drlim.neighbors",
     "graph_from_sparse": "drlim.neighbors",
     "knn_indices": "drlim.knn",
     "TrainConfig": "drlim.config",
     "embed": "drlim.train",
+    "use_compilation_cache": "drlim.train",
+    "fit_method": "drlim.methods",
     "LeNetDrLIM": "drlim.models",
     "MLP": "drlim.models",
     "trustworthiness": "drlim.metrics",
