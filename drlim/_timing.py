@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from drlim.validation import check_int
+
 T = TypeVar("T")
 
 
@@ -19,8 +21,7 @@ def timed_call(fn: Callable[[], T], repeats: int = 1) -> tuple[T, float]:
     >>> value, seconds >= 0.0
     (499500, True)
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    repeats = check_int(repeats, "repeats", 1)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()

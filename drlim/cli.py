@@ -98,7 +98,7 @@ def experiment_config(name: str, quick: bool = False, **changes) -> ExperimentCo
     """
     experiments = load_experiments()
     if name not in experiments:
-        raise UsageError(f"unknown experiment {name!r}; known: {', '.join(experiments)}")
+        raise UsageError(f"experiment must be one of {tuple(experiments)}, got {name!r}")
     module = experiments[name]
     config = module.CONFIG
     if quick:
@@ -152,7 +152,7 @@ def claim_run_dir(out: Path, resume: bool = False, overwrite: bool = False) -> I
     created is removed, unless it left a checkpoint to resume from.
     """
     if out.exists() and not out.is_dir():
-        raise UsageError(f"argument --out: {out} is a file, expected a directory")
+        raise UsageError(f"argument --out: must be a directory, got {out}, which is a file")
     created = not out.exists()
     lock_existed = (out / LOCK_NAME).exists()
     try:
@@ -161,21 +161,25 @@ def claim_run_dir(out: Path, resume: bool = False, overwrite: bool = False) -> I
     except OSError as error:
         if created:
             shutil.rmtree(out, ignore_errors=True)
-        raise UsageError(f"argument --out: cannot write to {out}: {error.strerror}") from None
+        raise UsageError(
+            f"argument --out: must be a directory drlim can write to, got {out} "
+            f"({error.strerror})"
+        ) from None
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UsageError(
-                f"argument --out: {out} is in use by another drlim run (it holds {LOCK_NAME})"
+                f"argument --out: must be free, got {out}, in use by another drlim run "
+                f"(it holds {LOCK_NAME})"
             ) from None
         os.ftruncate(lock, 0)
         os.write(lock, f"{os.getpid()}\n".encode())
         before = {p.name for p in out.iterdir()} - {LOCK_NAME}
         if before and not (resume or overwrite):
             raise UsageError(
-                f"argument --out: {out} already holds a run; pass --resume to continue it "
-                "or --overwrite to replace it"
+                f"argument --out: must be new or empty (or pass --resume to continue its run, "
+                f"--overwrite to replace it), got {out}, which already holds a run"
             )
         if overwrite:
             _remove_entries(out, before)
@@ -218,8 +222,8 @@ def check_same_config(out: Path, config: ExperimentConfig) -> None:
                for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)]
     if changed:
         raise UsageError(
-            f"argument --resume: {out} was run with other settings ({'; '.join(changed)}); "
-            "give the same options, or --overwrite to start again"
+            f"argument --resume: must continue with the settings {out} was run with (or "
+            f"--overwrite to start again), got other settings ({'; '.join(changed)})"
         )
 
 

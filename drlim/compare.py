@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from drlim.methods import BASELINES, PEERS, is_installed, method_call, missing_p
 from drlim.methods import METHODS as REGISTRY
 from drlim.runs import MAX_DIGITS_TEST as _MAX_DIGITS_TEST
 from drlim.runs import Data, load_data
+from drlim.validation import check_choice, check_int
 
 __all__ = [
     "DATASETS",
@@ -149,48 +149,34 @@ class CompareConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, values, known in (
-            ("datasets", self.datasets, DATASETS),
-            ("label_datasets", self.label_datasets, DATASETS),
-            ("baselines", self.baselines, BASELINES),
-            ("peers", self.peers, PEERS),
-        ):
-            unknown = [v for v in values if v not in known]
-            if unknown or len(set(values)) != len(values):
-                raise ValueError(
-                    f"{name} must hold distinct names from {known}, got {tuple(values)!r}"
-                )
+        for name, known in (("datasets", DATASETS), ("label_datasets", DATASETS),
+                            ("baselines", BASELINES), ("peers", PEERS)):
+            values = getattr(self, name)
+            for i, value in enumerate(values):
+                check_choice(value, f"{name}[{i}]", known)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} must hold distinct names, got {tuple(values)!r}")
         if not self.datasets:
             raise ValueError(f"datasets must name at least one of {DATASETS}, got ()")
-        for name in ("n_train_per_digit_4_9", "n_test_per_digit_4_9", "n_train_mnist10",
-                     "n_test_digits", "max_fit", "max_test", "n_neighbors", "continuity_k",
-                     "knn_k", "timing_repeats", "seed", "stability_singles"):
-            value = getattr(self, name)
-            low = 0 if name in ("seed", "stability_singles") else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-        if self.n_train_mnist10 > 60_000:
-            raise ValueError(f"n_train_mnist10 must be <= 60000, got {self.n_train_mnist10}")
-        if self.n_test_digits > _MAX_DIGITS_TEST:
+        for name in ("n_train_per_digit_4_9", "n_test_per_digit_4_9", "max_fit", "max_test",
+                     "n_neighbors", "continuity_k", "timing_repeats", "seed"):
+            check_int(getattr(self, name), name, 0 if name == "seed" else 1)
+        check_int(self.n_train_mnist10, "n_train_mnist10", 1, 60_000)
+        check_int(self.n_test_digits, "n_test_digits", 1, _MAX_DIGITS_TEST)
+        check_int(self.knn_k, "knn_k", 1, self.max_fit)
+        check_int(self.stability_singles, "stability_singles", 0, self.max_test)
+        if not self.trust_ks:
+            raise ValueError(f"trust_ks must hold at least one int >= 1, got {self.trust_ks!r}")
+        for i, k in enumerate(self.trust_ks):
+            check_int(k, f"trust_ks[{i}]", 1)
+        largest = max(*self.trust_ks, self.continuity_k)
+        if 2 * largest >= self.max_test:
             raise ValueError(
-                f"n_test_digits must be in [1, {_MAX_DIGITS_TEST}] (leaving >= 100 training "
-                f"digits), got {self.n_test_digits}"
+                f"max_test must exceed twice the largest k ({2 * largest}), got {self.max_test}"
             )
-        ks = (*self.trust_ks, self.continuity_k)
-        if not self.trust_ks or any(not isinstance(k, int) or k < 1 for k in ks):
-            raise ValueError(f"trust_ks must be positive ints, got {self.trust_ks!r}")
-        if 2 * max(ks) >= self.max_test:
-            raise ValueError(
-                f"max_test must exceed twice the largest k ({2 * max(ks)}), got {self.max_test}"
-            )
-        if self.knn_k > self.max_fit:
-            raise ValueError(f"knn_k must be <= max_fit ({self.max_fit}), got {self.knn_k}")
-        if self.stability_singles > self.max_test:
-            raise ValueError(f"stability_singles must be <= max_test ({self.max_test}), "
-                             f"got {self.stability_singles}")
-        _check_drlim_params("drlim_params", self.drlim_params)
-        _check_entries("dataset_drlim_params", self.dataset_drlim_params, (DATASETS,),
-                       _check_drlim_params)
+        _check_settings(self.drlim_params, "drlim_params", "drlim")
+        _check_entries(self.dataset_drlim_params, "dataset_drlim_params",
+                       {"dataset": DATASETS}, "drlim")
         names = [entry[0] if isinstance(entry, tuple) and entry else entry
                  for entry in self.drlim_variants]
         for entry in self.drlim_variants:
@@ -201,12 +187,12 @@ class CompareConfig:
                     f"drlim_variants must be (name, settings) pairs with distinct names "
                     f"'drlim-...' other than {METHODS[:2]}, got {entry!r}"
                 )
-            _check_drlim_params(f"drlim_variants[{entry[0]!r}]", entry[1])
-        _check_entries("dataset_variant_params", self.dataset_variant_params,
-                       (DATASETS, tuple(names)), _check_drlim_params)
-        _check_entries("peer_params", self.peer_params, (PEERS,), _check_peer_params)
-        _check_entries("dataset_peer_params", self.dataset_peer_params, (DATASETS, PEERS),
-                       _check_peer_params)
+            _check_settings(entry[1], f"drlim_variants[{entry[0]!r}]", "drlim")
+        _check_entries(self.dataset_variant_params, "dataset_variant_params",
+                       {"dataset": DATASETS, "variant": tuple(names)}, "drlim")
+        _check_entries(self.peer_params, "peer_params", {"peer": PEERS}, "peer")
+        _check_entries(self.dataset_peer_params, "dataset_peer_params",
+                       {"dataset": DATASETS, "peer": PEERS}, "peer")
 
     def drlim_settings(self, dataset: str, variant: str | None = None) -> dict[str, Any]:
         """The ``DrLIM`` settings used on ``dataset``: its own over the common ones, and
@@ -242,44 +228,43 @@ class CompareConfig:
         return {**dict(dict(self.peer_params).get(peer, ())), **dict(own[0] if own else ())}
 
 
-def _check_peer_params(name: str, settings: Any) -> None:
-    """``settings`` must be (name, value) pairs leaving the comparison's own settings alone."""
+def _check_settings(settings: Any, name: str, kind: str) -> None:
+    """``settings`` must be (name, value) pairs: for ``kind`` "drlim", names of ``DrLIM``
+    settings; for "peer", any of the peer's library but those the comparison decides.
+
+    Local: it checks the comparison config's own format of settings.
+    """
     if not isinstance(settings, tuple) or any(
             not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], str)
-            or pair[0] in _RESERVED_PEER_PARAMS for pair in settings):
-        raise ValueError(
-            f"{name} must be (name, value) pairs with names other than "
-            f"{sorted(_RESERVED_PEER_PARAMS)}, got {settings!r}"
-        )
+            for pair in settings):
+        raise ValueError(f"{name} must be a tuple of (name, value) pairs, got {settings!r}")
+    if kind == "drlim":
+        from drlim.estimator import DrLIM
+
+        allowed = (set(DrLIM().get_params()) | _NETWORK_PARAMS) - _RESERVED_DRLIM_PARAMS
+        for key, _ in settings:
+            check_choice(key, f"{name} setting", tuple(sorted(allowed)))
+        return
+    reserved = sorted(key for key, _ in settings if key in _RESERVED_PEER_PARAMS)
+    if reserved:
+        raise ValueError(f"{name} must leave {sorted(_RESERVED_PEER_PARAMS)} to the "
+                         f"comparison, got {reserved}")
 
 
-def _check_entries(
-    field: str, entries: Any, keys: tuple[tuple[str, ...], ...],
-    check_settings: Callable[[str, Any], None],
-) -> None:
-    """Each entry of ``field`` is ``(*key, settings)``, its i-th key one of ``keys[i]``."""
+def _check_entries(entries: Any, field: str, keys: dict[str, tuple[str, ...]],
+                   kind: str) -> None:
+    """Each entry of ``field`` is ``(*key, settings)``: its keys from ``keys`` (their names
+    and allowed values, in order), then settings of ``kind`` (:func:`_check_settings`).
+
+    Local: it checks the comparison config's own format of per-data-set settings.
+    """
+    shape = f"({', '.join(keys)}, settings)"
     for entry in entries:
-        if (not isinstance(entry, tuple) or len(entry) != len(keys) + 1
-                or any(key not in allowed for key, allowed in zip(entry, keys, strict=False))):
-            choices = " and ".join(str(allowed) for allowed in keys)
-            raise ValueError(
-                f"{field} must be ({'key, ' * len(keys)}settings) tuples with keys in {choices}, "
-                f"got {entry!r}"
-            )
-        check_settings(f"{field}[{entry[:-1]!r}]", entry[-1])
-
-
-def _check_drlim_params(name: str, params: Any) -> None:
-    """``params`` must be (name, value) pairs naming settings of the ``DrLIM`` estimator."""
-    from drlim.estimator import DrLIM
-
-    allowed = (set(DrLIM().get_params()) | _NETWORK_PARAMS) - _RESERVED_DRLIM_PARAMS
-    bad = [pair for pair in params
-           if not isinstance(pair, tuple) or len(pair) != 2 or pair[0] not in allowed]
-    if not isinstance(params, tuple) or bad:
-        raise ValueError(
-            f"{name} must be (name, value) pairs with names in {sorted(allowed)}, got {params!r}"
-        )
+        if not isinstance(entry, tuple) or len(entry) != len(keys) + 1:
+            raise ValueError(f"{field} must hold {shape} tuples, got {entry!r}")
+        for key, (label, allowed) in zip(entry, keys.items(), strict=False):
+            check_choice(key, f"{field} {label}", allowed)
+        _check_settings(entry[-1], f"{field}[{entry[:-1]!r}]", kind)
 
 
 # Tiny samples of every data set and method (the peers that are installed): checks the whole
@@ -333,8 +318,7 @@ def comparison_data(name: str, config: CompareConfig) -> Data:
     >>> data.x_train.shape, data.x_test.shape
     ((1297, 64), (300, 64))
     """
-    if name not in DATASETS:
-        raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
+    check_choice(name, "name", DATASETS)
     options = {
         "mnist-4-9": {"n_train_per_digit": config.n_train_per_digit_4_9,
                       "n_test_per_digit": config.n_test_per_digit_4_9},

@@ -36,7 +36,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from drlim._timing import timed_call
-from drlim.validation import as_samples, check_int
+from drlim.validation import as_int_array, as_samples, check_choice, check_int, check_number
 
 __all__ = [
     "BASELINES",
@@ -81,6 +81,12 @@ class Method:
     scalable: bool
     requires: tuple[tuple[str, str], ...] = ()
     call: str = ""
+
+    @property
+    def sample_dtype(self) -> type | None:
+        """The dtype its library takes samples in: float32 for the peers and DrLIM, the
+        samples' own float dtype (None) for scikit-learn."""
+        return None if self.kind == "baseline" else np.float32
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -143,19 +149,14 @@ class MethodResult:
     model: Any = field(default=None, repr=False, compare=False)
 
 
-def _check_name(name: str) -> Method:
-    if name not in METHODS:
-        raise ValueError(f"name must be one of {', '.join(METHODS)}, got {name!r}")
-    return METHODS[name]
-
-
 def missing_packages(name: str) -> list[str]:
     """The distributions method ``name`` needs that are not installed (pip names).
 
     >>> set(missing_packages("parametric-umap")) <= {"umap-learn", "tensorflow-cpu", "keras"}
     True
     """
-    return [dist for module, dist in _check_name(name).requires
+    method = METHODS[check_choice(name, "name", tuple(METHODS))]
+    return [dist for module, dist in method.requires
             if importlib.util.find_spec(module) is None]
 
 
@@ -177,7 +178,7 @@ def method_call(name: str, n_components: int = 2, seed: int = 0,
     """
     given = {"n_components": n_components, "random_state": seed, **(params or {})}
     args = ", ".join(f"{key}={value!r}" for key, value in given.items())
-    return _check_name(name).call.format(args=args)
+    return METHODS[check_choice(name, "name", tuple(METHODS))].call.format(args=args)
 
 
 def keras_network(sample_shape: Sequence[int], n_components: int = 2):
@@ -305,15 +306,12 @@ _ADAPTERS: dict[str, Adapter] = {
 }
 
 
-def _as_flat(method: Method, name: str, X) -> np.ndarray:
-    """Flat samples as the method's library takes them: float32 for the peers and DrLIM."""
-    flat = as_samples(X, name)
-    return flat if method.kind == "baseline" else flat.astype(np.float32)
-
-
 def _check_samples(method: Method, X_train, X_test) -> tuple[np.ndarray, np.ndarray | None]:
     """The flat training and test samples, once the method's libraries are found installed
-    and the test samples have the training samples' shape (a baseline: their size)."""
+    and the test samples have the training samples' shape (a baseline: their size).
+
+    Local: which packages a method needs, and the baselines' looser shape rule, are this
+    module's own."""
     missing = missing_packages(method.name)
     if missing:
         raise ValueError(
@@ -325,8 +323,10 @@ def _check_samples(method: Method, X_train, X_test) -> tuple[np.ndarray, np.ndar
             method.kind != "baseline" or np.prod(test_shape) != np.prod(shape)):
         raise ValueError(f"X_test must have samples of shape {shape} like X_train, "
                          f"got {test_shape}")
-    X_train = _as_flat(method, "X_train", X_train)
-    return X_train, None if X_test is None else _as_flat(method, "X_test", X_test)
+    X_train = as_samples(X_train, "X_train", dtype=method.sample_dtype)
+    if X_test is not None:
+        X_test = as_samples(X_test, "X_test", dtype=method.sample_dtype)
+    return X_train, X_test
 
 
 def fit_method(
@@ -369,7 +369,7 @@ def fit_method(
     >>> result.Z_test.shape, result.transductive, result.transform(X[:3]).shape
     ((20, 2), False, (3, 2))
     """
-    method = _check_name(name)
+    method = METHODS[check_choice(name, "name", tuple(METHODS))]
     shape = np.shape(X_train)[1:]
     X_train, X_test = _check_samples(method, X_train, X_test)
     n_train = X_train.shape[0]
@@ -392,7 +392,8 @@ def fit_method(
                             model=model)
 
     def transform(X_new) -> np.ndarray:
-        return np.asarray(mapping(_as_flat(method, "X_new", X_new)), dtype=dtype)
+        flat = as_samples(X_new, "X_new", dtype=method.sample_dtype)
+        return np.asarray(mapping(flat), dtype=dtype)
 
     dtype = None if method.kind == "baseline" else np.float64  # scikit-learn's own dtype
     Z_train = None if Z is None else np.asarray(Z, dtype=dtype)
@@ -403,23 +404,6 @@ def fit_method(
         Z_test, transform_seconds = timed_call(lambda: transform(X_test), repeats)
     return MethodResult(name, Z_train, Z_test, False, fit_seconds, transform_seconds, n_fit,
                         transform, model)
-
-
-def _check_graph(graph_neighbors, n: int) -> np.ndarray:
-    """Validate a neighbour table (n, width) of ints in [-1, n); -1 is padding."""
-    table = np.asarray(graph_neighbors)
-    if table.ndim != 2 or table.shape[0] != n or table.shape[1] == 0:
-        raise ValueError(
-            f"graph_neighbors must have shape ({n}, width >= 1), got shape {table.shape}"
-        )
-    if not np.issubdtype(table.dtype, np.integer):
-        raise ValueError(f"graph_neighbors must hold integers, got dtype {table.dtype}")
-    if table.min() < -1 or table.max() >= n:
-        raise ValueError(
-            f"graph_neighbors entries must be in [-1, {n - 1}], "
-            f"got range [{table.min()}, {table.max()}]"
-        )
-    return table.astype(np.int64)
 
 
 def _barycentric_weights(
@@ -544,17 +528,23 @@ def lle_on_graph(
     >>> lle_on_graph(X, table).shape
     (300, 2)
     """
-    X = as_samples(X, "X")
+    X = as_samples(X, "X", min_samples=3)
     n = X.shape[0]
-    table = _check_graph(graph_neighbors, n)
-    if n < 3:
-        raise ValueError(f"X must have at least 3 samples, got {n}")
+    table = as_int_array(graph_neighbors, "graph_neighbors", ndim=2)
+    if table.shape[0] != n or table.shape[1] == 0:
+        raise ValueError(
+            f"graph_neighbors must have shape ({n}, width >= 1), got shape {table.shape}"
+        )
+    if table.min() < -1 or table.max() >= n:
+        raise ValueError(
+            f"graph_neighbors entries must be in [-1, {n - 1}] (-1 pads a row), "
+            f"got range [{table.min()}, {table.max()}]"
+        )
+    table = table.astype(np.int64)
     n_components = check_int(n_components, "n_components", 1, n - 2)
-    if not isinstance(reg, int | float) or isinstance(reg, bool) or not reg > 0:
-        raise ValueError(f"reg must be a positive number, got {reg!r}")
-    if eigen_solver not in ("auto", "dense", "arpack"):
-        raise ValueError(f"eigen_solver must be 'auto', 'dense' or 'arpack', got {eigen_solver!r}")
+    reg = check_number(reg, "reg", 0, closed="neither")
+    eigen_solver = check_choice(eigen_solver, "eigen_solver", ("auto", "dense", "arpack"))
     if eigen_solver == "auto":
         eigen_solver = "dense" if n <= _DENSE_LIMIT else "arpack"
-    residual = scipy.sparse.identity(n, format="csr") - _weight_matrix(X, table, float(reg))
+    residual = scipy.sparse.identity(n, format="csr") - _weight_matrix(X, table, reg)
     return _bottom_eigenvectors(residual.tocsr(), n_components, eigen_solver, seed)

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from drlim._io import atomic_write
 from drlim.loss import dissimilar_loss, similar_loss
+from drlim.validation import as_samples, as_vector, check_choice, check_number
 
 SIMILAR_STYLE = {"color": "tab:red", "linestyle": "--", "linewidth": 2}
 DISSIMILAR_STYLE = {"color": "tab:blue", "linestyle": "-", "linewidth": 2}
@@ -115,7 +116,7 @@ def maps_and_curves_figure(panels: list[dict], title: str = "") -> Figure:
                              constrained_layout=True)
     cmap = plt.get_cmap("tab10")
     for c, panel in enumerate(panels):
-        z = _check_embedding(panel["z"], dims=2)
+        z = _as_points(panel["z"], dims=2)
         ax = axes[0, c]
         ax.scatter(z[:, 0], z[:, 1], s=float(np.clip(3000 / len(z), 1, 6)),
                    c=cmap(np.asarray(panel["labels"]) % 10), linewidths=0, alpha=0.8,
@@ -133,7 +134,8 @@ def _draw_curves(ax, history: list[dict], twin: bool = True) -> None:
     """The similar and dissimilar parts of the loss against the step (log scale)."""
     rows = [r for r in history if "loss_similar" in r]
     if not rows:
-        raise ValueError("history must hold rows with 'step', 'loss_similar', 'loss_dissimilar'")
+        raise ValueError("history must hold rows with 'step', 'loss_similar', 'loss_dissimilar', "
+                         f"got {len(history)} rows without 'loss_similar'")
     step = np.array([r["step"] for r in rows])
     ax.plot(step, [r["loss_similar"] for r in rows], label="similar pairs $L_S$", **SIMILAR_STYLE)
     ax.plot(step, [r["loss_dissimilar"] for r in rows], label="dissimilar pairs $L_D$",
@@ -160,7 +162,7 @@ def embedding_figure(
     categorical: bool = True,
 ) -> Figure:
     """A 2-D embedding as a scatter plot, coloured by one factor (label, shift, ...)."""
-    z = _check_embedding(z, dims=2)
+    z = _as_points(z, dims=2)
     fig, ax = plt.subplots(figsize=(4.2, 3.8), constrained_layout=True)
     _scatter(ax, z, colour, colour_name, categorical)
     ax.set_title(title, fontsize=9)
@@ -178,7 +180,7 @@ def thumbnail_figure(
     Points are visited in random order and a thumbnail is drawn where none lies within
     ``cell`` (a fraction of the map's width), so the map stays readable.
     """
-    z = _check_embedding(z, dims=2)
+    z = _as_points(z, dims=2)
     lo, hi = z.min(0), z.max(0)
     span = float(np.max(hi - lo)) or 1.0
     size = cell * span
@@ -204,7 +206,7 @@ def thumbnail_figure(
 
 def cylinder_figure(z: np.ndarray, factors: dict[str, np.ndarray], title: str = "") -> Figure:
     """A 3-D embedding seen three times, coloured by azimuth, elevation and lighting (Fig. 8)."""
-    z = _check_embedding(z, dims=3)
+    z = _as_points(z, dims=3)
     fig = plt.figure(figsize=(10.5, 3.6), constrained_layout=True)
     for column, (name, cmap) in enumerate(
         (("azimuth", "twilight"), ("elevation", "viridis"), ("lighting", "tab10"))
@@ -276,7 +278,7 @@ def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
             if panel is None:
                 ax.set_frame_on(False)
                 continue
-            z, labels = _check_embedding(panel["z"], dims=2), np.asarray(panel["labels"])
+            z, labels = _as_points(panel["z"], dims=2), np.asarray(panel["labels"])
             size = float(np.clip(3000 / len(z), 1, 6))
             ax.scatter(z[:, 0], z[:, 1], s=size, c=cmap(labels % 10), linewidths=0, alpha=0.8,
                        rasterized=True)
@@ -319,11 +321,15 @@ def _category_cmap(count: int):
     return plt.get_cmap("tab10" if count <= 10 else "tab20")
 
 
-def _check_embedding(z: np.ndarray, dims: int) -> np.ndarray:
-    z = np.asarray(z)
-    if z.ndim != 2 or z.shape[1] != dims:
-        raise ValueError(f"z must have shape (n, {dims}), got {z.shape}")
-    return z
+def _as_points(z: np.ndarray, dims: int) -> np.ndarray:
+    """``z`` as finite float points (n >= 1, ``dims``): a map to draw.
+
+    Local: :func:`drlim.validation.as_samples` flattens images, a map must not be.
+    """
+    points = as_samples(z, "z")
+    if np.ndim(z) != 2 or points.shape[1] != dims:
+        raise ValueError(f"z must have shape (n, {dims}), got {np.shape(z)}")
+    return points
 
 
 def norb_grid_figure(
@@ -350,18 +356,13 @@ def norb_grid_figure(
         images = images[..., 0]
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n, h, w) or (n, h, w, 1), got {images.shape}")
-    factors = [np.asarray(f) for f in (azimuth, elevation, lighting)]
-    if any(f.shape != images.shape[:1] for f in factors):
-        raise ValueError(
-            f"azimuth, elevation, lighting must each have shape ({images.shape[0]},), got "
-            f"{[f.shape for f in factors]}"
-        )
-    azimuth, elevation, lighting = factors
+    azimuth, elevation, lighting = (
+        as_vector(values, name, length=len(images), numeric=False)
+        for values, name in ((azimuth, "azimuth"), (elevation, "elevation"),
+                             (lighting, "lighting"))
+    )
     azimuths, elevations, lightings = np.unique(azimuth), np.unique(elevation), np.unique(lighting)
-    if shown_lighting not in lightings:
-        raise ValueError(
-            f"shown_lighting must be one of {lightings.tolist()}, got {shown_lighting}"
-        )
+    check_choice(shown_lighting, "shown_lighting", tuple(lightings.tolist()))
     at_pose = (azimuth == pose[0]) & (elevation == pose[1])
     if not at_pose.any():
         raise ValueError(f"pose must be an (azimuth, elevation) present in the data, got {pose}")
@@ -441,16 +442,14 @@ def interactive(
     >>> interactive(z, labels=labels, path="map.html")  # doctest: +SKIP
     PosixPath('map.html')
     """
-    z = _check_points(z)
-    labels = _check_per_point("labels", labels, len(z))
+    z = _as_points(z, dims=2).astype(np.float64)
+    if labels is not None:
+        labels = as_vector(labels, "labels", length=len(z), numeric=False)
     thumbnails = _thumbnails(images, len(z))
     for name, text in (("title", title), ("label_name", label_name)):
         if not isinstance(text, str):
-            raise ValueError(f"`{name}` must be a string, got {type(text).__name__}")
-    if isinstance(marker_size, bool) or not isinstance(marker_size, int | float) or not (
-        0 < marker_size < np.inf
-    ):
-        raise ValueError(f"`marker_size` must be a positive number, got {marker_size!r}")
+            raise ValueError(f"{name} must be a str, got {type(text).__name__}")
+    check_number(marker_size, "marker_size", 0, closed="neither")
     fig = _map_figure(z, labels, thumbnails, label_name, marker_size)
     fig.update_layout(title=title)
     plot = pio.to_html(fig, full_html=False, include_plotlyjs=True, div_id="drlim-map",
@@ -540,14 +539,14 @@ def _thumbnails(images: np.ndarray | None, n: int) -> list[str]:
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or len(images) != n or images.size == 0:
-        raise ValueError(f"`images` must have shape ({n}, h, w), one image per point, "
+        raise ValueError(f"images must have shape ({n}, h, w), one image per point, "
                          f"got shape {images.shape}")
     if np.issubdtype(images.dtype, np.floating) and (
         np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
     ):
         images = np.round(images * 255).astype(np.uint8)
     if images.dtype != np.uint8:
-        raise ValueError(f"`images` must be uint8 or floats in [0, 1], got {images.dtype} "
+        raise ValueError(f"images must be uint8 or floats in [0, 1], got {images.dtype} "
                          f"in [{images.min()}, {images.max()}]")
     return [_png_data_uri(image) for image in images]
 
@@ -557,27 +556,6 @@ def _png_data_uri(ink: np.ndarray) -> str:
     buffer = io.BytesIO()
     PIL.Image.fromarray(255 - ink).save(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _check_points(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z)
-    if z.ndim != 2 or z.shape[1] != 2 or len(z) == 0 or not np.issubdtype(z.dtype, np.number):
-        raise ValueError(f"`z` must be a numeric array of shape (n, 2) with n >= 1, got "
-                         f"{z.dtype} of shape {z.shape}")
-    if not np.isfinite(z).all():
-        raise ValueError(f"`z` must be finite, got {int((~np.isfinite(z)).sum())} "
-                         f"non-finite values")
-    return z.astype(np.float64)
-
-
-def _check_per_point(name: str, values: np.ndarray | None, n: int) -> np.ndarray | None:
-    if values is None:
-        return None
-    values = np.asarray(values)
-    if values.shape != (n,):
-        raise ValueError(f"`{name}` must have shape ({n},), one per point, got shape "
-                         f"{values.shape}")
-    return values
 
 
 __all__ = [

@@ -123,11 +123,12 @@ def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
 def _read_json(path: Path) -> dict:
     """A run directory's JSON file, or a ValueError naming it."""
     if not path.is_file():
-        raise ValueError(f"{path} is missing: {path.parent} is not a finished run directory")
+        raise ValueError(f"{path.parent} must be a finished run directory holding {path.name}, "
+                         f"got no {path.name}")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from None
+        raise ValueError(f"{path} must be JSON, got {error}") from None
 
 
 def results_table(summary: dict) -> str:

@@ -33,6 +33,7 @@ from drlim import metrics
 from drlim._io import atomic_write, write_json
 from drlim.config import ExperimentConfig, config_to_dict
 from drlim.methods import fit_method, lle_on_graph
+from drlim.validation import check_choice, check_int
 
 __all__ = [
     "DATASETS",
@@ -139,9 +140,7 @@ def _mnist_10(rng, seed, n_train=60_000):
 def _digits_8x8(rng, seed, n_test=500):
     from sklearn.datasets import load_digits
 
-    if not 1 <= n_test <= MAX_DIGITS_TEST:
-        raise ValueError(f"n_test must be in [1, {MAX_DIGITS_TEST}] (leaving >= 100 training "
-                         f"digits), got {n_test}")
+    n_test = check_int(n_test, "n_test", 1, MAX_DIGITS_TEST)  # >= 100 digits left to train
     digits = load_digits()
     order = rng.permutation(len(digits.target))
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
@@ -176,8 +175,7 @@ def load_data(name: str, *, seed: int = 0, max_fit: int | None = None,
     >>> data.x_train.shape, data.x_test.shape, sorted(data.factors_test)
     ((1297, 64), (300, 64), ['label'])
     """
-    if name not in _LOADERS:
-        raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
+    check_choice(name, "name", DATASETS)
     rng = np.random.default_rng(seed)
     x_train, x_test, factors_train, factors_test = _LOADERS[name](rng, seed, **options)
     fit_subset = _subsample(len(x_train), max_fit, rng)
@@ -201,7 +199,8 @@ def experiment_data(config: ExperimentConfig) -> Data:
     elif config.dataset == "norb-airplane":
         options = {"source": config.norb_source, "image_size": config.image_size}
     else:
-        raise ValueError(f"dataset {config.dataset!r} has no samples")
+        raise ValueError("config.dataset must be one of ('mnist-4-9', 'mnist-shift', "
+                         f"'norb-airplane'), got {config.dataset!r}")
     return load_data(config.dataset, seed=config.train.seed, **options)
 
 

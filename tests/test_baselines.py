@@ -75,7 +75,7 @@ def test_fit_baseline_without_test_set(digits):
 
 def test_fit_baseline_rejects_bad_input(digits):
     X_train, X_test = digits
-    with pytest.raises(ValueError, match="name must be one of drlim, pca, isomap, lle"):
+    with pytest.raises(ValueError, match=r"name must be one of \('drlim', 'pca', 'isomap', 'lle'"):
         methods.fit_method("mds", X_train)
     with pytest.raises(ValueError, match="X_test must have samples of shape"):
         methods.fit_method("pca", X_train, X_test[:, :4])
@@ -154,3 +154,28 @@ def test_lle_on_graph_rejects_bad_graphs(swiss_roll):
         methods.lle_on_graph(swiss_roll, table, reg=0.0)
     with pytest.raises(ValueError, match="eigen_solver must be"):
         methods.lle_on_graph(swiss_roll, table, eigen_solver="lobpcg")
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"reg": True}, "reg must be a finite number > 0, got True"),
+    ({"reg": float("inf")}, "reg must be a finite number > 0, got inf"),
+    ({"n_components": True}, "n_components must be an int in"),
+    ({"eigen_solver": None}, "eigen_solver must be one of"),
+    ({"graph_neighbors": 0.5}, "graph_neighbors must be 2-D, got shape"),
+    ({"X": np.zeros((2, 3))}, r"X must have shape .* n >= 3 .* got \(2, 3\)"),
+])
+def test_lle_on_graph_refuses_bools_and_names_the_argument(swiss_roll, changes, message):
+    table = _knn_table(swiss_roll, 5)
+    arguments = {"X": swiss_roll, "graph_neighbors": table} | changes
+    if changes.get("X") is not None:
+        arguments["graph_neighbors"] = table[:2]
+    with pytest.raises(ValueError, match=message):
+        methods.lle_on_graph(**arguments)
+
+
+def test_lle_on_graph_takes_a_table_of_whole_floats(swiss_roll):
+    table = _knn_table(swiss_roll, 5)
+    np.testing.assert_array_equal(methods.lle_on_graph(swiss_roll, table.astype(np.float64)),
+                                  methods.lle_on_graph(swiss_roll, table))
+    with pytest.raises(ValueError, match="graph_neighbors must hold integers, got dtype float64"):
+        methods.lle_on_graph(swiss_roll, table + 0.5)

@@ -177,9 +177,9 @@ def test_command_line_mistakes_are_one_line_and_status_2(tmp_path, capsys, extra
 def test_out_that_is_a_file_or_unwritable_is_refused(tmp_path, capsys):
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    assert "is a file" in _fails_with(["run", "loss-curves", "--out", str(a_file)], capsys)
+    assert "which is a file" in _fails_with(["run", "loss-curves", "--out", str(a_file)], capsys)
     err = _fails_with(["run", "loss-curves", "--out", str(a_file / "run")], capsys)
-    assert "argument --out: cannot write to" in err
+    assert "argument --out: must be a directory drlim can write to" in err
     assert a_file.read_text() == "x"
 
 

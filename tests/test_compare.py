@@ -279,19 +279,27 @@ def test_data_set_settings_override_the_common_ones():
     ({"drlim_variants": (("drlim-x", (("loss", "umap"),)),),
       "dataset_variant_params": (("mnist-10", "drlim-y", (("epochs", 3.0),)),)},
      "dataset_variant_params"),
+    ({"max_fit": True}, "max_fit"),
+    ({"n_neighbors": 5.0}, "n_neighbors"),
+    ({"trust_ks": (True, 5)}, "trust_ks"),
+    ({"trust_ks": ()}, "trust_ks"),
+    ({"knn_k": 7000}, "knn_k"),
+    ({"peer_params": (("umap",),)}, "peer_params"),
+    ({"drlim_params": ("epochs", 3)}, "drlim_params"),
 ])
 def test_config_rejects_bad_values(changes, name):
-    with pytest.raises(ValueError, match=name):
+    """One message style: the field (with its entry or key), what it must be, what it got."""
+    with pytest.raises(ValueError, match=rf"^{name}(\[[^]]*\])?( \w+)? must .+, got "):
         dataclasses.replace(CompareConfig(), **changes)
 
 
 def test_bad_arguments_are_refused(tmp_path):
     data = load_data("digits-8x8", QUICK)
-    with pytest.raises(ValueError, match="name must be one of drlim, pca"):
+    with pytest.raises(ValueError, match=r"name must be one of \('drlim', 'pca'"):
         run_method("mds", data, tmp_path / "mds", scores=compare.scores(QUICK))
     with pytest.raises(ValueError, match="name"):
         load_data("mnist-3-8", QUICK)
-    with pytest.raises(ValueError, match="results.json is missing"):
+    with pytest.raises(ValueError, match="must be a finished run directory holding results.json"):
         report.comparison_figure(Path(tmp_path))
     with pytest.raises(ValueError, match="config"):
         compare.run_comparison({"datasets": ()}, tmp_path)

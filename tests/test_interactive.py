@@ -94,7 +94,7 @@ def test_without_labels_or_images_there_is_no_legend_nor_image_panel():
 def test_bad_inputs_raise_one_line_errors_naming_the_argument(kwargs, name):
     arguments = {"z": np.zeros((5, 2))} | kwargs
     z = arguments.pop("z")
-    with pytest.raises(ValueError, match=rf"^`{name}` must .+, got .+") as error:
+    with pytest.raises(ValueError, match=rf"^{name} must .+, got .+") as error:
         interactive(z, **arguments)
     assert "\n" not in str(error.value)
 

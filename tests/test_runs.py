@@ -24,6 +24,9 @@ def test_load_data_caps_and_is_deterministic(digits):
     assert len(digits.fit_subset) == 400 and len(digits.factors_test["label"]) == 200
     with pytest.raises(ValueError, match="name must be one of"):
         load_data("mnist-3-8")
+    for n_test in (0, True, 10.0):
+        with pytest.raises(ValueError, match=r"^n_test must be (an int )?in \[1, 1697\]"):
+            load_data("digits-8x8", n_test=n_test)
 
 
 def test_evaluate_agrees_with_independent_references(digits):

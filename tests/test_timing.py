@@ -24,5 +24,5 @@ def test_timed_call_reports_the_quickest_call_and_the_last_value():
 
 @pytest.mark.parametrize("repeats", [0, -1, 1.5, True])
 def test_timed_call_rejects_bad_repeats(repeats):
-    with pytest.raises(ValueError, match="repeats must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"^repeats must be (an int )?>= 1, got"):
         timed_call(lambda: None, repeats=repeats)
