@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drlim.validation import check_int
+from drlim.validation import check_choice, check_int, check_number
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
@@ -100,44 +100,32 @@ class TrainConfig:
     augment: str = ""
 
     def __post_init__(self) -> None:
-        _check_choice("loss", self.loss, LOSSES)
+        for name, choices in (("loss", LOSSES), ("optimizer", OPTIMIZERS),
+                              ("schedule", SCHEDULES), ("mode", MODES)):
+            check_choice(getattr(self, name), name, choices)
         check_int(self.negatives, "negatives", NEGATIVES_MIN)
-        low, high = MIN_DIST_RANGE
-        if not low <= self.min_dist <= high:
-            raise ValueError(f"min_dist must be in [{low:g}, {high:g}], got {self.min_dist!r}")
+        check_number(self.min_dist, "min_dist", *MIN_DIST_RANGE)
         parse_augment_spec(self.augment)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("mode", self.mode, MODES)
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"seed must be in [0, 2**32 - 1], got {self.seed}")
-        for name in ("batch_size", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.mode == "block" and self.batch_size < 2:
-            raise ValueError(
-                f"batch_size must be >= 2 (anchors) in block mode, got {self.batch_size}"
-            )
-        for name in ("steps", "epochs"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        check_int(self.seed, "seed", 0, MAX_SEED)
+        check_int(self.batch_size, "batch_size", 2 if self.mode == "block" else 1)
+        check_int(self.log_every, "log_every", 1)
+        check_int(self.steps, "steps", 0)
+        check_number(self.epochs, "epochs", 0)
         if self.steps == 0 and self.epochs == 0:
-            raise ValueError(f"give steps > 0 or epochs > 0, got {self.steps=} {self.epochs=}")
+            raise ValueError(f"steps or epochs must be > 0, got {self.steps=} {self.epochs=}")
         if self.mode == "all" and not self.steps:
-            raise ValueError("mode 'all' counts steps, not epochs: give steps > 0")
-        if not 0.0 < self.similar_fraction < 1.0:
-            raise ValueError(f"similar_fraction must be in (0, 1), got {self.similar_fraction}")
-        for name in ("margin", "learning_rate"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
-        if not (math.isfinite(self.momentum) and self.momentum >= 0):
-            raise ValueError(f"momentum must be a finite number >= 0, got {self.momentum}")
-        if self.devices < 1 or self.batch_size % self.devices:
-            raise ValueError(
-                f"devices must be >= 1 and divide batch_size ({self.batch_size}), "
-                f"got {self.devices}"
-            )
-        if self.checkpoint_every < 0 or self.checkpoint_every % self.log_every:
+            raise ValueError("steps must be > 0 in mode 'all' (it counts steps, not epochs), "
+                             f"got {self.steps}")
+        check_number(self.similar_fraction, "similar_fraction", 0, 1, closed="neither")
+        check_number(self.margin, "margin", 0, closed="neither")
+        check_number(self.learning_rate, "learning_rate", 0, closed="neither")
+        check_number(self.momentum, "momentum", 0)
+        check_int(self.devices, "devices", 1)
+        if self.batch_size % self.devices:
+            raise ValueError(f"devices must divide batch_size ({self.batch_size}), "
+                             f"got {self.devices}")
+        check_int(self.checkpoint_every, "checkpoint_every", 0)
+        if self.checkpoint_every % self.log_every:
             raise ValueError(
                 f"checkpoint_every must be a multiple of log_every ({self.log_every}), "
                 f"got {self.checkpoint_every}"
@@ -222,7 +210,7 @@ class ExperimentConfig:
             ("graph", self.graph, GRAPHS),
             ("network", self.network, NETWORKS),
         ):
-            _check_choice(name, value, choices)
+            check_choice(value, name, choices)
 
 
 def overridable_fields(config: ExperimentConfig) -> dict[str, Any]:
@@ -297,11 +285,6 @@ def _convert(name: str, value: str, kind: type) -> Any:
     except ValueError:
         raise ValueError(f"{name} must be {'an' if kind is int else 'a'} {kind.__name__}, "
                          f"got {value!r}") from None
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
 __all__ = [
