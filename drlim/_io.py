@@ -46,7 +46,7 @@ def binary_format_code(array: np.ndarray, codes: dict[int, np.dtype]) -> tuple[i
     native = array.dtype.newbyteorder("=")
     if native not in by_dtype:
         raise ValueError(
-            f"array: expected dtype in {sorted(d.name for d in by_dtype)}, got {array.dtype}"
+            f"array must have a dtype in {sorted(d.name for d in by_dtype)}, got {array.dtype}"
         )
     return by_dtype[native], native
 

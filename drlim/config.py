@@ -243,7 +243,7 @@ def override(config: ExperimentConfig, changes: dict[str, Any]) -> ExperimentCon
     for key, value in changes.items():
         key = key.replace("-", "_")
         if key not in fields:
-            raise ValueError(f"unknown config field {key!r}; fields are {sorted(fields)}")
+            raise ValueError(f"config field must be one of {sorted(fields)}, got {key!r}")
         value = _coerce(key, value, fields[key])
         if key in {f.name for f in dataclasses.fields(TrainConfig)}:
             config = dataclasses.replace(

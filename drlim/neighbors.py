@@ -119,7 +119,7 @@ class Graph:
         [[False, True], [True, False]]
         """
         if self.n > DENSE_LIMIT:
-            raise ValueError(f"to_dense needs n <= {DENSE_LIMIT}, got n={self.n}")
+            raise ValueError(f"n must be <= {DENSE_LIMIT} for to_dense, got {self.n}")
         dense = np.zeros((self.n, self.n), dtype=bool)
         rows, cols = np.nonzero(self.neighbors >= 0)
         dense[rows, self.neighbors[rows, cols]] = True
@@ -614,7 +614,7 @@ def union(*graphs: Graph) -> Graph:
     [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
     """
     if not graphs:
-        raise ValueError("union needs at least one graph, got none")
+        raise ValueError("graphs must hold at least one graph, got none")
     for position, graph in enumerate(graphs):
         if not isinstance(graph, Graph):
             raise ValueError(f"graphs[{position}] must be a Graph, got {type(graph).__name__}")
@@ -625,7 +625,7 @@ def union(*graphs: Graph) -> Graph:
     with_groups = [graph.groups for graph in graphs if graph.groups is not None]
     if len(with_groups) > 1:
         raise ValueError(
-            f"graphs: at most one graph may have groups, got {len(with_groups)} "
+            f"graphs must include at most one graph with groups, got {len(with_groups)} "
             "(a union of two partitions is not a partition; use edges(include_groups=True))"
         )
     pairs = [edges(graph) for graph in graphs]

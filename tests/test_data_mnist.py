@@ -117,7 +117,7 @@ def test_idx_broken_gzip_raises(tmp_path):
 
 
 def test_write_idx_rejects_unsupported_dtype(tmp_path):
-    with pytest.raises(ValueError, match="array: expected dtype"):
+    with pytest.raises(ValueError, match="array must have a dtype"):
         write_idx(tmp_path / "x", np.zeros(3, np.int64))
 
 

@@ -81,15 +81,15 @@ def test_paper_sized_set():
 
 def test_shift_inputs_are_validated():
     images = random_images(n=2)
-    with pytest.raises(ValueError, match="shifts: expected distinct non-zero"):
+    with pytest.raises(ValueError, match="shifts must be distinct non-zero"):
         shift_images(images, shifts=(0, 3))
-    with pytest.raises(ValueError, match="shifts: expected distinct non-zero"):
+    with pytest.raises(ValueError, match="shifts must be distinct non-zero"):
         shift_images(images, shifts=(3, 3))
     with pytest.raises(ValueError, match="shift: expected an integer with .* 28"):
         shift_images(images, shifts=(28,))
     with pytest.raises(ValueError, match="shift: expected an integer"):
         shift_horizontal(images, 1.5)
-    with pytest.raises(ValueError, match=r"images: expected shape .* got \(28, 28\)"):
+    with pytest.raises(ValueError, match=r"images must have shape .* got \(28, 28\)"):
         shift_images(np.zeros((28, 28)))
 
 
@@ -117,5 +117,5 @@ def test_uint8_input_shifts_like_its_float_version():
 
 
 def test_uint8_output_needs_unit_range():
-    with pytest.raises(ValueError, match=r"images: expected values in \[0, 1\] for dtype uint8"):
+    with pytest.raises(ValueError, match=r"images must hold values in \[0, 1\] for dtype uint8"):
         shift_images(np.full((1, 2, 4), 2.0), shifts=(1,), dtype=np.uint8)

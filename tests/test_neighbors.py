@@ -252,7 +252,7 @@ def test_pairs_graph_union_and_symmetrize():
         (lambda: pairs_graph([0], [1], n=0), "n must"),
         (lambda: symmetrize(np.array([[1], [2]])), "neighbors must hold ids in"),
         (lambda: symmetrize(np.zeros((0, 2), int)), "neighbors must have at least one row"),
-        (lambda: union(), "union needs at least one graph"),
+        (lambda: union(), "graphs must hold at least one graph"),
         (lambda: union(sequence_graph(3, 1), sequence_graph(4, 1)), "same number of samples"),
         (lambda: union(label_graph([0, 1]), label_graph([1, 1])), "at most one graph"),
         (lambda: Graph(np.array([[1], [-1]])), "symmetric .*, got 1 in row 0 but not 0 in row 1"),

@@ -61,14 +61,14 @@ def shift_images(
     images = _check_images(images)
     shifts = tuple(shifts)
     if len(set(shifts)) != len(shifts) or 0 in shifts:
-        raise ValueError(f"shifts: expected distinct non-zero integers, got {shifts}")
+        raise ValueError(f"shifts must be distinct non-zero integers, got {shifts}")
     for shift in shifts:
         _check_shift(shift, images.shape[2])
     dtype = images.dtype if dtype is None else np.dtype(dtype)
     if dtype == np.uint8 and images.dtype != np.uint8:
         if images.size and (np.nanmin(images) < 0 or np.nanmax(images) > 1):
             raise ValueError(
-                f"images: expected values in [0, 1] for dtype uint8, got "
+                f"images must hold values in [0, 1] for dtype uint8, got "
                 f"[{np.nanmin(images)}, {np.nanmax(images)}]"
             )
         source_images = np.rint(images * np.float32(255)).astype(np.uint8)
@@ -104,7 +104,7 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     """``images`` as an array of shape (n, h, w) or (n, h, w, c), else ``ValueError``."""
     images = np.asarray(images)
     if images.ndim not in (3, 4):
-        raise ValueError(f"images: expected shape (n, h, w) or (n, h, w, c), got {images.shape}")
+        raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c), got {images.shape}")
     return images
 
 
