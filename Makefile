@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test lint bench compare clean
+.PHONY: reproduce test lint bench bench-scale compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,14 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run_all --out benchmarks/results.md
 
 # A million shifted digits, graph to test map (12 minutes on the 2 loaded cores; not in test).
-.PHONY: bench-scale
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_scale
 
+# The comparison, then its two sets: the three losses side by side, and the shifted digits.
 compare: $(VENV)/.peers-installed
 	$(BIN)/drlim compare --out figures
+	$(BIN)/drlim compare --set losses --out figures
+	$(BIN)/drlim compare --set shift --out figures
 
 lint: $(STAMP)
 	$(BIN)/ruff check drlim tests experiments benchmarks
