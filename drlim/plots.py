@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import os
+import textwrap
 from pathlib import Path
 
 import jax
@@ -30,6 +31,8 @@ from drlim.validation import as_samples, as_vector, check_choice, check_number
 
 SIMILAR_STYLE = {"color": "tab:red", "linestyle": "--", "linewidth": 2}
 DISSIMILAR_STYLE = {"color": "tab:blue", "linestyle": "-", "linewidth": 2}
+# Characters per line of a small panel's title before it wraps.
+TITLE_WIDTH = 26
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
@@ -124,7 +127,7 @@ def maps_and_curves_figure(panels: list[dict], title: str = "") -> Figure:
         _zoom(ax, z)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(panel["title"], fontsize=8)
+        ax.set_title(textwrap.fill(panel["title"], TITLE_WIDTH + 10), fontsize=8)
         _draw_curves(axes[1, c], panel["history"], twin=False)
     fig.suptitle(title, fontsize=9)
     return fig
@@ -250,7 +253,8 @@ def weights_figure(kernel: np.ndarray, image_shape: tuple[int, int], title: str 
 
 def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
                    legend_title: str = "digit") -> Figure:
-    """A grid of small 2-D maps coloured by a label in 0..9, one legend under them.
+    """A grid of small 2-D maps coloured by a label in 0..9, one legend (of the labels
+    present) under them; long panel titles wrap.
 
     ``panels[r][c]`` is a dict with ``z`` (n, 2), ``labels`` (n,) and ``title``, or None for
     an empty cell. Each panel frames the central 99 % of its points (a few outliers of LLE
@@ -267,6 +271,7 @@ def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
                              figsize=(1.9 * n_columns, 2.0 * len(panels) + 0.4),
                              constrained_layout=True)
     cmap = plt.get_cmap("tab10")
+    shown: set[int] = set()
     for r, row in enumerate(panels):
         for c in range(n_columns):
             panel = row[c] if c < len(row) else None
@@ -283,10 +288,11 @@ def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
             ax.scatter(z[:, 0], z[:, 1], s=size, c=cmap(labels % 10), linewidths=0, alpha=0.8,
                        rasterized=True)
             _zoom(ax, z)
-            ax.set_title(panel["title"], fontsize=7)
+            ax.set_title(textwrap.fill(panel["title"], TITLE_WIDTH), fontsize=7)
+            shown.update(int(label) % 10 for label in np.unique(labels))
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(d), markersize=4,
-                          label=str(d)) for d in range(10)]
-    fig.legend(handles=handles, loc="outside lower center", ncols=10, fontsize=7,
+                          label=str(d)) for d in sorted(shown)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7,
                frameon=False, title=legend_title, title_fontsize=7)
     return fig
 
