@@ -11,6 +11,8 @@ negatives for it. Every map is scored on the same 2,000 test digits by the compa
 protocol; comparison_losses_training.png shows each map above its training curves.
 """
 
+import dataclasses
+
 from drlim.compare import CompareConfig
 
 _SAME = (("hidden", (256, 256, 256)), ("activation", "relu"), ("batch_size", 256))
@@ -24,16 +26,12 @@ CONFIG = CompareConfig(
     drlim_params=(*_SAME, ("epochs", 12.0)),
     drlim_variants=_LOSSES,
 )
-QUICK = CompareConfig(
-    datasets=("mnist-10",),
-    label_datasets=(),
-    baselines=(),
-    n_neighbors=15,
+QUICK = dataclasses.replace(
+    CONFIG,
     n_train_mnist10=600,
     max_fit=300,
     max_test=200,
     stability_singles=2,
     drlim_params=(("hidden", (16, 16)), ("activation", "relu"), ("batch_size", 32),
                   ("epochs", 1.0)),
-    drlim_variants=_LOSSES,
 )
