@@ -519,6 +519,8 @@ def _check_labels(y: Any, n: int) -> np.ndarray:
 
 
 __all__ = [
+    "EDGE_LOSS_HIDDEN",
+    "LOSS_DEFAULTS",
     "DrLIM",
     "semi_supervised_graph",
 ]
