@@ -127,7 +127,7 @@ def maps_and_curves_figure(panels: list[dict], title: str = "") -> Figure:
         _zoom(ax, z)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(textwrap.fill(panel["title"], TITLE_WIDTH + 10), fontsize=8)
+        ax.set_title(_wrap(panel["title"], TITLE_WIDTH + 10), fontsize=8)
         _draw_curves(axes[1, c], panel["history"], twin=False)
     fig.suptitle(title, fontsize=9)
     return fig
@@ -288,13 +288,23 @@ def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
             ax.scatter(z[:, 0], z[:, 1], s=size, c=cmap(labels % 10), linewidths=0, alpha=0.8,
                        rasterized=True)
             _zoom(ax, z)
-            ax.set_title(textwrap.fill(panel["title"], TITLE_WIDTH), fontsize=7)
+            ax.set_title(_wrap(panel["title"], TITLE_WIDTH), fontsize=7)
             shown.update(int(label) % 10 for label in np.unique(labels))
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(d), markersize=4,
                           label=str(d)) for d in sorted(shown)]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7,
                frameon=False, title=legend_title, title_fontsize=7)
     return fig
+
+
+def _wrap(title: str, width: int) -> str:
+    r"""``title`` with each of its lines wrapped at ``width`` characters (its own line breaks
+    kept, so a score stays on its own line).
+
+    >>> _wrap("DrLIM (loss='infonce', n_neighbors=15)\nT@5 0.934", 26)
+    "DrLIM (loss='infonce',\nn_neighbors=15)\nT@5 0.934"
+    """
+    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
 
 
 def _zoom(ax, z: np.ndarray, quantile: float = 0.005) -> None:

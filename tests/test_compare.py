@@ -70,7 +70,7 @@ def test_table_has_a_row_per_method_and_data_set(quick_run):
             compare.METHOD_TITLES[m] for m in methods
         ]
     assert json.loads((root / "figures" / "comparison.json").read_text()) == result
-    assert text.count("DrLIM ran as `DrLIM(epochs=1.0, batch_size=16)`, the estimator's "
+    assert text.count("DrLIM ran as `DrLIM(epochs=1.0, batch_size=8)`, the estimator's "
                       "defaults otherwise.") == 3
     assert "the fastest of 3 calls" in text
     assert "3 of them one at a time" in text
@@ -316,13 +316,13 @@ def test_a_drlim_variant_is_a_config_change(tmp_path):
     variant = entry["methods"][1]
     assert variant["title"] == "DrLIM (epochs=2.0)" and variant["n_fit"] == entry["n_train"]
     assert variant["transform_stability"] < 1e-4
-    assert entry["drlim_variant_params"] == {"drlim-2ep": {"epochs": 2.0, "batch_size": 16}}
+    assert entry["drlim_variant_params"] == {"drlim-2ep": {"epochs": 2.0, "batch_size": 8}}
     assert set(entry["targets"]["drlim_rank_t5"]) == {"drlim", "drlim-2ep"}
     with np.load(tmp_path / "digits-8x8" / "drlim" / "embeddings.npz") as one, \
             np.load(tmp_path / "digits-8x8" / "drlim-2ep" / "embeddings.npz") as two:
         assert not np.allclose(one["z_test"], two["z_test"])  # trained twice as long
     text = markdown_report(result)
-    assert ("DrLIM (epochs=2.0) ran as `DrLIM(epochs=2.0, batch_size=16)`, the estimator's "
+    assert ("DrLIM (epochs=2.0) ran as `DrLIM(epochs=2.0, batch_size=8)`, the estimator's "
             "defaults otherwise.") in text
     assert "DrLIM (epochs=2.0) ranks" in text
 
