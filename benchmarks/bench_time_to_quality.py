@@ -14,7 +14,10 @@ The time to quality is the cold fit's set-up (everything before its first step) 
 training seconds at the first logged step whose test trustworthiness@5 reaches 0.83; the
 plateau is the full default fit's. The breakdown: import, validation and set-up, graph
 (re-timed warm, plus its compilation), XLA compilation (JAX's monitoring events), steps, and
-the first and later ``transform`` of the 1,982 test images.
+the first and later ``transform`` of the 1,982 test images. A second fresh process, sharing
+the first one's cache folder, repeats the fit: its time to the same step shows what a user's
+later sessions pay once JAX's persistent compilation cache holds drlim's programs (reported
+beside the cold target, not in place of it).
 
 PyTorch: the paper's protocol written plainly in eager mode -- the exact 5-NN graph with
 ``torch.cdist`` and ``topk`` (timed), each epoch the 30,000 similar pairs plus 30,000 random
@@ -243,6 +246,8 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="drlim-cache-") as cache:
         ours = run_child("bench_time_to_quality", {"quick": quick, "curve": True},
                          env={"DRLIM_CACHE": cache})
+        later = run_child("bench_time_to_quality", {"quick": quick},
+                          env={"DRLIM_CACHE": cache})
     torch = torch_module()
     theirs = None
     if torch is not None:
@@ -254,6 +259,10 @@ def run(quick: bool = False) -> dict:
             for p in ours["curve"]]
     rows.append([f"drlim cold DrLIM().fit, whole ({ours['steps']} steps)",
                  round(ours["fit_s"], 2), round(ours["trust"], 4)])
+    later_s = seconds_at(later, reached["step"]) if reached else None
+    if later_s is not None:
+        rows.append([f"drlim later process (the first one's compilation cache), step "
+                     f"{reached['step']}", round(later_s, 2), round(reached["trust"], 4)])
     their_reached = None
     if theirs is not None:
         their_reached = first_reaching(theirs["curve"])
@@ -264,19 +273,38 @@ def run(quick: bool = False) -> dict:
                     ["run", "seconds (graph included)", "test trustworthiness@5"], rows,
                     notes=notes(ours, theirs),
                     skipped=None if theirs is not None else TORCH_MISSING)
-    record["measurements"] = {"drlim": ours, "torch": theirs}
+    record["measurements"] = {"drlim": ours, "drlim_later_process": later, "torch": theirs}
     record["breakdown"] = breakdown(ours)
     ratio = (their_reached["seconds"] / ours_s) if (ours_s and their_reached) else None
     add_target(record, "time to trustworthiness 0.83: PyTorch time / drlim time", ratio,
                minimum=TARGET_RATIO, unit="x", issue=1, judged=theirs is not None,
                not_run="drlim or PyTorch did not reach 0.83" if ratio is None else "",
                limit=limit_text(ours, reached))
+    later_ratio = (their_reached["seconds"] / later_s) if (later_s and their_reached) else None
+    add_target(record, "the same, in a later process with the persistent compilation cache "
+               "warm (not the cold target: reported to show what compilation costs)",
+               later_ratio, minimum=TARGET_RATIO, unit="x", issue=1,
+               judged=theirs is not None,
+               not_run="drlim or PyTorch did not reach 0.83" if later_ratio is None else "",
+               limit=f"a later process's set-up {later['setup_s']:.1f} s (graph "
+               f"{later['graph_warm_s']:.1f} s warm, compilation "
+               f"{later['setup_compile_s']:.1f} s) + the steps")
     if theirs is not None:
         best = round(max(p["trust"] for p in theirs["curve"]), 4)
         add_target(record, f"plateau above the PyTorch protocol's best ({best:.4f})",
                    ours["trust"], minimum=best, issue=1,
                    limit="the map the objective converges to, at this network size")
     return record
+
+
+def seconds_at(out: dict, step: int) -> float | None:
+    """A fit's seconds from its start to logged training step ``step`` (set-up included).
+
+    >>> seconds_at({"setup_s": 2.0, "history": [[50, 1.0, 0.1], [100, 1.5, 0.1]]}, 100)
+    3.5
+    """
+    return next((out["setup_s"] + seconds for logged, seconds, _ in out["history"]
+                 if logged == step), None)
 
 
 def breakdown(ours: dict) -> list[list]:

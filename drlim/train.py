@@ -96,9 +96,10 @@ AUGMENT_STREAM = 0x5EED
 # ``DRLIM_COMPILATION_CACHE=0`` (or false, off, no) keeps JAX's compiled programs in memory only.
 COMPILATION_CACHE_ENV = "DRLIM_COMPILATION_CACHE"
 COMPILATION_CACHE_FOLDER = "jax-compilation"
-# JAX stores only programs that took this long to compile (its default is 1 s); drlim's
-# transform and small training steps compile in less.
-MIN_CACHED_COMPILE_SECONDS = 0.1
+# JAX stores only programs that took this long to compile (its default is 1 s). drlim keeps
+# every program: a fit also runs a few small eager operations and the transform, each compiled
+# in well under a second, and together they were an eighth of a cold fit's compile time.
+MIN_CACHED_COMPILE_SECONDS = 0.0
 DEFAULT_MIN_COMPILE_SECONDS = 1.0
 
 
@@ -144,7 +145,8 @@ def use_compilation_cache() -> Path | None:
     (``jax_enable_compilation_cache``), or when a cache directory is set in JAX already
     (``jax_compilation_cache_dir`` or ``JAX_COMPILATION_CACHE_DIR``): then that one is used.
     When JAX's minimum compile time for caching is at its default (1 s), it lowers it to
-    :data:`MIN_CACHED_COMPILE_SECONDS` (0.1 s) so that drlim's smaller programs are kept too.
+    :data:`MIN_CACHED_COMPILE_SECONDS` (0: every program), so that a new process compiles
+    nothing that an earlier one compiled.
     Both settings are process-wide: other programs of the process are cached there as well.
 
     >>> from unittest import mock
