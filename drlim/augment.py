@@ -5,7 +5,7 @@ similar pair (Hadsell, Chopra & LeCun 2006, Sec. 4.2, where the shifted copies a
 an orbit graph). Here the transformation is drawn afresh for every image of every training
 step instead, as in contrastive learning of images (Böhm, Berens & Kobak, t-SimCNE, ICLR
 2023): graph neighbours seen under independent transformations are similar, and with the
-losses that sample edges (``"umap"``, ``"infonce"``) each sample is also paired with a
+losses that sample edges (``"umap"``, ``"infonce"``, ``"neg"``) each sample is also paired with a
 transformed copy of itself.
 
 An augmentation is any jittable ``f(key, image) -> image`` on one image ``(h, w[, c])``; the

@@ -24,7 +24,7 @@ from drlim.validation import check_choice, check_int, check_number
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
 MODES = ("pairs", "block", "all")
-LOSSES = ("drlim", "umap", "infonce")
+LOSSES = ("drlim", "umap", "infonce", "neg")
 AUGMENT_NAMES = ("shift", "rotate")
 KINDS = ("loss-curves", "drlim", "lle")
 DATASETS = ("none", "mnist-4-9", "mnist-shift", "norb-airplane")
@@ -60,19 +60,19 @@ def cache_dir() -> Path:
 class TrainConfig:
     """Everything that decides a training run; same config and seed, same parameters.
 
-    ``batch_size`` counts the anchors of one step, each drawn with its partner: in
-    ``"pairs"`` mode ``batch_size`` pairs (``similar_fraction`` of them similar); in
-    ``"block"`` mode ``batch_size`` anchors plus one neighbour each (``2 * batch_size``
-    images, every pair among them used); with ``loss="umap"`` or ``"infonce"`` (``mode`` is
-    then unused) ``batch_size`` positive edges, each with ``negatives`` uniform negatives. It
-    is unused in ``"all"`` mode, where one step sees every pair. ``epochs`` counts passes over
-    the training samples (each sample once an anchor per epoch, on average) and is used when
-    ``steps`` is 0: :meth:`total_steps` converts it for ``n`` samples. ``min_dist`` sets
-    UMAP's ``a, b`` (:func:`drlim.loss.umap_ab`). ``augment`` names a random transformation
-    drawn for every image of every step (``"shift:6"``, see :func:`parse_augment_spec`).
-    ``devices > 1`` trains data-parallel: the step's images are sharded over that many
-    devices and the parameters replicated (see :func:`drlim.train.data_parallel_mesh`).
-    ``seed`` must lie in ``[0, 2**32 - 1]`` (JAX keys are 32-bit).
+    ``batch_size`` counts the anchors of one step, each drawn with its partner: in ``"pairs"``
+    mode ``batch_size`` pairs (``similar_fraction`` of them similar); in ``"block"`` mode
+    ``batch_size`` anchors plus one neighbour each (``2 * batch_size`` images, every pair among
+    them used); with ``loss="umap"``, ``"neg"`` or ``"infonce"`` (``mode`` is then unused)
+    ``batch_size`` positive edges, each with ``negatives`` uniform negatives. It is unused in
+    ``"all"`` mode, where one step sees every pair. ``epochs`` counts passes over the training
+    samples (each sample once an anchor per epoch, on average) and is used when ``steps`` is 0:
+    :meth:`total_steps` converts it for ``n`` samples. ``min_dist`` sets UMAP's ``a, b``
+    (:func:`drlim.loss.umap_ab`). ``augment`` names a random transformation drawn for every
+    image of every step (``"shift:6"``, see :func:`parse_augment_spec`). ``devices > 1`` trains
+    data-parallel: the step's images are sharded over that many devices and the parameters
+    replicated (see :func:`drlim.train.data_parallel_mesh`). ``seed`` must lie in ``[0, 2**32 -
+    1]`` (JAX keys are 32-bit).
 
     >>> TrainConfig(margin=float("inf"))
     Traceback (most recent call last):

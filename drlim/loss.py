@@ -20,9 +20,11 @@ Two later members of the contrastive family work on the same graph and pairs:
   low-dimensional similarity ``q = 1 / (1 + a d^(2b))`` and ``a, b`` from :func:`umap_ab`;
 - :func:`infonce_loss`: InfoNCE with the Cauchy kernel ``q = 1 / (1 + d^2)``, the t-SNE-like
   end of Damrich, Böhm, Hamprecht & Kobak, "From t-SNE to UMAP with contrastive learning"
-  (ICLR 2023).
+  (ICLR 2023);
+- :func:`neg_loss`: plain negative sampling (NEG) with the same kernel, the UMAP-like end of
+  that spectrum, per pair like :func:`umap_loss`.
 
-Both are written on the squared distance, so their gradients are finite where two
+All are written on the squared distance, so their gradients are finite where two
 embeddings coincide.
 """
 
@@ -259,6 +261,37 @@ def infonce_parts(
     return -log_q_pos, log_total
 
 
+def neg_loss(
+    z1: jax.Array,
+    z2: jax.Array,
+    similar: jax.Array,
+    reduction: Reduction = "none",
+) -> jax.Array:
+    """Negative sampling (NEG) with the Cauchy kernel, per pair: ``-log p`` if similar,
+    ``-log(1 - p)`` if not, where ``p = q / (q + 1)`` and ``q = 1 / (1 + d^2)``.
+
+    word2vec's objective (Mikolov et al. 2013: a logistic classifier of ``log q``) on the
+    neighbour graph, as Damrich, Böhm, Hamprecht & Kobak (ICLR 2023) define NEG: with the
+    same sampling as UMAP (each positive edge against its own uniform negatives) it gives
+    UMAP-like maps, and the contrast with :func:`infonce_loss` is the normalisation alone.
+    Since ``p = 1 / (2 + d^2)``, a positive costs ``log(2 + d^2)`` and a negative
+    ``log(1 + q)``: both finite, with finite gradients, at any distance (no floor needed,
+    unlike :func:`umap_loss`).
+
+    >>> z1 = jnp.zeros((2, 2))
+    >>> z2 = jnp.array([[1.0, 0.0], [1.0, 0.0]])
+    >>> neg_loss(z1, z2, jnp.array([True, False]))  # log 3 and log(3/2)
+    Array([1.0986123, 0.4054651], dtype=float32)
+    """
+    _check_pair_shapes(z1, z2, ("z1", "z2"))
+    similar = _check_similar(similar, jnp.shape(z1)[:-1])
+    check_choice(reduction, "reduction", REDUCTIONS)
+    d2 = squared_distance(z1, z2)
+    attract = jnp.log(2.0 + d2)
+    repel = jnp.log1p(cauchy_similarity(d2))  # log(1 + q), exact also where it is tiny
+    return _reduce(jnp.where(similar, attract, repel), reduction)
+
+
 def similar_from_labels(labels: jax.Array | np.ndarray, *, convention: str) -> jax.Array:
     """Turn 0/1 pair labels into the boolean ``similar`` array, with the convention named.
 
@@ -331,6 +364,7 @@ __all__ = [
     "dissimilar_loss",
     "infonce_loss",
     "infonce_parts",
+    "neg_loss",
     "pair_distance",
     "similar_from_labels",
     "similar_loss",

@@ -24,6 +24,7 @@ samples per edge (:func:`drlim.pairs.sample_edges`), gathers the anchors, positi
 negatives and maps them in one network call:
 
 * ``"umap"``: UMAP's fuzzy cross-entropy, each edge against its own ``negatives``;
+* ``"neg"``: negative sampling with the Cauchy kernel, sampled as ``"umap"``;
 * ``"infonce"``: InfoNCE with the Cauchy kernel, each anchor against all
   ``batch_size * negatives`` negatives of the step.
 
@@ -69,7 +70,14 @@ from tqdm import tqdm
 from drlim._io import read_jsonl, write_bytes
 from drlim.augment import Augment, augment_batch, parse_augment
 from drlim.config import TrainConfig, cache_dir
-from drlim.loss import contrastive_loss, infonce_parts, pair_distance, umap_ab, umap_loss
+from drlim.loss import (
+    contrastive_loss,
+    infonce_parts,
+    neg_loss,
+    pair_distance,
+    umap_ab,
+    umap_loss,
+)
 from drlim.models import inference_network
 from drlim.neighbors import Graph
 from drlim.pairs import (
@@ -442,13 +450,18 @@ def _edge_objective(
     images: Callable[[jax.Array, jax.Array], jax.Array],
     self_loops: bool,
 ) -> Callable:
-    """The objective of UMAP's loss or InfoNCE: edges by weight, uniform negatives, one call.
+    """The objective of UMAP's loss, NEG or InfoNCE: edges by weight, uniform negatives, one
+    network call.
 
     Returns the objective and its two parts, ``loss_similar`` (the mean attraction of the
     positive edges) and ``loss_dissimilar`` (the repulsion per edge), which add up to it.
     """
     count, m = config.batch_size, config.negatives
-    a, b = umap_ab(config.min_dist) if config.loss == "umap" else (1.0, 1.0)
+    if config.loss == "umap":
+        a, b = umap_ab(config.min_dist)
+        pair_loss = functools.partial(umap_loss, a=a, b=b)
+    else:
+        pair_loss = neg_loss
 
     def objective(params, key):
         key_edges, key_negatives = jax.random.split(key)
@@ -456,10 +469,10 @@ def _edge_objective(
         negatives = sample_negatives(key_negatives, sampler, (count * m,))
         z = network.apply(params, images(jnp.concatenate([i, j, negatives]), key))
         anchor, positive, z_negative = z[:count], z[count : 2 * count], z[2 * count :]
-        if config.loss == "umap":
-            attract = umap_loss(anchor, positive, jnp.ones(count, bool), a, b)
+        if config.loss in ("umap", "neg"):
+            attract = pair_loss(anchor, positive, jnp.ones(count, bool))
             per_anchor = jnp.repeat(anchor, m, axis=0)
-            repel = umap_loss(per_anchor, z_negative, jnp.zeros(count * m, bool), a, b)
+            repel = pair_loss(per_anchor, z_negative, jnp.zeros(count * m, bool))
             stats = {"loss_similar": jnp.mean(attract), "loss_dissimilar": m * jnp.mean(repel)}
         else:
             attract, repel = infonce_parts(anchor, positive, z_negative)

@@ -16,7 +16,7 @@ def digits():
     return (X / 16.0).astype(np.float32), y
 
 
-@pytest.mark.parametrize("loss", ["umap", "infonce"])
+@pytest.mark.parametrize("loss", ["umap", "infonce", "neg"])
 def test_new_losses_fit_a_map_that_keeps_classes(digits, loss):
     X, y = digits
     model = DrLIM(loss=loss, epochs=20.0, batch_size=128, learning_rate=1e-2,

@@ -11,6 +11,7 @@ from drlim.loss import (
     dissimilar_loss,
     infonce_loss,
     infonce_parts,
+    neg_loss,
     pair_distance,
     similar_from_labels,
     similar_loss,
@@ -162,7 +163,7 @@ def test_bad_input_raises(kwargs, match):
             dissimilar_loss(jnp.ones(3), kwargs["margin"])
 
 
-# --- UMAP's loss and InfoNCE ---------------------------------------------------------------
+# --- UMAP's loss, NEG and InfoNCE ---------------------------------------------------------------
 
 
 def _numpy_umap(z1, z2, similar, a, b, eps):
@@ -178,6 +179,13 @@ def _numpy_infonce(anchor, positive, negatives):
     q_pos = 1.0 / (1.0 + ((anchor - positive) ** 2).sum(-1))
     q_neg = 1.0 / (1.0 + ((anchor[:, None, :] - negatives) ** 2).sum(-1))
     return -np.log(q_pos / (q_pos + q_neg.sum(-1)))
+
+
+def _numpy_neg(z1, z2, similar):
+    """Negative sampling as a logistic classifier of log q (Cauchy kernel), float64 NumPy."""
+    d2 = ((z1.astype(np.float64) - z2) ** 2).sum(-1)
+    p = 1.0 / (1.0 + np.exp(-np.log(1.0 / (1.0 + d2))))  # sigmoid(log q) = q / (q + 1)
+    return np.where(similar, -np.log(p), -np.log(1.0 - p))
 
 
 @pytest.mark.parametrize("min_dist", [0.0, 0.1, 0.5])
@@ -234,6 +242,32 @@ def test_umap_similarity_and_cauchy_kernel():
     np.testing.assert_allclose(cauchy_similarity(d2), 1 / (1 + d2), rtol=1e-6)
 
 
+def test_neg_loss_matches_numpy(batch):
+    z1, z2, similar = batch
+    far = 4.0 * z2  # distances from about 0 to 10
+    for other in (z2, far):
+        got = neg_loss(z1, other, similar)
+        np.testing.assert_allclose(got, _numpy_neg(z1, other, similar), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(neg_loss(z1, other, similar, "sum"), got.sum(), rtol=1e-5)
+
+
+def test_neg_loss_finite_at_zero_and_far_and_its_forces():
+    z = jnp.zeros((2, 2))
+    np.testing.assert_allclose(neg_loss(z, z, jnp.array([True, False])), [np.log(2)] * 2,
+                               rtol=1e-6)
+    assert np.all(np.isfinite(neg_loss(z, jnp.full((2, 2), 1e15), jnp.array([True, False]))))
+    for similar in (True, False):
+        grad = jax.grad(lambda a, s=similar: neg_loss(a, z, jnp.full(2, s), reduction="sum"))(z)
+        assert np.all(np.isfinite(grad))
+    direction = jnp.array([0.6, 0.8])
+
+    def loss_at(d, similar):
+        return neg_loss(jnp.zeros((1, 2)), (d * direction)[None], jnp.array([similar]), "sum")
+
+    for d in (0.1, 0.5, 2.0):
+        assert jax.grad(loss_at)(d, True) > 0 > jax.grad(loss_at)(d, False)
+
+
 def test_infonce_matches_numpy():
     rng = np.random.default_rng(1)
     anchor, positive = rng.normal(size=(2, 32, 2)).astype(np.float32) * 2
@@ -269,6 +303,9 @@ def test_new_losses_jit_vmap_equal_unbatched(batch):
     umap_single = jax.jit(jax.vmap(lambda a, b, s: umap_loss(a, b, s)))
     np.testing.assert_allclose(umap_single(z1, z2, similar), umap_loss(z1, z2, similar),
                                rtol=1e-6)
+    neg_single = jax.jit(jax.vmap(lambda a, b, s: neg_loss(a, b, s)))
+    np.testing.assert_allclose(neg_single(z1, z2, similar), neg_loss(z1, z2, similar),
+                               rtol=1e-6)
     negatives = np.stack([z2[::-1], np.roll(z2, 3, axis=0)], axis=1)
     infonce_single = jax.jit(jax.vmap(lambda a, p, n: infonce_loss(a[None], p[None], n[None])[0]))
     np.testing.assert_allclose(infonce_single(z1, z2, negatives),
@@ -279,6 +316,9 @@ def test_new_losses_jit_vmap_equal_unbatched(batch):
     ("call", "match"),
     [
         (lambda: umap_ab(-0.1), "min_dist"),
+        (lambda: neg_loss(np.zeros((3, 2)), np.zeros((3, 2)), np.ones(3)), "similar"),
+        (lambda: neg_loss(np.zeros((3, 2)), np.zeros((4, 2)), np.ones(3, bool)),
+         "z1 and z2 must have the same shape"),
         (lambda: umap_ab(0.1, spread=0.0), "spread"),
         (lambda: umap_loss(np.zeros((3, 2)), np.zeros((3, 2)), np.ones(3)), "similar"),
         (lambda: umap_loss(np.zeros((3, 2)), np.zeros((3, 2)), np.ones(3, bool), reduction="x"),

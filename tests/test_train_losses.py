@@ -22,7 +22,7 @@ def blobs():
     return (centres[labels] + rng.normal(size=(180, 8))).astype(np.float32), labels
 
 
-@pytest.mark.parametrize("loss", ["umap", "infonce"])
+@pytest.mark.parametrize("loss", ["umap", "infonce", "neg"])
 def test_new_losses_learn_and_log_both_parts(blobs, loss):
     x, labels = blobs
     graph = fuzzy_knn_graph(x, k=10) if loss == "umap" else knn_graph(x, k=10)
@@ -46,7 +46,7 @@ def test_new_losses_are_reproducible(blobs):
     assert [r["loss"] for r in runs[0]] == [r["loss"] for r in runs[1]]
 
 
-@pytest.mark.parametrize("loss", ["drlim", "umap", "infonce"])
+@pytest.mark.parametrize("loss", ["drlim", "umap", "infonce", "neg"])
 def test_augment_runs_with_every_loss_and_stays_serialisable(loss):
     images = np.random.default_rng(1).random((40, 8, 8, 1)).astype(np.float32)
     graph = knn_graph(images.reshape(40, -1), k=3)
