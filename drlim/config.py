@@ -71,8 +71,8 @@ class TrainConfig:
     (:func:`drlim.loss.umap_ab`). ``augment`` names a random transformation drawn for every
     image of every step (``"shift:6"``, see :func:`parse_augment_spec`). ``devices > 1`` trains
     data-parallel: the step's images are sharded over that many devices and the parameters
-    replicated (see :func:`drlim.train.data_parallel_mesh`). ``seed`` must lie in ``[0, 2**32 -
-    1]`` (JAX keys are 32-bit).
+    replicated (see :func:`drlim.train.data_parallel_mesh`). ``seed`` must lie in
+    ``[0, 2**32 - 1]`` (JAX keys are 32-bit).
 
     >>> TrainConfig(margin=float("inf"))
     Traceback (most recent call last):
