@@ -265,14 +265,8 @@ def train(
     data = _as_input(data)
     use_compilation_cache()
     workdir = Path(workdir) if workdir is not None else None
-    optimizer = make_optimizer(config, graph.n)
-    if params is None:
-        params = init_params(network, _as_float(data[:1])[0], config.seed)
-    state = {"params": params, "opt_state": optimizer.init(params), "step": 0}
-    history: list[dict] = []
-    if resume and workdir is not None and (workdir / CHECKPOINT_NAME).exists():
-        state = load_checkpoint(workdir / CHECKPOINT_NAME, state)
-        history = _read_history(workdir / "metrics.jsonl", upto=state["step"])
+    state, history = _starting_state(network, data, config, make_optimizer(config, graph.n),
+                                     params, workdir if resume else None)
     # In a multi-host run every process trains; only the first one writes.
     writes = workdir is not None and jax.process_index() == 0
     if writes:
@@ -302,12 +296,31 @@ def train(
             row = _summarise(stats, state["step"], time.perf_counter() - started)
             history.append(row)
             if writes:
-                _append_history(workdir / "metrics.jsonl", row)
-                if _checkpoint_due(config, state["step"], total):
-                    save_checkpoint(workdir / CHECKPOINT_NAME, state)
+                _record(workdir, row, state, _checkpoint_due(config, state["step"], total))
             bar.update(length)
             bar.set_postfix(L_S=f"{row['loss_similar']:.3g}", L_D=f"{row['loss_dissimilar']:.3g}")
     return TrainResult(state["params"], history, time.perf_counter() - started)
+
+
+def _starting_state(network: nn.Module, data: jax.Array, config: TrainConfig,
+                    optimizer: optax.GradientTransformation, params: Any,
+                    resume_from: Path | None) -> tuple[dict, list[dict]]:
+    """The state a run starts from and the history behind it: the checkpoint in
+    ``resume_from`` when there is one, else ``params`` (or fresh ones from ``config.seed``)."""
+    if params is None:
+        params = init_params(network, _as_float(data[:1])[0], config.seed)
+    state = {"params": params, "opt_state": optimizer.init(params), "step": 0}
+    if resume_from is None or not (resume_from / CHECKPOINT_NAME).exists():
+        return state, []
+    state = load_checkpoint(resume_from / CHECKPOINT_NAME, state)
+    return state, _read_history(resume_from / "metrics.jsonl", upto=state["step"])
+
+
+def _record(workdir: Path, row: dict, state: dict, checkpoint: bool) -> None:
+    """Append a logged row to ``metrics.jsonl``, and save the state when a checkpoint is due."""
+    _append_history(workdir / "metrics.jsonl", row)
+    if checkpoint:
+        save_checkpoint(workdir / CHECKPOINT_NAME, state)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
