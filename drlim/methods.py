@@ -149,14 +149,18 @@ class MethodResult:
     model: Any = field(default=None, repr=False, compare=False)
 
 
+def _method(name: str) -> Method:
+    """The registered method called ``name``, or a ValueError listing the names."""
+    return METHODS[check_choice(name, "name", tuple(METHODS))]
+
+
 def missing_packages(name: str) -> list[str]:
     """The distributions method ``name`` needs that are not installed (pip names).
 
     >>> set(missing_packages("parametric-umap")) <= {"umap-learn", "tensorflow-cpu", "keras"}
     True
     """
-    method = METHODS[check_choice(name, "name", tuple(METHODS))]
-    return [dist for module, dist in method.requires
+    return [dist for module, dist in _method(name).requires
             if importlib.util.find_spec(module) is None]
 
 
@@ -178,7 +182,7 @@ def method_call(name: str, n_components: int = 2, seed: int = 0,
     """
     given = {"n_components": n_components, "random_state": seed, **(params or {})}
     args = ", ".join(f"{key}={value!r}" for key, value in given.items())
-    return METHODS[check_choice(name, "name", tuple(METHODS))].call.format(args=args)
+    return _method(name).call.format(args=args)
 
 
 def keras_network(sample_shape: Sequence[int], n_components: int = 2):
@@ -369,7 +373,7 @@ def fit_method(
     >>> result.Z_test.shape, result.transductive, result.transform(X[:3]).shape
     ((20, 2), False, (3, 2))
     """
-    method = METHODS[check_choice(name, "name", tuple(METHODS))]
+    method = _method(name)
     shape = np.shape(X_train)[1:]
     X_train, X_test = _check_samples(method, X_train, X_test)
     n_train = X_train.shape[0]

@@ -199,8 +199,8 @@ def experiment_data(config: ExperimentConfig) -> Data:
     elif config.dataset == "norb-airplane":
         options = {"source": config.norb_source, "image_size": config.image_size}
     else:
-        raise ValueError("config.dataset must be one of ('mnist-4-9', 'mnist-shift', "
-                         f"'norb-airplane'), got {config.dataset!r}")
+        check_choice(config.dataset, "config.dataset", ("mnist-4-9", "mnist-shift",
+                                                         "norb-airplane"))
     return load_data(config.dataset, seed=config.train.seed, **options)
 
 

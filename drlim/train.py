@@ -456,6 +456,16 @@ def step_config(config: TrainConfig) -> TrainConfig:
     return dataclasses.replace(config, seed=0, log_every=1, checkpoint_every=0, **length)
 
 
+def _pair_loss(config: TrainConfig) -> Callable | None:
+    """The per-pair loss of the losses that contrast each edge with its own negatives
+    (``"umap"``, ``"neg"``); None for ``"infonce"``, which contrasts each anchor with all of
+    the step's negatives."""
+    if config.loss == "umap":
+        a, b = umap_ab(config.min_dist)
+        return functools.partial(umap_loss, a=a, b=b)
+    return neg_loss if config.loss == "neg" else None
+
+
 def _edge_objective(
     network: nn.Module,
     sampler: Any,
@@ -470,11 +480,7 @@ def _edge_objective(
     positive edges) and ``loss_dissimilar`` (the repulsion per edge), which add up to it.
     """
     count, m = config.batch_size, config.negatives
-    if config.loss == "umap":
-        a, b = umap_ab(config.min_dist)
-        pair_loss = functools.partial(umap_loss, a=a, b=b)
-    else:
-        pair_loss = neg_loss
+    pair_loss = _pair_loss(config)
 
     def objective(params, key):
         key_edges, key_negatives = jax.random.split(key)
@@ -482,7 +488,7 @@ def _edge_objective(
         negatives = sample_negatives(key_negatives, sampler, (count * m,))
         z = network.apply(params, images(jnp.concatenate([i, j, negatives]), key))
         anchor, positive, z_negative = z[:count], z[count : 2 * count], z[2 * count :]
-        if config.loss in ("umap", "neg"):
+        if pair_loss is not None:
             attract = pair_loss(anchor, positive, jnp.ones(count, bool))
             per_anchor = jnp.repeat(anchor, m, axis=0)
             repel = pair_loss(per_anchor, z_negative, jnp.zeros(count * m, bool))
