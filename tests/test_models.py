@@ -10,9 +10,11 @@ from drlim.models import (
     MLP,
     LeNetDrLIM,
     LeNetDrLIMReference,
+    _im2col,
     count_params,
     default_network,
     inference_network,
+    lecun_normal_hwio,
     resolve_activation,
 )
 
@@ -87,6 +89,29 @@ def test_fast_and_reference_share_parameter_tree_and_initialisation():
     kernel = np.asarray(fast["params"]["C1"]["kernel"])
     assert abs(kernel.std() - 1 / 6) < 0.05
     np.testing.assert_array_equal(fast["params"]["C1"]["bias"], 0.0)
+
+
+@pytest.mark.parametrize("shape", [(6, 6, 1, 15), (9, 9, 15, 30), (3, 5, 2, 4), (1, 1, 7, 3)])
+def test_hwio_initialiser_draws_the_values_of_flax_lecun_normal(shape):
+    key = jax.random.key(11)
+    np.testing.assert_array_equal(
+        lecun_normal_hwio(key, shape), nn.initializers.lecun_normal()(key, shape)
+    )
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"), [((2, 8, 8, 1), 6), ((3, 7, 9, 2), 3), ((1, 4, 5, 3), 4)]
+)
+def test_im2col_rows_are_the_patches_a_loop_reads(shape, size):
+    x = uniform(shape, seed=4)
+    batch, height, width, channels = shape
+    expected = [
+        x[b, r : r + size, c : c + size, :].transpose(2, 0, 1).reshape(-1)
+        for b in range(batch)
+        for r in range(height - size + 1)
+        for c in range(width - size + 1)
+    ]
+    np.testing.assert_array_equal(_im2col(jnp.asarray(x), size), np.stack(expected))
 
 
 @pytest.mark.parametrize(
