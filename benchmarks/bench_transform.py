@@ -11,7 +11,7 @@ rate, the steady state of a deployed mapping. Its time is then taken apart, meas
 profile (``cProfile``) of warm calls gives the cumulative seconds of the functions it runs
 (validation, layout, the batched mapping), and the public pieces are timed alone -- the
 validation scikit-learn does (``check_array``), the padding to 32x32 (``pad_images``),
-``drlim.train.embed`` and, as the floor, the inference network applied to all test images in
+``drlim.train.embed`` and, as the floor, the network applied to all test images in
 one jitted call, with XLA's cost analysis of it. The transform speed does not depend on how
 well DrLIM is trained, so it is fitted for one epoch only.
 """
@@ -40,8 +40,7 @@ BASELINES = ("isomap", "lle")
 PROFILED = (("sklearn/utils/validation.py", "validate_data"),
             ("drlim/estimator.py", "transform"),
             ("drlim/train.py", "embed"),
-            ("drlim/data/mnist.py", "pad_images"),
-            ("drlim/models.py", "inference_network"))
+            ("drlim/data/mnist.py", "pad_images"))
 
 
 def profile_seconds(call: Any, repeats: int) -> dict[str, float]:
@@ -65,11 +64,10 @@ def pieces(model: Any, X_test: np.ndarray, repeats: int) -> dict:
     from sklearn.utils import check_array
 
     from drlim.data.mnist import pad_images
-    from drlim.models import inference_network
     from drlim.train import embed
 
     layout = pad_images(X_test[..., None], size=32)
-    network = inference_network(model.network_)
+    network = model.network_
     forward = jax.jit(network.apply).lower(model.params_, layout).compile()
     analysis = forward.cost_analysis()
     analysis = (analysis[0] if isinstance(analysis, list | tuple) else analysis) or {}

@@ -234,9 +234,9 @@ class LeNetDrLIM(_LeNetSettings):
 class LeNetDrLIMReference(_LeNetSettings):
     """:class:`LeNetDrLIM` written plainly with ``nn.Conv`` and ``nn.avg_pool``.
 
-    Same layers, same parameter tree, same initialisation for the same key. Slower to train
-    on CPU but faster forward, so :func:`inference_network` maps with it; the tests use it to
-    check the fast formulation.
+    Same layers, same parameter tree, same initialisation for the same key. Slower on CPU,
+    both to train and (since im2col became one gather) to map; the tests use it to check the
+    fast formulation.
 
     >>> fast, ref = LeNetDrLIM(), LeNetDrLIMReference()
     >>> x = jnp.ones((2, 32, 32, 1))
@@ -337,33 +337,12 @@ def count_params(params: object) -> int:
     return total
 
 
-def inference_network(network: nn.Module) -> nn.Module:
-    """The network to use when only mapping (no gradient): same parameters, same outputs.
-
-    XLA's CPU convolution is slow backward but fast forward, so for ``transform`` the plain
-    ``nn.Conv`` formulation of :class:`LeNetDrLIM` beats im2col (about 1.4x here); any other
-    network is returned as it is.
-
-    >>> inference_network(LeNetDrLIM(n_components=3))
-    LeNetDrLIMReference(
-        # attributes
-        n_components = 3
-        activation = 'tanh'
-    )
-    """
-    if isinstance(network, LeNetDrLIM):
-        return LeNetDrLIMReference(n_components=network.n_components,
-                                   activation=network.activation)
-    return network
-
-
 __all__ = [
     "LeNetDrLIM",
     "LeNetDrLIMReference",
     "MLP",
     "count_params",
     "default_network",
-    "inference_network",
     "pooled_size",
     "resolve_activation",
 ]

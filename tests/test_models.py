@@ -13,7 +13,6 @@ from drlim.models import (
     _im2col,
     count_params,
     default_network,
-    inference_network,
     lecun_normal_hwio,
     resolve_activation,
 )
@@ -265,14 +264,3 @@ def test_count_params_counts_scalars_and_rejects_non_arrays():
     assert count_params({}) == 0
     with pytest.raises(ValueError, match="params"):
         count_params({"w": "not an array"})
-
-
-def test_inference_network_maps_like_the_training_network():
-    net = LeNetDrLIM(n_components=2)
-    x = jax.random.uniform(jax.random.key(1), (5, 32, 32, 1))
-    variables = net.init(jax.random.key(0), x)
-    np.testing.assert_allclose(
-        inference_network(net).apply(variables, x), net.apply(variables, x), atol=1e-5
-    )
-    mlp = MLP()
-    assert inference_network(mlp) is mlp
