@@ -265,8 +265,8 @@ def train(
     data = _as_input(data)
     use_compilation_cache()
     workdir = Path(workdir) if workdir is not None else None
-    state, history = _starting_state(network, data, config, make_optimizer(config, graph.n),
-                                     params, workdir if resume else None)
+    state, history = _starting_state(network, data, config, graph.n, params,
+                                     workdir if resume else None)
     # In a multi-host run every process trains; only the first one writes.
     writes = workdir is not None and jax.process_index() == 0
     if writes:
@@ -302,14 +302,14 @@ def train(
     return TrainResult(state["params"], history, time.perf_counter() - started)
 
 
-def _starting_state(network: nn.Module, data: jax.Array, config: TrainConfig,
-                    optimizer: optax.GradientTransformation, params: Any,
-                    resume_from: Path | None) -> tuple[dict, list[dict]]:
+def _starting_state(network: nn.Module, data: jax.Array, config: TrainConfig, n: int,
+                    params: Any, resume_from: Path | None) -> tuple[dict, list[dict]]:
     """The state a run starts from and the history behind it: the checkpoint in
     ``resume_from`` when there is one, else ``params`` (or fresh ones from ``config.seed``)."""
     if params is None:
         params = init_params(network, _as_float(data[:1])[0], config.seed)
-    state = {"params": params, "opt_state": optimizer.init(params), "step": 0}
+    state = {"params": params, "opt_state": _optimizer_state(step_config(config), n, params),
+             "step": 0}
     if resume_from is None or not (resume_from / CHECKPOINT_NAME).exists():
         return state, []
     state = load_checkpoint(resume_from / CHECKPOINT_NAME, state)
@@ -593,6 +593,12 @@ def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
 @functools.partial(jax.jit, static_argnums=0)
 def _init(network: nn.Module, key: jax.Array, sample: jax.Array) -> Any:
     return network.init(key, sample[None])
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _optimizer_state(config: TrainConfig, n: int, params: Any) -> Any:
+    """The optimizer's initial state, in one program (eagerly, Adam's zeros were six)."""
+    return make_optimizer(config, n).init(params)
 
 
 @functools.partial(jax.jit, static_argnums=0)
