@@ -67,8 +67,7 @@ def pieces(model: Any, X_test: np.ndarray, repeats: int) -> dict:
     from drlim.train import embed
 
     layout = pad_images(X_test[..., None], size=32)
-    network = model.network_
-    forward = jax.jit(network.apply).lower(model.params_, layout).compile()
+    forward = jax.jit(model.network_.apply).lower(model.params_, layout).compile()
     analysis = forward.cost_analysis()
     analysis = (analysis[0] if isinstance(analysis, list | tuple) else analysis) or {}
     jax.block_until_ready(forward(model.params_, layout))

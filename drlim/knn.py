@@ -92,7 +92,7 @@ def knn_indices(
     data = _as_search_data(X)
     n = data.shape[0]
     k = check_int(k, "k", 1, n - 1)
-    block_size = min(check_int(block_size, "block_size", 1), n)
+    block_size = check_int(block_size, "block_size", 1)
     random_state = check_int(random_state, "random_state", 0, 2**32 - 1)
     if resolve_method(method, n) == "approx":
         return _approx_knn(data, k, metric, random_state)
@@ -122,7 +122,7 @@ def _exact_knn(data: np.ndarray, k: int, metric: str, block_size: int) -> np.nda
         data = data / np.where(norms > 0, norms, 1).astype(np.float32)
     n_candidates = min(k + KNN_EXTRA_CANDIDATES, n - 1)
     block_size = even_split(n, block_size)
-    chunk_size = min(max(even_split(n, KNN_CHUNK_SIZE), n_candidates + 1), n)
+    chunk_size = max(even_split(n, KNN_CHUNK_SIZE), n_candidates + 1)
     x = jnp.asarray(data)
     sq_norms = jnp.sum(x * x, axis=1)
     out = np.empty((n, k), dtype=np.int32)

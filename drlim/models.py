@@ -22,7 +22,6 @@ Every network maps a batch to ``(batch, n_components)`` with a linear last layer
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Number
 from typing import Any
@@ -123,7 +122,6 @@ def _im2col(x: jax.Array, size: int) -> jax.Array:
     return patches.reshape(batch * out_h * out_w, channels * size * size)
 
 
-@functools.lru_cache(maxsize=16)
 def _patch_index(height: int, width: int, channels: int, size: int) -> np.ndarray:
     """Where each patch value of :func:`_im2col` sits in a flattened HWC image:
     (Ho * Wo, C * size * size) int32."""
