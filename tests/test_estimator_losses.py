@@ -16,15 +16,20 @@ def digits():
     return (X / 16.0).astype(np.float32), y
 
 
-@pytest.mark.parametrize("loss", ["umap", "infonce", "neg"])
-def test_new_losses_fit_a_map_that_keeps_classes(digits, loss):
+# UMAP's loss settles slower: after 157 steps at 1e-2 its 5-NN accuracy spread over 0.575 to
+# 0.725 across seeds 0-5 (2 AMD EPYC cores), so it trains with its own defaults (0.78 to 0.86).
+@pytest.mark.parametrize("loss, schedule", [
+    ("umap", {"epochs": 64.0}),
+    ("infonce", {"epochs": 20.0, "learning_rate": 1e-2}),
+    ("neg", {"epochs": 20.0, "learning_rate": 1e-2}),
+])
+def test_new_losses_fit_a_map_that_keeps_classes(digits, loss, schedule):
     X, y = digits
-    model = DrLIM(loss=loss, epochs=20.0, batch_size=128, learning_rate=1e-2,
-                  random_state=0).fit(X[:1000])
+    model = DrLIM(loss=loss, batch_size=128, random_state=0, **schedule).fit(X[:1000])
     assert isinstance(model.network_, MLP) and model.network_.activation == "relu"
     z_train, z_test = model.transform(X[:1000]), model.transform(X[1000:1400])
     assert np.all(np.isfinite(z_test))
-    # 157 short steps: far above chance (0.1) and PCA's 2-D map (about 0.55) already.
+    # Far above chance (0.1) and PCA's 2-D map (about 0.55).
     assert knn_accuracy(z_train, y[:1000], z_test, y[1000:1400], 5) > 0.65
     assert model.graph_.weights is not None if loss == "umap" else model.graph_.weights is None
 
