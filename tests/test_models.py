@@ -99,22 +99,28 @@ def test_hwio_initialiser_draws_the_values_of_flax_lecun_normal(shape):
 
 
 @pytest.mark.parametrize(
-    ("shape", "size"), [((2, 8, 8, 1), 6), ((3, 7, 9, 2), 3), ((1, 4, 5, 3), 4)]
+    ("shape", "size", "tile"),
+    [((2, 8, 8, 1), 6, 1), ((3, 7, 9, 2), 3, 1), ((1, 4, 5, 3), 4, 1), ((2, 8, 8, 1), 6, 3),
+     ((3, 7, 9, 2), 3, 7), ((1, 6, 7, 3), 2, 2)],
 )
-def test_im2col_rows_are_the_patches_a_loop_reads(shape, size):
+def test_im2col_rows_are_the_patches_a_loop_reads(shape, size, tile):
     x = uniform(shape, seed=4)
     batch, height, width, channels = shape
+    span = size + tile - 1
     expected = [
-        x[b, r : r + size, c : c + size, :].transpose(2, 0, 1).reshape(-1)
+        x[b, r : r + size, c : c + span, :].transpose(2, 0, 1).reshape(-1)
         for b in range(batch)
         for r in range(height - size + 1)
-        for c in range(width - size + 1)
+        for c in range(0, width - size + 1, tile)
     ]
-    np.testing.assert_array_equal(_im2col(jnp.asarray(x), size), np.stack(expected))
+    np.testing.assert_array_equal(_im2col(jnp.asarray(x), size, tile), np.stack(expected))
 
 
 @pytest.mark.parametrize(
-    ("shape", "activation"), [((32, 32, 1), "tanh"), ((32, 32, 1), "relu"), ((14, 17, 3), "tanh")]
+    ("shape", "activation"),
+    # C1's output widths 27, 12, 10 and 5 take the banded im2col of 3, 3, 2 and 1 outputs a row.
+    [((32, 32, 1), "tanh"), ((32, 32, 1), "relu"), ((14, 17, 3), "tanh"), ((12, 15, 2), "tanh"),
+     ((9, 10, 1), "relu")],
 )
 def test_fast_formulation_matches_nn_conv_reference(shape, activation):
     fast = LeNetDrLIM(n_components=3, activation=activation)
