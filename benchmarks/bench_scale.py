@@ -213,6 +213,7 @@ def machine() -> dict:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "jax": metadata.version("jax"),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "note": "shared machine: timings taken under load from other processes",
     }
 

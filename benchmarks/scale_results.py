@@ -13,7 +13,6 @@ targets read "not run".
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from benchmarks.bench_common import BENCH_DIR, add_target, module_main, result
@@ -36,9 +35,10 @@ def run(quick: bool = False, path: Path = RESULTS) -> dict:
         return record
     saved = json.loads(path.read_text())
     rows = [[stage["name"], round(float(stage["seconds"]), 1)] for stage in saved["stages"]]
-    written = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    # Files written before the date was recorded: a checkout's file time is not the run's.
+    run = saved.get("machine", {}).get("date", "at an earlier date (see git log)")
     record = result("scale", "A million samples (make bench-scale)", ["stage", "seconds"], rows,
-                    notes=[f"Read from {path.name}, written {written} by `make bench-scale` "
+                    notes=[f"Read from {path.name}, written by `make bench-scale` run {run} "
                            "(not rerun by `make bench`)."])
     record["measurements"] = saved
     slowest = max(saved["stages"], key=lambda stage: float(stage["seconds"]), default=None)
