@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[64, 256], help="pairs per step")
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per measurement")
     args = parser.parse_args(argv)
-    nets = {"fast (im2col)": LeNetDrLIM(), "reference (nn.Conv)": LeNetDrLIMReference()}
+    nets = {"fast (banded im2col)": LeNetDrLIM(), "reference (nn.Conv)": LeNetDrLIMReference()}
     print(f"{'network':22s} {'pairs/step':>10s} {'pairs/s':>10s}")
     for batch in args.batch:
         for name, net in nets.items():

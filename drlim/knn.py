@@ -206,9 +206,9 @@ def _distances(rows: jax.Array, x: jax.Array, candidates: jax.Array, metric: str
     """Distances from ``rows`` (b, d) to their candidates ``x[candidates]`` (``candidates``
     (b, m)), summed elementwise so that they do not depend on the block or chunk shapes: (b, m).
 
-    One candidate column at a time keeps the gathered rows small: for 3,000 rows, 17
-    candidates and 784 values, 13 ms against 69 ms for gathering the (b, m, d) block at once,
-    with the same values.
+    One candidate column at a time keeps the gathered rows small: on 2 CPU cores, 3,000 rows
+    with 17 candidates each of 784 values (MNIST) took 13 ms, against 69 ms for gathering the
+    (b, m, d) block at once, with the same values.
     """
 
     def column(ids: jax.Array) -> jax.Array:

@@ -42,8 +42,8 @@ C1_SIZE = 6
 POOL_SIZE = 3
 C3_FEATURES = 30
 MIN_IMAGE_SIZE = C1_SIZE + POOL_SIZE - 1
-# Output columns per im2col row, the widest that divides the output width (see _im2col).
-CONV_TILES = (3, 2, 1)
+# Outputs per banded im2col row (see _im2col); C1 pads a width that it does not divide.
+CONV_TILE = 3
 
 
 def resolve_activation(activation: Activation) -> Callable[[jax.Array], jax.Array]:
@@ -115,9 +115,9 @@ def _im2col(x: jax.Array, size: int, tile: int = 1) -> jax.Array:
     is smaller (2.25x at ``tile = 3``, ``size = 6``) and its matmul against the banded kernel
     of :func:`_banded_kernel` has ``tile`` times more output columns. The column order is
     (channel, row offset, column offset). One gather with a constant index table: XLA
-    compiles it in a few hundredths of a second, where 36 stacked slices took 0.6 s. For the
-    paper's C1 on a batch of 256, 3 outputs a row measured fastest on 2 AMD EPYC cores: forward
-    12.4 ms against 20.1 at 1 and 21.5 at all 27 (a Toeplitz matrix).
+    compiles it in a few hundredths of a second, where 36 stacked slices took 0.6 s. With C1
+    at 3 outputs a row the paper's network maps 256 images in 5.3 ms on 2 AMD EPYC cores,
+    against 6.1 at 1, 5.7 at 9 and 9.0 at all 27 (a Toeplitz matrix; minima of three runs).
     """
     batch, height, width, channels = x.shape
     flat = x.reshape(batch, height * width * channels)
@@ -129,18 +129,21 @@ def _im2col(x: jax.Array, size: int, tile: int = 1) -> jax.Array:
 def _patch_index(height: int, width: int, channels: int, size: int, tile: int = 1) -> np.ndarray:
     """Where each value of :func:`_im2col`'s rows sits in a flattened HWC image:
     (Ho * Wo / tile, C * size * (size + tile - 1)) int32, rows in (output row, tile) order."""
-    out_h, tiles, span = height - size + 1, (width - size + 1) // tile, size + tile - 1
-    row = np.arange(out_h)[:, None, None, None, None] + np.arange(size)[None, None, None, :, None]
-    col = (tile * np.arange(tiles))[None, :, None, None, None] + np.arange(span)[None, None, None,
-                                                                                 None, :]
+    out_h, out_w, span = height - size + 1, width - size + 1, size + tile - 1
+    if out_w % tile:
+        raise ValueError(f"tile must divide the output width {out_w}, got {tile}")
+    row_offset = np.arange(size)[None, None, None, :, None]
+    col_offset = np.arange(span)[None, None, None, None, :]
+    row = np.arange(out_h)[:, None, None, None, None] + row_offset
+    col = (tile * np.arange(out_w // tile))[None, :, None, None, None] + col_offset
     channel = np.arange(channels)[None, None, :, None, None]
     index = (row * width + col) * channels + channel
-    return index.reshape(out_h * tiles, channels * size * span).astype(np.int32)
+    return index.reshape(out_h * (out_w // tile), channels * size * span).astype(np.int32)
 
 
 def _banded_kernel(kernel: jax.Array, tile: int) -> jax.Array:
-    """An HWIO kernel as the matrix that maps :func:`_im2col`'s rows of width ``tile`` to
-    ``tile`` neighbouring outputs: (C * size * (size + tile - 1), tile * features), output
+    """An HWIO kernel as the matrix that maps :func:`_im2col`'s rows, each covering ``tile``
+    neighbouring outputs, to those outputs: (C * size * (size + tile - 1), tile * features), output
     ``j``'s columns holding the kernel shifted right by ``j`` and zeros elsewhere."""
     size, _, channels, features = kernel.shape
     shifted = [jnp.pad(kernel, ((0, 0), (j, tile - 1 - j), (0, 0), (0, 0))) for j in range(tile)]
@@ -159,7 +162,8 @@ def _mean_pool(x: jax.Array, size: int) -> jax.Array:
 
 class _Im2colConv(nn.Module):
     """Stride-1 valid convolution computed as banded im2col + one matmul (see :func:`_im2col`);
-    nn.Conv's parameter layout."""
+    nn.Conv's parameter layout. An output width that :data:`CONV_TILE` does not divide is
+    reached by padding the input with zero columns and dropping the extra outputs."""
 
     features: int
     size: int
@@ -173,10 +177,11 @@ class _Im2colConv(nn.Module):
             (self.size, self.size, channels, self.features),
         )
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        out_w = width - self.size + 1
-        tile = next(t for t in CONV_TILES if out_w % t == 0)
-        rows = _im2col(x, self.size, tile) @ _banded_kernel(kernel, tile)
-        return rows.reshape(batch, height - self.size + 1, out_w, self.features) + bias
+        out_h, out_w = height - self.size + 1, width - self.size + 1
+        extra = -out_w % CONV_TILE
+        padded = jnp.pad(x, ((0, 0), (0, 0), (0, extra), (0, 0))) if extra else x
+        rows = _im2col(padded, self.size, CONV_TILE) @ _banded_kernel(kernel, CONV_TILE)
+        return rows.reshape(batch, out_h, out_w + extra, self.features)[:, :, :out_w] + bias
 
 
 class _WholeMapConv(nn.Module):
@@ -228,8 +233,8 @@ class LeNetDrLIM(_LeNetSettings):
     ``nn.Conv`` / ``nn.Dense``, shared with :class:`LeNetDrLIMReference`.
 
     Why not nn.Conv: on CPU, XLA's convolution and pooling backward passes are slow; one
-    im2col matmul, a reshape-mean pooling and a dense C3 train ~3x faster (see
-    ``benchmarks/bench_models.py``).
+    banded im2col matmul, a reshape-mean pooling and a dense C3 train 5x to 6x faster on 2
+    AMD EPYC cores (batch 256 and 64 pairs, ``benchmarks/bench_models.py``).
 
     >>> net = LeNetDrLIM(n_components=2, activation="tanh")
     >>> variables = net.init(jax.random.key(0), jnp.zeros((1, 32, 32)))

@@ -17,7 +17,8 @@ def digits():
 
 
 # UMAP's loss settles slower: after 157 steps at 1e-2 its 5-NN accuracy spread over 0.575 to
-# 0.725 across seeds 0-5 (2 AMD EPYC cores), so it trains with its own defaults (0.78 to 0.86).
+# 0.725 across seeds 0-5 (2 AMD EPYC cores), so it trains with its default epochs and learning
+# rate (0.78 to 0.86).
 @pytest.mark.parametrize("loss, schedule", [
     ("umap", {"epochs": 64.0}),
     ("infonce", {"epochs": 20.0, "learning_rate": 1e-2}),

@@ -116,9 +116,14 @@ def test_im2col_rows_are_the_patches_a_loop_reads(shape, size, tile):
     np.testing.assert_array_equal(_im2col(jnp.asarray(x), size, tile), np.stack(expected))
 
 
+def test_im2col_tile_must_divide_the_output_width():
+    with pytest.raises(ValueError, match="tile must divide the output width 4"):
+        _im2col(jnp.zeros((1, 9, 9, 1)), 6, 3)
+
+
 @pytest.mark.parametrize(
     ("shape", "activation"),
-    # C1's output widths 27, 12, 10 and 5 take the banded im2col of 3, 3, 2 and 1 outputs a row.
+    # C1's output widths 27, 12, 10 and 5: 3 outputs a row divide the first two, the others pad.
     [((32, 32, 1), "tanh"), ((32, 32, 1), "relu"), ((14, 17, 3), "tanh"), ((12, 15, 2), "tanh"),
      ((9, 10, 1), "relu")],
 )
