@@ -106,7 +106,7 @@ def lecun_normal_hwio(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.flo
     return matrix.reshape(shape)
 
 
-def _im2col(x: jax.Array, size: int, tile: int = 1) -> jax.Array:
+def _im2col(x: jax.Array, size: int, tile: int) -> jax.Array:
     """Valid ``size``-row patches of NHWC ``x``, ``tile`` neighbouring outputs wide, as rows:
     (B * Ho * Wo / tile, C * size * (size + tile - 1)).
 
@@ -126,7 +126,7 @@ def _im2col(x: jax.Array, size: int, tile: int = 1) -> jax.Array:
     return patches.reshape(batch * index.shape[0], index.shape[1])
 
 
-def _patch_index(height: int, width: int, channels: int, size: int, tile: int = 1) -> np.ndarray:
+def _patch_index(height: int, width: int, channels: int, size: int, tile: int) -> np.ndarray:
     """Where each value of :func:`_im2col`'s rows sits in a flattened HWC image:
     (Ho * Wo / tile, C * size * (size + tile - 1)) int32, rows in (output row, tile) order."""
     out_h, out_w, span = height - size + 1, width - size + 1, size + tile - 1
@@ -145,11 +145,10 @@ def _banded_kernel(kernel: jax.Array, tile: int) -> jax.Array:
     """An HWIO kernel as the matrix that maps :func:`_im2col`'s rows, each covering ``tile``
     neighbouring outputs, to those outputs: (C * size * (size + tile - 1), tile * features), output
     ``j``'s columns holding the kernel shifted right by ``j`` and zeros elsewhere."""
-    size, _, channels, features = kernel.shape
+    features = kernel.shape[-1]
     shifted = [jnp.pad(kernel, ((0, 0), (j, tile - 1 - j), (0, 0), (0, 0))) for j in range(tile)]
     banded = jnp.stack(shifted, axis=3)  # (size, span, C, tile, features)
-    return banded.transpose(2, 0, 1, 3, 4).reshape(channels * size * (size + tile - 1),
-                                                   tile * features)
+    return banded.transpose(2, 0, 1, 3, 4).reshape(-1, tile * features)
 
 
 def _mean_pool(x: jax.Array, size: int) -> jax.Array:
@@ -179,7 +178,7 @@ class _Im2colConv(nn.Module):
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
         out_h, out_w = height - self.size + 1, width - self.size + 1
         extra = -out_w % CONV_TILE
-        padded = jnp.pad(x, ((0, 0), (0, 0), (0, extra), (0, 0))) if extra else x
+        padded = jnp.pad(x, ((0, 0), (0, 0), (0, extra), (0, 0)))
         rows = _im2col(padded, self.size, CONV_TILE) @ _banded_kernel(kernel, CONV_TILE)
         return rows.reshape(batch, out_h, out_w + extra, self.features)[:, :, :out_w] + bias
 
