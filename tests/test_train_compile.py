@@ -49,7 +49,8 @@ def test_second_train_compiles_nothing(blobs):
     config = TrainConfig(steps=20, batch_size=16, log_every=10)
     with compilations() as first:
         train(MLP(n_components=2), blobs, graph, config)
-    assert "jit(run_steps)" in first
+    # compiled ahead, while the parameters are initialised, and found again by the call
+    assert first.count("jit(run_steps)") == 1
     other = np.random.default_rng(6).normal(size=blobs.shape).astype(np.float32)
     with compilations() as second:  # new data and graph, another seed: the same program
         train(MLP(n_components=2), other, knn_graph(other, k=4),
