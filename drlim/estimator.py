@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from drlim.neighbors import (
     pairs_graph,
     union,
 )
-from drlim.train import TrainConfig, embed, train, use_compilation_cache
+from drlim.train import TrainConfig, embed, initial_params, train, use_compilation_cache
 
 NETWORKS = ("auto", "mlp", "lenet")
 UNLABELLED = -1
@@ -237,9 +238,13 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n = X.shape[0]
         if n < 2:
             raise ValueError(f"DrLIM needs at least 2 samples to form pairs, got n_samples={n}")
-        self.graph_ = self._graph(X, y, graph)
         self.network_ = self._make_network(X.shape[1:])
         config = self._train_config(n)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # initialise while the graph is built
+            fresh = None if start is not None else pool.submit(
+                initial_params, self.network_, X, config.seed)
+            self.graph_ = self._graph(X, y, graph)
+            start = start if fresh is None else fresh.result()
         result = train(self.network_, X, self.graph_, config, progress=self.verbose or None,
                        augment=self.augment if callable(self.augment) else None,
                        params=start)

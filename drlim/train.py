@@ -189,6 +189,19 @@ def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
     return _init(network, jax.random.key(seed), jnp.asarray(sample))
 
 
+def initial_params(network: nn.Module, data: np.ndarray | jax.Array, seed: int) -> Any:
+    """The parameters :func:`train` starts ``network`` from on ``data`` for ``seed``:
+    :func:`init_params` on the first sample, as a training step sees it (float32).
+
+    >>> from drlim.models import MLP
+    >>> initial_params(MLP(), np.zeros((3, 8, 8), np.uint8), 0)["params"]["hidden_0"][
+    ...     "kernel"].shape
+    (64, 20)
+    """
+    first = np.asarray(data[:1])[0]
+    return init_params(network, _as_float(jnp.asarray(first)), seed)
+
+
 def embed(
     network: nn.Module, params: Any, data: np.ndarray | jax.Array, batch_size: int = 256
 ) -> np.ndarray:
@@ -317,7 +330,7 @@ def _starting_state(network: nn.Module, data: jax.Array, config: TrainConfig, n:
     """The state a run starts from and the history behind it: the checkpoint in
     ``resume_from`` when there is one, else ``params`` (or fresh ones from ``config.seed``)."""
     if params is None:
-        params = init_params(network, _as_float(data[:1])[0], config.seed)
+        params = initial_params(network, data, config.seed)
     state = {"params": params, "opt_state": _optimizer_state(step_config(config), n, params),
              "step": 0}
     if resume_from is None or not (resume_from / CHECKPOINT_NAME).exists():
@@ -697,6 +710,7 @@ __all__ = [
     "data_parallel_mesh",
     "embed",
     "init_params",
+    "initial_params",
     "load_checkpoint",
     "make_optimizer",
     "run_steps",

@@ -17,6 +17,7 @@ from drlim.train import (
     TrainConfig,
     embed,
     init_params,
+    initial_params,
     train,
 )
 
@@ -247,3 +248,19 @@ def test_bad_data_raises(blobs):
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="finite"):
         train(MLP(), bad, graph, TrainConfig(steps=5))
+
+
+def test_initial_params_are_those_of_the_scaled_first_sample(digits):
+    images = (digits[0][:5] * 255).round().astype(np.uint8)
+    made = initial_params(LeNetDrLIM(), images, 3)
+    expected = init_params(LeNetDrLIM(), images[0].astype(np.float32) / np.float32(255), 3)
+    assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), made, expected))
+
+
+def test_fit_starts_from_the_parameters_train_would_make(blobs):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=20, batch_size=16, log_every=10, seed=2)
+    alone = train(MLP(n_components=2), blobs, graph, config)
+    given = train(MLP(n_components=2), blobs, graph, config,
+                  params=initial_params(MLP(n_components=2), blobs, 2))
+    assert [row["loss"] for row in alone.history] == [row["loss"] for row in given.history]
