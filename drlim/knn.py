@@ -124,12 +124,11 @@ def _exact_knn(data: np.ndarray, k: int, metric: str, block_size: int) -> np.nda
     block_size = even_split(n, block_size)
     chunk_size = max(even_split(n, KNN_CHUNK_SIZE), n_candidates + 1)
     x = jnp.asarray(data)
-    sq_norms = jnp.sum(x * x, axis=1)
     out = np.empty((n, k), dtype=np.int32)
     for start in range(0, n, block_size):
         first = min(start, n - block_size)  # the last block overlaps, so one shape compiles
         block = _knn_block(
-            x, sq_norms, jnp.int32(first), block_size, chunk_size, n_candidates, k, metric
+            x, np.int32(first), block_size, chunk_size, n_candidates, k, metric
         )
         out[start : first + block_size] = np.asarray(block)[start - first :]
     return out
@@ -151,7 +150,6 @@ def even_split(n: int, most: int) -> int:
 )
 def _knn_block(
     x: jax.Array,
-    sq_norms: jax.Array,
     first: jax.Array,
     block_size: int,
     chunk_size: int,
@@ -169,9 +167,8 @@ def _knn_block(
         # The last chunk is shifted back to stay inside x; its columns already seen are masked.
         start = jnp.minimum(chunk * chunk_size, n - chunk_size)
         cols = jax.lax.dynamic_slice_in_dim(x, start, chunk_size)
-        col_norms = jax.lax.dynamic_slice_in_dim(sq_norms, start, chunk_size)
         col_ids = start + jnp.arange(chunk_size, dtype=jnp.int32)
-        score = _scores(rows, cols, col_norms, metric)
+        score = _scores(rows, cols, metric)
         score = jnp.where(col_ids[None, :] < chunk * chunk_size, -jnp.inf, score)
         values, positions = jax.lax.top_k(score, n_keep)
         return None, (values, col_ids[positions])
@@ -188,7 +185,7 @@ def _knn_block(
     return ranked[:, :k]
 
 
-def _scores(rows: jax.Array, cols: jax.Array, col_norms: jax.Array, metric: str) -> jax.Array:
+def _scores(rows: jax.Array, cols: jax.Array, metric: str) -> jax.Array:
     """(rows, cols) scores that rank the columns as their distance does, largest nearest.
 
     Euclidean: ``2 x.y - ||y||^2`` (``||x||^2`` is constant along a row); cosine (rows already
@@ -196,7 +193,7 @@ def _scores(rows: jax.Array, cols: jax.Array, col_norms: jax.Array, metric: str)
     materialising the (rows, cols, d) differences.
     """
     if metric == "euclidean":
-        return 2.0 * (rows @ cols.T) - col_norms[None, :]
+        return 2.0 * (rows @ cols.T) - jnp.sum(cols * cols, axis=1)[None, :]
     if metric == "cosine":
         return rows @ cols.T
     return -jnp.sum(jnp.abs(rows[:, None, :] - cols[None, :, :]), axis=-1)
