@@ -369,3 +369,15 @@ def test_first_reaching_and_the_breakdown_add_up():
     fit_stages = [seconds for name, seconds in stages.items()
                   if not name.startswith(("import", "transform"))]
     assert sum(fit_stages) == pytest.approx(ours["setup_s"] + ours["train_s"])
+
+
+def test_a_stopped_pytorch_run_retraces_the_full_run_to_its_stop():
+    torch = pytest.importorskip("torch")
+    from benchmarks import bench_time_to_quality as ttq
+
+    split = bench_common.digits_4_9(quick=True)
+    full = ttq.torch_protocol(torch, split, epochs=1)
+    stop = full["curve"][1]["step"]
+    stopped = ttq.torch_protocol(torch, split, epochs=1, stop_at=stop)
+    assert [p["step"] for p in stopped["curve"]] == [p["step"] for p in full["curve"][:2]]
+    assert [p["trust"] for p in stopped["curve"]] == [p["trust"] for p in full["curve"][:2]]
