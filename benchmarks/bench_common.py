@@ -113,6 +113,7 @@ def add_target(
             "what": what,
             "target": target,
             "value": None if value is None else float(value),
+            "bound": float(bound),
             "unit": unit,
             "status": status,
             "short_by": short_by,
@@ -123,17 +124,32 @@ def add_target(
     )
 
 
+def significant(value: float, apart_from: float) -> str:
+    """``value`` to 3 significant digits, or up to 6 while fewer would read as ``apart_from``
+    (a ratio of 2.996 against a bound of 3 reads "2.996", not "3").
+
+    >>> significant(8.184, 10.0), significant(2.99615, 3.0), significant(1.00128, 1.0)
+    ('8.18', '2.996', '1.001')
+    """
+    digits = 3
+    while digits < 6 and f"{value:.{digits}g}" == f"{apart_from:.{digits}g}":
+        digits += 1
+    return f"{value:.{digits}g}"
+
+
 def shortfall(value: float, minimum: float | None, maximum: float | None, unit: str) -> str:
     """How far a missed ``value`` is from its bound: a factor for times and ratios, else a
     difference.
 
     >>> shortfall(1.2, 1.5, None, "x"), shortfall(0.0, 1.5, None, "x")
     ('needs 1.25x more', 'value is 0')
+    >>> shortfall(2.99615, 3.0, None, "x")
+    'needs 1.001x more'
     """
     if unit in FACTOR_UNITS:
         if minimum is not None:
-            return f"needs {minimum / value:.3g}x more" if value > 0 else "value is 0"
-        return f"{value / maximum:.3g}x over" if maximum > 0 else "bound is 0"
+            return f"needs {significant(minimum / value, 1.0)}x more" if value > 0 else "value is 0"
+        return f"{significant(value / maximum, 1.0)}x over" if maximum > 0 else "bound is 0"
     if minimum is not None:
         return f"{minimum - value:.3g} below"
     return f"{value - maximum:.3g} over"

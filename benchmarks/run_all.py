@@ -31,6 +31,7 @@ from benchmarks.bench_common import (
     load_average,
     machine,
     result,
+    significant,
     target_status,
     write_atomic,
 )
@@ -111,12 +112,21 @@ def format_cell(value: Any) -> str:
 
 
 def format_value(target: dict) -> str:
-    """A target's value with its unit, to 3 significant digits (an em dash if not run).
+    """A target's value with its unit, to 3 significant digits or as many as keep it apart
+    from its bound (an em dash if not run).
 
-    >>> format_value({"value": 1.2345, "unit": "x"}), format_value({"value": None, "unit": ""})
-    ('1.23x', '—')
+    >>> format_value({"value": 1.2345, "bound": 3.0, "unit": "x"})
+    '1.23x'
+    >>> format_value({"value": 2.99615, "bound": 3.0, "unit": "x"})
+    '2.996x'
+    >>> format_value({"value": None, "bound": 3.0, "unit": ""})
+    '—'
     """
-    return "—" if target["value"] is None else f"{target['value']:.3g}{target['unit']}"
+    if target["value"] is None:
+        return "—"
+    if "bound" not in target:  # a record saved before targets kept their bound
+        return f"{target['value']:.3g}{target['unit']}"
+    return f"{significant(target['value'], target['bound'])}{target['unit']}"
 
 
 def format_target(target: dict) -> str:
