@@ -240,11 +240,14 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"DrLIM needs at least 2 samples to form pairs, got n_samples={n}")
         self.network_ = self._make_network(X.shape[1:])
         config = self._train_config(n)
-        with ThreadPoolExecutor(max_workers=1) as pool:  # initialise while the graph is built
-            fresh = None if start is not None else pool.submit(
-                initial_params, self.network_, X, config.seed)
+        pool = ThreadPoolExecutor(max_workers=1)  # initialise while the graph is built
+        fresh = None if start is not None else pool.submit(
+            initial_params, self.network_, X, config.seed)
+        try:
             self.graph_ = self._graph(X, y, graph)
-            start = start if fresh is None else fresh.result()
+        finally:  # a bad graph or y is reported at once, not after the initialisation
+            pool.shutdown(wait=False)
+        start = start if fresh is None else fresh.result()
         result = train(self.network_, X, self.graph_, config, progress=self.verbose or None,
                        augment=self.augment if callable(self.augment) else None,
                        params=start)

@@ -198,8 +198,7 @@ def initial_params(network: nn.Module, data: np.ndarray | jax.Array, seed: int) 
     ...     "kernel"].shape
     (64, 20)
     """
-    first = np.asarray(data[:1])[0]
-    return init_params(network, _as_float(jnp.asarray(first)), seed)
+    return init_params(network, _as_float(_as_input(data[:1]))[0], seed)
 
 
 def embed(
@@ -263,9 +262,9 @@ def train(
 
     The training step (:func:`run_steps`) is compiled once per process for a given network,
     config and data shape; JAX's persistent compilation cache
-    (:func:`use_compilation_cache`) keeps it across processes. A fresh run compiles it in a
-    background thread while the parameters are initialised (0.2-0.4 s sooner to the first
-    step of a cold ``DrLIM().fit`` on the paper's 6,000 digits, 2 AMD EPYC cores).
+    (:func:`use_compilation_cache`) keeps it across processes. A run that does not resume
+    compiles it in a background thread while the parameters (unless given) and the optimizer
+    state are initialised.
 
     >>> from drlim.models import MLP
     >>> from drlim.neighbors import knn_graph
@@ -285,15 +284,18 @@ def train(
     sampler = bucketed(make_sampler(graph))
     base_key = jax.random.key(config.seed)
     total = config.total_steps(graph.n)
-    with ThreadPoolExecutor(max_workers=1) as compiler:
-        # A fresh run's first call compiles in the background while the state is initialised.
-        first_call = None if resume else compiler.submit(
-            _compile, network, static, min(config.log_every, total), user_augment, data, sampler,
-            *_fresh_state_shapes(network, config, data, graph.n, params), base_key)
+    # A run that does not resume compiles its first call in the background meanwhile.
+    compiler = ThreadPoolExecutor(max_workers=1)
+    first_call = None if resume else compiler.submit(
+        _compile, network, static, min(config.log_every, total), user_augment, data, sampler,
+        *_fresh_state_shapes(network, config, data, graph.n, params), base_key)
+    try:
         state, history = _starting_state(network, data, config, graph.n, params,
                                          workdir if resume else None)
-        if first_call is not None:
-            first_call.result()
+    finally:  # an error above is raised at once, not after the compilation
+        compiler.shutdown(wait=False)
+    if first_call is not None:
+        first_call.exception()  # waits; if it failed, the call below reports why
     # In a multi-host run every process trains; only the first one writes.
     writes = workdir is not None and jax.process_index() == 0
     if writes:

@@ -371,9 +371,11 @@ def test_first_reaching_and_the_breakdown_add_up():
     assert sum(fit_stages) == pytest.approx(ours["setup_s"] + ours["train_s"])
 
 
-def test_a_stopped_pytorch_run_retraces_the_full_run_to_its_stop():
+def test_a_stopped_pytorch_run_retraces_the_full_run_to_its_stop(monkeypatch):
     torch = pytest.importorskip("torch")
     from benchmarks import bench_time_to_quality as ttq
+
+    monkeypatch.setattr(ttq, "pick_threads", lambda torch, images: torch.set_num_threads(1))
 
     split = bench_common.digits_4_9(quick=True)
     full = ttq.torch_protocol(torch, split, epochs=1)

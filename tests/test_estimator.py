@@ -14,7 +14,7 @@ from drlim.estimator import DrLIM
 from drlim.metrics import knn_accuracy
 from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import pairs_graph
-from drlim.train import initial_params
+from drlim.train import init_params
 
 # float32 networks: the same row's output differs by ~1 ulp between batch orders and batch
 # sizes (XLA picks other kernels), and scikit-learn compares them with rtol 1e-7.
@@ -308,7 +308,7 @@ def test_warm_start_continues_from_the_trained_network(monkeypatch):
     monkeypatch.setattr(estimator_module, "train", spy)
     model = DrLIM(epochs=1, random_state=0, warm_start=True).fit(X)
     first = model.params_
-    fresh = initial_params(model.network_, X, 0)
+    fresh = init_params(model.network_, X[0], 0)
 
     def is_fresh(params):
         return jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), params, fresh))

@@ -257,10 +257,10 @@ def test_initial_params_are_those_of_the_scaled_first_sample(digits):
     assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), made, expected))
 
 
-def test_fit_starts_from_the_parameters_train_would_make(blobs):
+def test_train_starts_from_the_first_samples_parameters(blobs):
     graph = knn_graph(blobs, k=4)
     config = TrainConfig(steps=20, batch_size=16, log_every=10, seed=2)
     alone = train(MLP(n_components=2), blobs, graph, config)
     given = train(MLP(n_components=2), blobs, graph, config,
-                  params=initial_params(MLP(n_components=2), blobs, 2))
+                  params=init_params(MLP(n_components=2), blobs[0], 2))
     assert [row["loss"] for row in alone.history] == [row["loss"] for row in given.history]
