@@ -11,17 +11,16 @@ seconds every 50 steps; the quality at those steps comes from replaying the same
 same process, with ``epochs`` giving exactly that many steps and the cold fit's graph (same
 seed, same steps: the replay's logged losses must equal the cold fit's, which is checked).
 The time to quality is the cold fit's set-up (everything before its first step) plus the
-training seconds at the first logged step whose test trustworthiness@5 reaches 0.83; the
-target takes the median of three cold processes (each with its own empty cache; the quality
-at a step is the same in each, as the seed is), against the median of three PyTorch runs to
-their first step reaching 0.83, one after the other in the benchmark's process (the later two
-stop there). The plateau is the full default
-fit's. The breakdown: import, validation and set-up, graph
-(re-timed warm, plus its compilation), XLA compilation (JAX's monitoring events), steps, and
-the first and later ``transform`` of the 1,982 test images. A second fresh process, sharing
-the first one's cache folder, repeats the fit: its time to the same step shows what a user's
-later sessions pay once JAX's persistent compilation cache holds drlim's programs (reported
-beside the cold target, not in place of it).
+training seconds at the first logged step whose test trustworthiness@5 reaches 0.83; the target
+takes the median of three cold processes (each with its own empty cache; the quality at a step
+is the same in each, as the seed is), against the median of three PyTorch runs to their first
+step reaching 0.83, one after the other in the benchmark's process (the later two stop there).
+The plateau is the full default fit's. The breakdown: import, validation and set-up, graph
+(re-timed warm, plus its compilation), XLA compilation (JAX's monitoring events), steps, and the
+first and later ``transform`` of the 1,982 test images. A second fresh process, sharing the
+first one's cache folder, repeats the fit: its time to the same step shows what a user's later
+sessions pay once JAX's persistent compilation cache holds drlim's programs (reported beside the
+cold target, not in place of it).
 
 PyTorch: the paper's protocol written plainly in eager mode -- the exact 5-NN graph with
 ``torch.cdist`` and ``topk`` (timed), each epoch the 30,000 similar pairs plus 30,000 random
@@ -273,12 +272,12 @@ def run(quick: bool = False) -> dict:
     torch = torch_module()
     theirs, their_reached, their_runs = None, None, []
     if torch is not None:
-        split = digits_4_9(quick)
-        theirs = torch_protocol(torch, split, 1 if quick else TORCH_EPOCHS)
+        split, epochs = digits_4_9(quick), 1 if quick else TORCH_EPOCHS
+        theirs = torch_protocol(torch, split, epochs)
         their_reached = first_reaching(theirs["curve"])
         if their_reached is not None:
             their_runs = [their_reached["seconds"]] + [
-                torch_protocol(torch, split, 1 if quick else TORCH_EPOCHS,
+                torch_protocol(torch, split, epochs,
                                stop_at=their_reached["step"])["curve"][-1]["seconds"]
                 for _ in range(repeats - 1)]
     their_s = float(np.median(their_runs)) if their_runs else None
