@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse
 
+from drlim._xla import FAST_COMPILE
 from drlim.validation import as_samples, check_choice, check_int
 
 METHODS = ("auto", "exact", "approx")
@@ -124,14 +125,28 @@ def _exact_knn(data: np.ndarray, k: int, metric: str, block_size: int) -> np.nda
     block_size = even_split(n, block_size)
     chunk_size = max(even_split(n, KNN_CHUNK_SIZE), n_candidates + 1)
     x = jnp.asarray(data)
+    scored = jnp.asarray(_without_zero_columns(data))
     out = np.empty((n, k), dtype=np.int32)
     for start in range(0, n, block_size):
         first = min(start, n - block_size)  # the last block overlaps, so one shape compiles
         block = _knn_block(
-            x, np.int32(first), block_size, chunk_size, n_candidates, k, metric
+            x, scored, np.int32(first), block_size, chunk_size, n_candidates, k, metric
         )
         out[start : first + block_size] = np.asarray(block)[start - first :]
     return out
+
+
+def _without_zero_columns(data: np.ndarray) -> np.ndarray:
+    """``data`` less the columns that are zero in every sample, which add nothing to any
+    distance or dot product; images often have many (the 4/9 digits padded to 32 x 32 as
+    the paper's network takes them: 610 of 1,024 pixels are non-zero in some sample, so
+    scoring them alone takes 0.6x the time).
+
+    >>> _without_zero_columns(np.array([[0.0, 1.0, 0.0], [0.0, 2.0, 3.0]])).tolist()
+    [[1.0, 0.0], [2.0, 3.0]]
+    """
+    used = np.flatnonzero(np.any(data != 0, axis=0))
+    return data if len(used) in (0, data.shape[1]) else data[:, used]
 
 
 def even_split(n: int, most: int) -> int:
@@ -146,10 +161,13 @@ def even_split(n: int, most: int) -> int:
 
 
 @functools.partial(
-    jax.jit, static_argnames=("block_size", "chunk_size", "n_candidates", "k", "metric")
+    jax.jit,
+    static_argnames=("block_size", "chunk_size", "n_candidates", "k", "metric"),
+    compiler_options=FAST_COMPILE,
 )
 def _knn_block(
     x: jax.Array,
+    scored: jax.Array,
     first: jax.Array,
     block_size: int,
     chunk_size: int,
@@ -157,16 +175,17 @@ def _knn_block(
     k: int,
     metric: str,
 ) -> jax.Array:
-    """The k nearest neighbours of rows ``first .. first + block_size`` of ``x``."""
+    """The k nearest neighbours of rows ``first .. first + block_size`` of ``x``: candidates
+    ranked on ``scored`` (``x``'s columns that are not all zero), re-ranked on ``x``."""
     n = x.shape[0]
-    rows = jax.lax.dynamic_slice_in_dim(x, first, block_size)
+    rows = jax.lax.dynamic_slice_in_dim(scored, first, block_size)
     n_chunks = -(-n // chunk_size)
     n_keep = n_candidates + 1  # one spare for the sample itself
 
     def chunk_top(_, chunk):
         # The last chunk is shifted back to stay inside x; its columns already seen are masked.
         start = jnp.minimum(chunk * chunk_size, n - chunk_size)
-        cols = jax.lax.dynamic_slice_in_dim(x, start, chunk_size)
+        cols = jax.lax.dynamic_slice_in_dim(scored, start, chunk_size)
         col_ids = start + jnp.arange(chunk_size, dtype=jnp.int32)
         score = _scores(rows, cols, metric)
         score = jnp.where(col_ids[None, :] < chunk * chunk_size, -jnp.inf, score)
@@ -178,7 +197,7 @@ def _knn_block(
     ids = jnp.moveaxis(ids, 0, 1).reshape(block_size, -1)
     _, best = jax.lax.top_k(values, n_keep)
     candidates = jnp.take_along_axis(ids, best, axis=1)
-    exact = _distances(rows, x, candidates, metric)
+    exact = _distances(jax.lax.dynamic_slice_in_dim(x, first, block_size), x, candidates, metric)
     row_ids = first + jnp.arange(block_size, dtype=jnp.int32)
     exact = jnp.where(candidates == row_ids[:, None], jnp.inf, exact)
     _, ranked = jax.lax.sort((exact, candidates), dimension=1, num_keys=2)

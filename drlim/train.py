@@ -69,6 +69,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from drlim._io import read_jsonl, write_bytes
+from drlim._xla import FAST_COMPILE
 from drlim.augment import Augment, augment_batch, parse_augment
 from drlim.config import TrainConfig, cache_dir
 from drlim.loss import (
@@ -347,10 +348,8 @@ def _fresh_state_shapes(network: nn.Module, config: TrainConfig, data: jax.Array
     traced without compiling."""
     if params is None:
         sample = jax.ShapeDtypeStruct(data.shape[1:], jnp.float32)  # as _as_float makes it
-        params = jax.eval_shape(lambda key, one: _init(network, key, one),
-                                jax.random.key(config.seed), sample)
-    static = step_config(config)
-    return params, jax.eval_shape(lambda tree: _optimizer_state(static, n, tree), params)
+        params = _init.eval_shape(network, jax.random.key(config.seed), sample)
+    return params, _optimizer_state.eval_shape(step_config(config), n, params)
 
 
 def _compile(network: nn.Module, config: TrainConfig, length: int, augment: Augment | None,
@@ -636,12 +635,12 @@ def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
     return step == total or (config.checkpoint_every > 0 and step % config.checkpoint_every == 0)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jax.jit, static_argnums=0, compiler_options=FAST_COMPILE)
 def _init(network: nn.Module, key: jax.Array, sample: jax.Array) -> Any:
     return network.init(key, sample[None])
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
+@functools.partial(jax.jit, static_argnums=(0, 1), compiler_options=FAST_COMPILE)
 def _optimizer_state(config: TrainConfig, n: int, params: Any) -> Any:
     """The optimizer's initial state, in one program (eagerly, Adam's zeros were six)."""
     return make_optimizer(config, n).init(params)

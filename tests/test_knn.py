@@ -88,6 +88,20 @@ def test_exact_breaks_ties_towards_smaller_index(digits, metric):
         np.testing.assert_array_equal(ours, expected)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_exact_on_zero_padded_images_matches_the_reference(digits, metric):
+    """A zero border, as the paper's 32 x 32 MNIST has, is left out of the scoring (80 of
+    144 pixels here): the neighbours stay those of every pixel, ties included."""
+    padded = np.pad(digits, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    ours = knn_indices(padded, k=5, method="exact", metric=metric)
+    np.testing.assert_array_equal(ours, reference_knn(padded, 5, metric))
+
+
+def test_exact_on_all_zero_data_lists_the_smallest_ids():
+    ours = knn_indices(np.zeros((5, 3), np.float32), k=2, method="exact")
+    np.testing.assert_array_equal(ours, [[1, 2], [0, 2], [0, 1], [0, 1], [0, 1]])
+
+
 def test_exact_cosine_puts_an_all_zero_row_at_distance_one():
     X = np.random.default_rng(5).normal(size=(60, 6)).astype(np.float32)
     X[7] = 0.0

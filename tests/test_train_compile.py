@@ -9,10 +9,11 @@ import jax
 import numpy as np
 import pytest
 
+from drlim._xla import FAST_COMPILE
 from drlim.estimator import DrLIM
-from drlim.models import MLP
+from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import knn_graph
-from drlim.train import TrainConfig, embed, init_params, train
+from drlim.train import TrainConfig, _init, embed, init_params, train
 
 BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
 
@@ -114,3 +115,16 @@ def test_uint8_images_train_as_their_float_scaling():
     z8 = embed(MLP(n_components=2), as_uint8, pixels)
     np.testing.assert_allclose(z8, embed(MLP(n_components=2), as_uint8, scaled), rtol=1e-5,
                                atol=1e-6)
+
+
+
+@pytest.mark.parametrize(("network", "shape"), [(LeNetDrLIM(), (32, 32)),
+                                                (LeNetDrLIM(), (12, 12)), (MLP(), (64,))])
+def test_the_fast_compile_level_changes_no_initial_parameter(network, shape):
+    """The initial parameters, compiled at FAST_COMPILE's level (drlim._xla), are bitwise
+    those of XLA's default level 3."""
+    assert FAST_COMPILE["xla_backend_optimization_level"] < 3
+    sample, key = np.random.default_rng(2).random(shape).astype(np.float32), jax.random.key(4)
+    lowered = _init.lower(network, key, sample)
+    jax.tree.map(np.testing.assert_array_equal, lowered.compile()(key, sample),
+                 lowered.compile({"xla_backend_optimization_level": 3})(key, sample))
