@@ -208,10 +208,11 @@ def embed(
     """Map ``data`` through the trained network in batches; returns a NumPy array.
 
     Every batch has ``batch_size`` rows (the last one is padded, the padding dropped), so
-    one compiled program serves any number of samples. 256 rows were the steadiest measured
-    for the paper's conv net: 1,982 test digits map in a median 53 ms at 256 rows, 58 at 128
-    and 68 at 512 on 2 AMD EPYC cores (an MLP 256-256-256 takes 17-19 ms at any of the
-    three). ``uint8`` images are scaled to [0, 1] on the device, as in :func:`train`.
+    one compiled program serves any number of samples. For the paper's conv net, 1,982 test
+    digits map in a median 45 ms at 256 rows, 50 at 128 and 43 at 512 on 2 AMD EPYC cores
+    (all three pad the last batch to 2,048 rows); 256 keeps a call on a few samples at half the
+    time of 512 (an MLP 256-256-256 takes 17-19 ms at any of the three). ``uint8`` images
+    are scaled to [0, 1] on the device, as in :func:`train`.
 
     >>> from drlim.models import MLP
     >>> params = init_params(MLP(n_components=2), np.zeros(3, np.float32), 0)

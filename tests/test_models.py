@@ -11,6 +11,8 @@ from drlim.models import (
     LeNetDrLIM,
     LeNetDrLIMReference,
     _im2col,
+    _mean_pool,
+    _reshaped_mean_pool,
     count_params,
     default_network,
     lecun_normal_hwio,
@@ -108,12 +110,26 @@ def test_im2col_rows_are_the_patches_a_loop_reads(shape, size, tile):
     batch, height, width, channels = shape
     span = size + tile - 1
     expected = [
-        x[b, r : r + size, c : c + span, :].transpose(2, 0, 1).reshape(-1)
+        x[b, r : r + size, c : c + span, :].reshape(-1)
         for b in range(batch)
         for r in range(height - size + 1)
         for c in range(0, width - size + 1, tile)
     ]
     np.testing.assert_array_equal(_im2col(jnp.asarray(x), size, tile), np.stack(expected))
+
+
+@pytest.mark.parametrize("shape", [(4, 27, 27, 15), (2, 10, 11, 3), (3, 9, 9, 1)])
+def test_mean_pool_and_its_gradient_are_bitwise_the_reshaped_mean(shape):
+    """The window reduction gives the reshape-and-mean's values and gradient exactly (ragged
+    edges dropped), so that either formulation trains the same network."""
+    x = jnp.tanh(jnp.asarray(np.random.default_rng(3).normal(size=shape).astype(np.float32)))
+    weights = jnp.asarray(np.random.default_rng(4).normal(
+        size=(shape[0], shape[1] // 3, shape[2] // 3, shape[3])).astype(np.float32))
+    np.testing.assert_array_equal(_mean_pool(x, 3), _reshaped_mean_pool(x, 3))
+    grad = jax.grad(lambda x, pool: jnp.sum(jnp.sin(pool(x, 3)) * weights), argnums=0)
+    np.testing.assert_array_equal(grad(x, _mean_pool), grad(x, _reshaped_mean_pool))
+    np.testing.assert_allclose(  # and both are the mean of each window
+        _mean_pool(x, 3)[0, 0, 0], np.asarray(x)[0, :3, :3].mean(axis=(0, 1)), rtol=1e-6)
 
 
 def test_im2col_tile_must_divide_the_output_width():
