@@ -134,21 +134,21 @@ def run(quick: bool = False) -> dict:
     record["measurements"] = {"warm_s": warm_s, "cold_s": cold_s, "cold_compile":
                               log.as_dict(), "profile": profile, "pieces": parts,
                               "baseline_s": {k: v.transform_seconds for k, v in fitted.items()}}
-    limit = limit_text(warm_s, profile, parts)
+    limit = limit_text(warm_s, parts)
     for name, ratio in speedups.items():
         add_target(record, f"transform, speed-up vs {name}", ratio, minimum=TARGET_RATIO,
                    unit="x", issue=5, limit=limit)
     return record
 
 
-def limit_text(warm_s: float, profile: dict, parts: dict) -> str:
-    """Where DrLIM's warm transform spends its time (measured), for a missed target."""
-    validation = profile.get("validate_data", parts["check_array_s"])
-    mapping = profile.get("embed", parts["embed_s"])
-    return (f"DrLIM.transform takes {1e3 * warm_s:.1f} ms: validation {1e3 * validation:.1f} ms, "
-            f"batched mapping (embed) {1e3 * mapping:.1f} ms, the rest "
-            f"{1e3 * max(warm_s - validation - mapping, 0.0):.1f} ms; the network alone in one "
-            f"call takes {1e3 * parts['network_s']:.1f} ms")
+def limit_text(warm_s: float, parts: dict) -> str:
+    """Where DrLIM's warm transform spends its time (its public pieces timed alone, without
+    the profiler's overhead), for a missed target."""
+    return (f"DrLIM.transform takes {1e3 * warm_s:.1f} ms; its pieces timed alone: "
+            f"check_array {1e3 * parts['check_array_s']:.1f} ms, pad_images "
+            f"{1e3 * parts['pad_s']:.1f} ms, batched mapping (embed) "
+            f"{1e3 * parts['embed_s']:.1f} ms, the network's computation; in one call on all "
+            f"images the network takes {1e3 * parts['network_s']:.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> None:

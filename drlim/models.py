@@ -263,8 +263,9 @@ class LeNetDrLIM(_LeNetSettings):
     ``nn.Conv`` / ``nn.Dense``, shared with :class:`LeNetDrLIMReference`.
 
     Why not nn.Conv: on CPU, XLA's convolution and pooling backward passes are slow; one
-    banded im2col matmul, a reshape-mean pooling and a dense C3 train 5x to 6x faster on 2
-    AMD EPYC cores (batch 256 and 64 pairs, ``benchmarks/bench_models.py``).
+    banded im2col matmul, a window pooling with a reshape-mean gradient and a dense C3 train
+    5x to 6.5x faster on 2 AMD EPYC cores (batch 256 and 64 pairs,
+    ``benchmarks/bench_models.py``).
 
     >>> net = LeNetDrLIM(n_components=2, activation="tanh")
     >>> variables = net.init(jax.random.key(0), jnp.zeros((1, 32, 32)))
