@@ -57,6 +57,9 @@ APPROX_EXTRA_NEIGHBORS = 5
 # Extra candidates kept from the fast (matrix-product) scores before the exact re-ranking;
 # float32 rounding of ||x||^2 - 2 x.y + ||y||^2 can only reorder near-ties.
 KNN_EXTRA_CANDIDATES = 16
+# The exact search scores as many columns as a multiple of this (see _scored_columns), so
+# that data sets of one shape with about as many all-zero columns share one program.
+SCORED_COLUMNS_STEP = 128
 # Columns scored at a time: with 2048-row blocks, a 32 MB score buffer reused across chunks.
 KNN_CHUNK_SIZE = 4096
 
@@ -125,7 +128,8 @@ def _exact_knn(data: np.ndarray, k: int, metric: str, block_size: int) -> np.nda
     block_size = even_split(n, block_size)
     chunk_size = max(even_split(n, KNN_CHUNK_SIZE), n_candidates + 1)
     x = jnp.asarray(data)
-    scored = jnp.asarray(_without_zero_columns(data))
+    columns = _scored_columns(data)
+    scored = x if columns is None else jnp.asarray(data[:, columns])
     out = np.empty((n, k), dtype=np.int32)
     for start in range(0, n, block_size):
         first = min(start, n - block_size)  # the last block overlaps, so one shape compiles
@@ -136,17 +140,25 @@ def _exact_knn(data: np.ndarray, k: int, metric: str, block_size: int) -> np.nda
     return out
 
 
-def _without_zero_columns(data: np.ndarray) -> np.ndarray:
-    """``data`` less the columns that are zero in every sample, which add nothing to any
-    distance or dot product; images often have many (the 4/9 digits padded to 32 x 32 as
-    the paper's network takes them: 610 of 1,024 pixels are non-zero in some sample, so
-    scoring them alone takes 0.6x the time).
+def _scored_columns(data: np.ndarray) -> np.ndarray | None:
+    """The columns the exact search scores its candidates on, or None for all of them: those
+    non-zero in some sample, and as many all-zero ones as bring the count to a multiple of
+    :data:`SCORED_COLUMNS_STEP`. All-zero columns add nothing to any distance or dot product,
+    and images often have many: 598 of the 1,024 pixels of the 4/9 digits padded to 32 x 32
+    are non-zero in some digit, so 640 are scored, in 0.75x the time of all of them.
 
-    >>> _without_zero_columns(np.array([[0.0, 1.0, 0.0], [0.0, 2.0, 3.0]])).tolist()
-    [[1.0, 0.0], [2.0, 3.0]]
+    >>> X = np.zeros((2, 300))
+    >>> X[:, :130] = 1.0
+    >>> len(_scored_columns(X)), _scored_columns(X)[-1], _scored_columns(X[:, :140])
+    (256, 255, None)
     """
-    used = np.flatnonzero(np.any(data != 0, axis=0))
-    return data if len(used) in (0, data.shape[1]) else data[:, used]
+    nonzero = np.any(data != 0, axis=0)
+    used = int(nonzero.sum())
+    count = -(-max(used, 1) // SCORED_COLUMNS_STEP) * SCORED_COLUMNS_STEP
+    if count >= data.shape[1]:
+        return None
+    zeros = np.flatnonzero(~nonzero)[: count - used]
+    return np.sort(np.concatenate([np.flatnonzero(nonzero), zeros]))
 
 
 def even_split(n: int, most: int) -> int:
@@ -176,7 +188,7 @@ def _knn_block(
     metric: str,
 ) -> jax.Array:
     """The k nearest neighbours of rows ``first .. first + block_size`` of ``x``: candidates
-    ranked on ``scored`` (``x``'s columns that are not all zero), re-ranked on ``x``."""
+    ranked on ``scored`` (``x``'s columns of :func:`_scored_columns`), re-ranked on ``x``."""
     n = x.shape[0]
     rows = jax.lax.dynamic_slice_in_dim(scored, first, block_size)
     n_chunks = -(-n // chunk_size)

@@ -180,7 +180,10 @@ def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
     """Initial parameters of ``network`` for inputs shaped like ``sample`` (one example).
 
     One jitted program per network and input shape (rather than one small program per
-    layer), so it is compiled once and kept by the compilation cache.
+    layer), so it is compiled once and kept by the compilation cache. It may be called inside
+    ``jax.jit``; :func:`initial_params` gives bitwise the same parameters from a copy of the
+    program that compiles sooner (:data:`drlim._xla.FAST_COMPILE`), which ``jax.jit`` cannot
+    trace.
 
     >>> from drlim.models import MLP
     >>> init_params(MLP(n_components=2), np.zeros(4, np.float32), 0)["params"]["output"][
@@ -199,7 +202,7 @@ def initial_params(network: nn.Module, data: np.ndarray | jax.Array, seed: int) 
     ...     "kernel"].shape
     (64, 20)
     """
-    return init_params(network, _as_float(_as_input(data[:1]))[0], seed)
+    return _fast_init(network, jax.random.key(seed), _as_float(_as_input(data[:1]))[0])
 
 
 def embed(
@@ -349,7 +352,7 @@ def _fresh_state_shapes(network: nn.Module, config: TrainConfig, data: jax.Array
     traced without compiling."""
     if params is None:
         sample = jax.ShapeDtypeStruct(data.shape[1:], jnp.float32)  # as _as_float makes it
-        params = _init.eval_shape(network, jax.random.key(config.seed), sample)
+        params = _fast_init.eval_shape(network, jax.random.key(config.seed), sample)
     return params, _optimizer_state.eval_shape(step_config(config), n, params)
 
 
@@ -636,9 +639,14 @@ def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
     return step == total or (config.checkpoint_every > 0 and step % config.checkpoint_every == 0)
 
 
-@functools.partial(jax.jit, static_argnums=0, compiler_options=FAST_COMPILE)
-def _init(network: nn.Module, key: jax.Array, sample: jax.Array) -> Any:
+def _network_init(network: nn.Module, key: jax.Array, sample: jax.Array) -> Any:
     return network.init(key, sample[None])
+
+
+# init_params's program: plain, so that a user may trace it inside jax.jit.
+_init = jax.jit(_network_init, static_argnums=0)
+# The same program for fits, compiled sooner (drlim._xla) and never traced by a user.
+_fast_init = jax.jit(_network_init, static_argnums=0, compiler_options=FAST_COMPILE)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), compiler_options=FAST_COMPILE)

@@ -120,14 +120,17 @@ def test_im2col_rows_are_the_patches_a_loop_reads(shape, size, tile):
 
 @pytest.mark.parametrize("shape", [(4, 27, 27, 15), (2, 10, 11, 3), (3, 9, 9, 1)])
 def test_mean_pool_and_its_gradient_are_bitwise_the_reshaped_mean(shape):
-    """The window reduction gives the reshape-and-mean's values and gradient exactly (ragged
-    edges dropped), so that either formulation trains the same network."""
+    """The window reduction gives the reshape-and-mean's values and derivatives exactly
+    (ragged edges dropped), so that either formulation trains the same network."""
     x = jnp.tanh(jnp.asarray(np.random.default_rng(3).normal(size=shape).astype(np.float32)))
     weights = jnp.asarray(np.random.default_rng(4).normal(
         size=(shape[0], shape[1] // 3, shape[2] // 3, shape[3])).astype(np.float32))
     np.testing.assert_array_equal(_mean_pool(x, 3), _reshaped_mean_pool(x, 3))
     grad = jax.grad(lambda x, pool: jnp.sum(jnp.sin(pool(x, 3)) * weights), argnums=0)
     np.testing.assert_array_equal(grad(x, _mean_pool), grad(x, _reshaped_mean_pool))
+    tangent = jnp.cos(x)  # forward mode too: the tangent is pooled like the values
+    np.testing.assert_array_equal(jax.jvp(lambda x: _mean_pool(x, 3), (x,), (tangent,))[1],
+                                  _reshaped_mean_pool(tangent, 3))
     np.testing.assert_allclose(  # and both are the mean of each window
         _mean_pool(x, 3)[0, 0, 0], np.asarray(x)[0, :3, :3].mean(axis=(0, 1)), rtol=1e-6)
 

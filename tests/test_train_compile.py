@@ -13,7 +13,7 @@ from drlim._xla import FAST_COMPILE
 from drlim.estimator import DrLIM
 from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import knn_graph
-from drlim.train import TrainConfig, _init, embed, init_params, train
+from drlim.train import TrainConfig, embed, init_params, initial_params, train
 
 BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
 
@@ -117,14 +117,30 @@ def test_uint8_images_train_as_their_float_scaling():
                                atol=1e-6)
 
 
-
 @pytest.mark.parametrize(("network", "shape"), [(LeNetDrLIM(), (32, 32)),
                                                 (LeNetDrLIM(), (12, 12)), (MLP(), (64,))])
-def test_the_fast_compile_level_changes_no_initial_parameter(network, shape):
-    """The initial parameters, compiled at FAST_COMPILE's level (drlim._xla), are bitwise
-    those of XLA's default level 3."""
+def test_a_fit_starts_from_init_params_bitwise(network, shape):
+    """initial_params compiles at FAST_COMPILE's level (drlim._xla), init_params at XLA's
+    default: the parameters are bitwise the same."""
     assert FAST_COMPILE["xla_backend_optimization_level"] < 3
-    sample, key = np.random.default_rng(2).random(shape).astype(np.float32), jax.random.key(4)
-    lowered = _init.lower(network, key, sample)
-    jax.tree.map(np.testing.assert_array_equal, lowered.compile()(key, sample),
-                 lowered.compile({"xla_backend_optimization_level": 3})(key, sample))
+    samples = np.random.default_rng(2).random((3, *shape)).astype(np.float32)
+    jax.tree.map(np.testing.assert_array_equal, initial_params(network, samples, 4),
+                 init_params(network, samples[0], 4))
+
+
+def test_init_params_may_be_traced_inside_jit():
+    sample = np.ones(6, np.float32)
+    traced = jax.jit(lambda s: init_params(MLP(n_components=2), s, 1))(sample)
+    jax.tree.map(np.testing.assert_array_equal, traced, init_params(MLP(n_components=2), sample, 1))
+
+
+def test_the_neighbour_search_of_other_data_of_one_shape_compiles_nothing():
+    """Two data sets of one shape with different all-zero columns (200 and 220 non-zero of
+    300) score 256 columns each, so the second search reuses the first one's program."""
+    rng = np.random.default_rng(6)
+    first, second = rng.random((2, 120, 300)).astype(np.float32)
+    first[:, 200:], second[:, :80] = 0.0, 0.0
+    knn_graph(first, k=3, method="exact")
+    with compilations() as names:
+        knn_graph(second, k=3, method="exact")
+    assert "jit(_knn_block)" not in names
