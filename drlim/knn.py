@@ -149,7 +149,7 @@ def _scored_columns(data: np.ndarray) -> np.ndarray | None:
 
     >>> X = np.zeros((2, 300))
     >>> X[:, :130] = 1.0
-    >>> len(_scored_columns(X)), _scored_columns(X)[-1], _scored_columns(X[:, :140])
+    >>> len(_scored_columns(X)), int(_scored_columns(X)[-1]), _scored_columns(X[:, :140])
     (256, 255, None)
     """
     nonzero = np.any(data != 0, axis=0)
