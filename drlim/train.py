@@ -190,7 +190,7 @@ def init_params(network: nn.Module, sample: jax.Array, seed: int) -> Any:
     ...     "kernel"].shape[1]
     2
     """
-    return _init(network, jax.random.key(seed), jnp.asarray(sample))
+    return _init(network, jax.random.key(seed), jnp.expand_dims(sample, 0))
 
 
 def initial_params(network: nn.Module, data: np.ndarray | jax.Array, seed: int) -> Any:
@@ -202,7 +202,7 @@ def initial_params(network: nn.Module, data: np.ndarray | jax.Array, seed: int) 
     ...     "kernel"].shape
     (64, 20)
     """
-    return _fast_init(network, jax.random.key(seed), _as_float(_as_input(data[:1]))[0])
+    return _fast_init(network, jax.random.key(seed), _as_float(_as_input(data[:1])))
 
 
 def embed(
@@ -351,8 +351,8 @@ def _fresh_state_shapes(network: nn.Module, config: TrainConfig, data: jax.Array
     """Shapes and dtypes of a fresh run's parameters (``params`` if given) and optimizer state,
     traced without compiling."""
     if params is None:
-        sample = jax.ShapeDtypeStruct(data.shape[1:], jnp.float32)  # as _as_float makes it
-        params = _fast_init.eval_shape(network, jax.random.key(config.seed), sample)
+        first = jax.ShapeDtypeStruct((1, *data.shape[1:]), jnp.float32)  # as _as_float makes it
+        params = _fast_init.eval_shape(network, jax.random.key(config.seed), first)
     return params, _optimizer_state.eval_shape(step_config(config), n, params)
 
 
@@ -639,8 +639,9 @@ def _checkpoint_due(config: TrainConfig, step: int, total: int) -> bool:
     return step == total or (config.checkpoint_every > 0 and step % config.checkpoint_every == 0)
 
 
-def _network_init(network: nn.Module, key: jax.Array, sample: jax.Array) -> Any:
-    return network.init(key, sample[None])
+def _network_init(network: nn.Module, key: jax.Array, first: jax.Array) -> Any:
+    """``network``'s parameters for inputs like ``first``, a batch of one sample."""
+    return network.init(key, first)
 
 
 # init_params's program: plain, so that a user may trace it inside jax.jit.
