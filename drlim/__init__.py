@@ -6,9 +6,10 @@ The public API, one import away (each name loads its module on first use, so tha
 - the estimator: :class:`DrLIM`;
 - losses: :func:`contrastive_loss` (the paper's Eq. 4), :func:`umap_loss`,
   :func:`infonce_loss`, :func:`similar_from_labels`;
-- graphs: :class:`Graph`, :func:`knn_graph`, :func:`fuzzy_knn_graph`, :func:`label_graph`,
-  :func:`grid_graph`, :func:`sequence_graph`, :func:`orbit_graph`, :func:`pairs_graph`,
-  :func:`copies_graph`, :func:`union`, :func:`graph_from_sparse`, :func:`knn_indices`;
+- graphs: :class:`Graph`, :func:`knn_graph`, :func:`fuzzy_knn_graph`, :func:`perplexity_graph`,
+  :func:`label_graph`, :func:`grid_graph`, :func:`sequence_graph`, :func:`orbit_graph`,
+  :func:`pairs_graph`, :func:`copies_graph`, :func:`union`, :func:`graph_from_sparse`,
+  :func:`knn_indices`;
 - training: :class:`TrainConfig`, :func:`embed`, :func:`use_compilation_cache`, the networks
   :class:`LeNetDrLIM` and :class:`MLP` (the loop itself is :func:`drlim.train.train`:
   ``drlim.train`` is its module);
@@ -39,6 +40,7 @@ _PUBLIC = {
     "Graph": "drlim.neighbors",
     "knn_graph": "drlim.neighbors",
     "fuzzy_knn_graph": "drlim.neighbors",
+    "perplexity_graph": "drlim.neighbors",
     "label_graph": "drlim.neighbors",
     "grid_graph": "drlim.neighbors",
     "sequence_graph": "drlim.neighbors",

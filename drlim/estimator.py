@@ -42,6 +42,7 @@ from drlim.neighbors import (
     knn_graph,
     label_graph,
     pairs_graph,
+    perplexity_graph,
     union,
 )
 from drlim.train import TrainConfig, embed, initial_params, train, use_compilation_cache
@@ -121,6 +122,11 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       negatives: uniform negatives per positive edge (all but ``"drlim"``); ``None``:
         the loss's default.
       min_dist: UMAP's ``min_dist`` (``loss="umap"``), how tightly neighbours may pack.
+      perplexity: ``None``, or t-SNE's perplexity: the default graph is then t-SNE's
+        affinities on ``3 * perplexity`` neighbours
+        (:func:`drlim.neighbors.perplexity_graph`), edges drawn in proportion to them; with
+        ``loss="infonce"`` that is t-SNE as contrastive learning (Euclidean only;
+        ``n_neighbors`` must then be None; Eq. 4 uses the edges unweighted).
       augment: a random transformation drawn for every image of every step, whose copies
         count as similar: ``"shift:6"``, ``"rotate:10"`` (joined with ``+``), or a jittable
         ``f(key, image)`` (see :mod:`drlim.augment`); ``None`` for none.
@@ -168,6 +174,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "target_weight": [Interval(Real, 0, 1, closed="both")],
         "negatives": [Interval(Integral, NEGATIVES_MIN, None, closed="left"), None],
         "min_dist": [Interval(Real, *MIN_DIST_RANGE, closed="both")],
+        "perplexity": [Interval(Real, 1, None, closed="left"), None],
         "augment": [str, callable, None],
         "metric": [StrOptions(set(METRICS))],
         "knn_method": [StrOptions(set(KNN_METHODS))],
@@ -192,6 +199,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         target_weight: float = 1.0,
         negatives: int | None = None,
         min_dist: float = 0.1,
+        perplexity: float | None = None,
         augment: Any = None,
         metric: str = "euclidean",
         knn_method: str = "auto",
@@ -213,6 +221,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.target_weight = target_weight
         self.negatives = negatives
         self.min_dist = min_dist
+        self.perplexity = perplexity
         self.augment = augment
         self.metric = metric
         self.knn_method = knn_method
@@ -397,6 +406,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         labels = None if y is None else _check_labels(y, n)
         if labels is not None and not np.any(labels == UNLABELLED):
             return label_graph(labels)
+        if self.perplexity is not None:
+            return self._perplexity_graph(X, labels)
         k = self._setting("n_neighbors")
         _check_n_neighbors(k, n)
         flat = X.reshape(n, -1)
@@ -412,6 +423,33 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if labels is None:
             return knn
         return semi_supervised_graph(knn, labels, self.target_weight, seed)
+
+    def _perplexity_graph(self, X: np.ndarray, labels: np.ndarray | None) -> Graph:
+        """t-SNE's affinities of ``X`` (:func:`drlim.neighbors.perplexity_graph`), after
+        checking that no other setting asks for another graph."""
+        if self.n_neighbors is not None:
+            raise ValueError(
+                "n_neighbors must be None when perplexity is given (the graph then holds "
+                f"3 * perplexity neighbours per sample), got n_neighbors={self.n_neighbors}"
+            )
+        if self.metric != "euclidean":
+            raise ValueError(
+                "metric must be 'euclidean' with perplexity (t-SNE's affinities weigh "
+                f"Euclidean distances), got {self.metric!r}"
+            )
+        if labels is not None:
+            raise ValueError(
+                "perplexity cannot be combined with partial labels (the semi-supervised "
+                "graph has no edge weights); pass y=None or perplexity=None"
+            )
+        n = X.shape[0]
+        if self.perplexity > n - 1:
+            raise ValueError(
+                f"perplexity must be at most n_samples - 1 = {n - 1}, got {self.perplexity}"
+            )
+        seed = 0 if self.random_state is None else int(self.random_state)
+        return perplexity_graph(X.reshape(n, -1), self.perplexity, method=self.knn_method,
+                                random_state=seed)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

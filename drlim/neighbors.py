@@ -17,7 +17,7 @@ One representation is used everywhere, :class:`Graph`:
   members of one group (it would be listed twice).
 - ``weights`` (optional): an ``(n, width)`` float32 table of edge strengths in ``(0, 1]``
   aligned with ``neighbors`` (0 at the padding), symmetric like the edges; UMAP's fuzzy
-  memberships (:func:`fuzzy_knn_graph`). Losses that sample edges in proportion to their
+  memberships (:func:`fuzzy_knn_graph`), t-SNE's affinities (:func:`perplexity_graph`). Losses that sample edges in proportion to their
   weight use it; DrLIM's Eq. 4 ignores it.
 
 Every builder returns such a graph, already symmetric:
@@ -258,9 +258,7 @@ def fuzzy_knn_graph(
         X, k=k, method=method, block_size=block_size, random_state=random_state
     ).astype(np.int64)
     n, k = indices.shape
-    data = np.asarray(X, dtype=np.float32).reshape(n, -1)
-    diff = data[indices] - data[:, None, :]
-    distances = np.sqrt(np.einsum("nkd,nkd->nk", diff, diff, dtype=np.float64))
+    distances = np.sqrt(_neighbour_sq_distances(X, indices))
     strengths = _membership_strengths(distances, target=math.log2(k + 1))
     src = np.repeat(np.arange(n, dtype=np.int64), k)
     directed = scipy.sparse.csr_matrix(
@@ -269,6 +267,47 @@ def fuzzy_knn_graph(
     fuzzy = scipy.sparse.csr_matrix(directed + directed.T - directed.multiply(directed.T))
     fuzzy.data = np.minimum(fuzzy.data, 1.0).astype(np.float32)
     return _graph_from_csr(fuzzy, weighted=True, directed_pairs=n * k)
+
+
+def perplexity_graph(
+    X: Any,
+    perplexity: float = 30.0,
+    *,
+    method: str = "auto",
+    random_state: int = 0,
+    block_size: int = 2048,
+) -> Graph:
+    """t-SNE's input affinities as a weighted graph: what InfoNCE needs to be t-SNE.
+
+    For each sample ``i`` and its ``k = min(n - 1, floor(3 * perplexity))`` nearest
+    neighbours (self excluded), the conditional probabilities are
+    ``p_j|i = exp(-beta_i d_ij^2) / sum_l exp(-beta_i d_il^2)`` with ``beta_i`` bisected so
+    that their perplexity ``exp(H(p_.|i))`` equals ``perplexity`` (van der Maaten & Hinton
+    2008; the ``3 * perplexity`` neighbours of Barnes-Hut t-SNE, van der Maaten 2014). The
+    edge weights are the symmetrised ``p_ij = (p_j|i + p_i|j) / 2``, divided by the largest
+    so that they lie in ``(0, 1]``: edge sampling draws pairs in proportion to ``p_ij``, as
+    t-SNE's attraction weighs them (Damrich et al., ICLR 2023). Edges whose weight
+    underflows to 0 in float32 are left out. ``method`` and ``random_state`` choose the
+    (Euclidean) neighbour search as in :func:`drlim.knn.knn_indices`.
+
+    >>> g = perplexity_graph(np.array([[0.0], [1.0], [3.0], [7.0], [8.0]]), perplexity=2.0)
+    >>> g.neighbors[0].tolist(), [round(float(w), 2) for w in g.weights[0]]
+    ([1, 2, 3, 4], [0.83, 0.35, 0.01, 0.01])
+    """
+    n = X.shape[0] if scipy.sparse.issparse(X) else (len(X) if np.ndim(X) else 0)
+    if n < 2:
+        raise ValueError(f"X must hold at least 2 samples, got {n}")
+    perplexity = check_number(perplexity, "perplexity", 1.0, n - 1)
+    k = min(n - 1, math.floor(3 * perplexity))
+    indices = knn_indices(
+        X, k=k, method=method, block_size=block_size, random_state=random_state
+    ).astype(np.int64)
+    conditional = _conditional_probabilities(_neighbour_sq_distances(X, indices), perplexity)
+    src = np.repeat(np.arange(n, dtype=np.int64), k)
+    directed = scipy.sparse.csr_matrix((conditional.ravel(), (src, indices.ravel())), shape=(n, n))
+    joint = scipy.sparse.csr_matrix(directed + directed.T)
+    joint.data = (joint.data / joint.data.max()).astype(np.float32)
+    return _graph_from_csr(joint, weighted=True, directed_pairs=n * k)
 
 
 def graph_from_sparse(matrix: Any, weights: bool | None = None) -> Graph:
@@ -332,6 +371,19 @@ def _graph_from_csr(
     return Graph(table, directed_pairs=directed_pairs, weights=weights)
 
 
+def _neighbour_sq_distances(X: Any, indices: np.ndarray, rows: int = 1024) -> np.ndarray:
+    """``(n, k)`` float64 squared Euclidean distances from each sample to its ``indices``,
+    ``rows`` samples at a time (all at once would hold ``n * k * d`` floats)."""
+    data = X.toarray() if scipy.sparse.issparse(X) else np.asarray(X)
+    data = data.astype(np.float32, copy=False).reshape(len(indices), -1)
+    out = np.empty(indices.shape, dtype=np.float64)
+    for start in range(0, len(indices), rows):
+        block = slice(start, start + rows)
+        diff = data[indices[block]] - data[block, None, :]
+        out[block] = np.einsum("nkd,nkd->nk", diff, diff, dtype=np.float64)
+    return out
+
+
 def _membership_strengths(distances: np.ndarray, target: float, iterations: int = 64) -> np.ndarray:
     """``exp(-(d - rho) / sigma)`` per row, ``sigma`` bisected so that each row sums to
     ``target`` (all rows at once; ``rho`` is the row's smallest positive distance)."""
@@ -340,16 +392,44 @@ def _membership_strengths(distances: np.ndarray, target: float, iterations: int 
     rho = np.where(np.isfinite(rho), rho, 0.0)
     excess = np.maximum(distances - rho, 0.0)
     floor = 1e-3 * distances.sum(axis=1, keepdims=True) / (distances.shape[1] + 1)
-    lo = np.zeros((len(distances), 1))
-    hi = np.full((len(distances), 1), np.inf)
-    sigma = np.ones((len(distances), 1))
-    for _ in range(iterations):
-        total = np.exp(-excess / sigma).sum(axis=1, keepdims=True)
-        too_big = total > target
-        hi = np.where(too_big, sigma, hi)
-        lo = np.where(too_big, lo, sigma)
-        sigma = np.where(np.isinf(hi), sigma * 2, (lo + hi) / 2)
+    sigma = _bisect_rows(
+        lambda sigma: np.exp(-excess / sigma).sum(axis=1, keepdims=True) <= target,
+        len(distances), iterations,
+    )
     return np.exp(-excess / np.maximum(sigma, floor))
+
+
+def _bisect_rows(too_small: Any, rows: int, iterations: int) -> np.ndarray:
+    """Per row, the positive ``x`` (a column) where ``too_small(x)`` turns from true to
+    false: ``x`` doubles from 1 until the row is bracketed, then the bracket is halved."""
+    lo = np.zeros((rows, 1))
+    hi = np.full((rows, 1), np.inf)
+    x = np.ones((rows, 1))
+    for _ in range(iterations):
+        small = too_small(x)
+        lo = np.where(small, x, lo)
+        hi = np.where(small, hi, x)
+        x = np.where(np.isinf(hi), x * 2, (lo + hi) / 2)
+    return x
+
+
+def _conditional_probabilities(
+    sq_distances: np.ndarray, perplexity: float, iterations: int = 100
+) -> np.ndarray:
+    """Per row, ``exp(-beta d^2)`` normalised, ``beta`` bisected so that the row's
+    perplexity is ``perplexity`` (all rows at once)."""
+    shifted = sq_distances - sq_distances.min(axis=1, keepdims=True)  # same p, no overflow
+    scale = np.maximum(shifted.mean(axis=1, keepdims=True), 1e-300)
+    shifted = shifted / scale  # beta is now in units of 1 / the row's mean spread
+    def too_flat(beta: np.ndarray) -> np.ndarray:  # entropy above log(perplexity)
+        weights = np.exp(-beta * shifted)
+        total = weights.sum(axis=1, keepdims=True)
+        entropy = np.log(total) + beta * (weights * shifted).sum(axis=1, keepdims=True) / total
+        return entropy > math.log(perplexity)
+
+    beta = _bisect_rows(too_flat, len(shifted), iterations)
+    weights = np.exp(-beta * shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def symmetrize(neighbors: Any) -> Graph:
@@ -782,6 +862,7 @@ __all__ = [
     "copies_graph",
     "orbit_graph",
     "pairs_graph",
+    "perplexity_graph",
     "sequence_graph",
     "symmetrize",
     "union",
