@@ -7,14 +7,14 @@ All three are fitted on the paper's 6,000 training 4s and 9s (Isomap and LLE on 
 flattened pixels with 5 neighbours, via ``drlim.methods.fit_method``; DrLIM on the
 28x28 images) and map the same 1,982 test images. DrLIM's transform is timed cold (first
 call, its XLA compilations counted) and warm; the target uses the warm rates, the steady
-state of a deployed mapping, each the median of the same number of calls after a first one
-(until 2026-12 Isomap's and LLE's were their first call, DrLIM's a median). Its time is then taken apart, measured: a
-profile (``cProfile``) of warm calls gives the cumulative seconds of the functions it runs
-(validation, layout, the batched mapping), and the public pieces are timed alone -- the
-validation scikit-learn does (``check_array``), the padding to 32x32 (``pad_images``),
-``drlim.train.embed`` and, as the floor, the network applied to all test images in
-one jitted call, with XLA's cost analysis of it. The transform speed does not depend on how
-well DrLIM is trained, so it is fitted for one epoch only.
+state of a deployed mapping, each the median of the same number of calls after a first
+one (until 2026-12 Isomap's and LLE's were their first call, DrLIM's a median). Its time
+is then taken apart, measured: a profile (``cProfile``) of warm calls gives the cumulative
+seconds of the functions it runs (validation, layout, the batched mapping), and the public
+pieces are timed alone -- the validation scikit-learn does (``check_array``), the padding to
+32x32 (``pad_images``), ``drlim.train.embed`` and, as the floor, the network applied to all
+test images in one jitted call, with XLA's cost analysis of it. The transform speed does not
+depend on how well DrLIM is trained, so it is fitted for one epoch only.
 """
 
 from __future__ import annotations
@@ -113,19 +113,19 @@ def run(quick: bool = False) -> dict:
             ["  its network alone, all images in one jitted call", round(parts["network_s"], 4),
              round(m / parts["network_s"]), None]]
     speedups, fitted, baseline_s = {}, {}, {}
+    flat = X_test.reshape(m, -1)
     for name in BASELINES:
-        fitted[name] = fit_method(name, X.reshape(n, -1), X_test.reshape(m, -1))
-        flat = X_test.reshape(m, -1)
-        baseline_s[name] = median_seconds(functools.partial(fitted[name].transform, flat),
+        fitted[name] = fit_method(name, X.reshape(n, -1), flat)
+        baseline_s[name] = median_seconds(functools.partial(fitted[name].model.transform, flat),
                                           repeats)
         rate = m / baseline_s[name]
         speedups[name] = ours / rate
         rows.append([f"{name} .transform (fit {fitted[name].fit_seconds:.1f} s)",
                      round(baseline_s[name], 4), round(rate), round(speedups[name], 1)])
     notes = [f"{m} test images, models fitted on {n}; every warm time is the median of "
-             f"{repeats} calls after a first one (DrLIM's first call compiles; Isomap's and "
-             "LLE's first calls took "
-             + ", ".join(f"{name} {v.transform_seconds:.3f} s" for name, v in fitted.items())
+             f"{repeats} calls after a first one (DrLIM's first call compiles; the first "
+             "calls of the others took "
+             + ", ".join(f"{v.transform_seconds:.3f} s ({name})" for name, v in fitted.items())
              + "); last column: DrLIM's warm rate / the row's rate.",
              "Profile of warm DrLIM.transform calls (cumulative ms per call): "
              + ", ".join(f"{name} {1e3 * seconds:.1f}" for name, seconds in profile.items())

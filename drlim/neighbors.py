@@ -17,7 +17,8 @@ One representation is used everywhere, :class:`Graph`:
   members of one group (it would be listed twice).
 - ``weights`` (optional): an ``(n, width)`` float32 table of edge strengths in ``(0, 1]``
   aligned with ``neighbors`` (0 at the padding), symmetric like the edges; UMAP's fuzzy
-  memberships (:func:`fuzzy_knn_graph`), t-SNE's affinities (:func:`perplexity_graph`). Losses that sample edges in proportion to their
+  memberships (:func:`fuzzy_knn_graph`), t-SNE's affinities
+  (:func:`perplexity_graph`). Losses that sample edges in proportion to their
   weight use it; DrLIM's Eq. 4 ignores it.
 
 Every builder returns such a graph, already symmetric:
@@ -371,15 +372,23 @@ def _graph_from_csr(
     return Graph(table, directed_pairs=directed_pairs, weights=weights)
 
 
-def _neighbour_sq_distances(X: Any, indices: np.ndarray, rows: int = 1024) -> np.ndarray:
+def _neighbour_sq_distances(X: Any, indices: np.ndarray, max_floats: int = 2**24) -> np.ndarray:
     """``(n, k)`` float64 squared Euclidean distances from each sample to its ``indices``,
-    ``rows`` samples at a time (all at once would hold ``n * k * d`` floats)."""
-    data = X.toarray() if scipy.sparse.issparse(X) else np.asarray(X)
-    data = data.astype(np.float32, copy=False).reshape(len(indices), -1)
-    out = np.empty(indices.shape, dtype=np.float64)
-    for start in range(0, len(indices), rows):
+    in blocks of rows of about ``max_floats`` gathered values (all rows at once would hold
+    ``n * k * d``); a sparse ``X`` is made dense one block at a time."""
+    n, k = indices.shape
+    sparse = scipy.sparse.issparse(X)
+    data = (scipy.sparse.csr_matrix(X, dtype=np.float32) if sparse
+            else np.asarray(X, dtype=np.float32).reshape(n, -1))
+    d = data.shape[1]
+    rows = max(1, max_floats // max(1, k * d))
+    out = np.empty((n, k), dtype=np.float64)
+    for start in range(0, n, rows):
         block = slice(start, start + rows)
-        diff = data[indices[block]] - data[block, None, :]
+        anchors, neighbours = data[block], data[indices[block].ravel()]
+        if sparse:
+            anchors, neighbours = anchors.toarray(), neighbours.toarray()
+        diff = neighbours.reshape(-1, k, d) - anchors[:, None, :]
         out[block] = np.einsum("nkd,nkd->nk", diff, diff, dtype=np.float64)
     return out
 
@@ -419,8 +428,11 @@ def _conditional_probabilities(
     """Per row, ``exp(-beta d^2)`` normalised, ``beta`` bisected so that the row's
     perplexity is ``perplexity`` (all rows at once)."""
     shifted = sq_distances - sq_distances.min(axis=1, keepdims=True)  # same p, no overflow
-    scale = np.maximum(shifted.mean(axis=1, keepdims=True), 1e-300)
-    shifted = shifted / scale  # beta is now in units of 1 / the row's mean spread
+    # beta in units of 1 / the row's median spread (its mean where that is 0), so that the
+    # bisection's range (2^-100 to 2^100) holds it even beside a far outlier.
+    scale = np.median(shifted, axis=1, keepdims=True)
+    scale = np.where(scale > 0, scale, shifted.mean(axis=1, keepdims=True))
+    shifted = shifted / np.where(scale > 0, scale, 1.0)
     def too_flat(beta: np.ndarray) -> np.ndarray:  # entropy above log(perplexity)
         weights = np.exp(-beta * shifted)
         total = weights.sum(axis=1, keepdims=True)

@@ -10,7 +10,12 @@ from sklearn.datasets import load_digits
 from sklearn.neighbors import NearestNeighbors
 
 from drlim.estimator import DrLIM
-from drlim.neighbors import _conditional_probabilities, perplexity_graph
+from drlim.neighbors import (
+    _conditional_probabilities,
+    _neighbour_sq_distances,
+    fuzzy_knn_graph,
+    perplexity_graph,
+)
 
 
 def _dense_weights(graph) -> np.ndarray:
@@ -66,6 +71,32 @@ def test_each_row_has_the_asked_perplexity(perplexity):
     assert np.all(np.diff(np.take_along_axis(p, order, axis=1), axis=1) <= 1e-15)
 
 
+def test_a_far_outlier_does_not_push_a_row_out_of_the_bisection_range():
+    sq_distances = np.array([[0.0] + [1.0] * 8 + [1e40]])
+    p = _conditional_probabilities(sq_distances, 2.0)
+    entropy = -np.sum(p[p > 0] * np.log(p[p > 0]))
+    np.testing.assert_allclose(np.exp(entropy), 2.0, rtol=1e-6)
+
+
+def test_rows_that_cannot_differ_get_uniform_weights():
+    equal = _conditional_probabilities(np.full((1, 6), 4.0), 3.0)
+    np.testing.assert_allclose(equal, 1 / 6)
+    # Two samples: each is the other's only neighbour, with weight 1.
+    graph = perplexity_graph(np.array([[0.0, 1.0], [2.0, 0.0]]), 1.0)
+    assert graph.neighbors.tolist() == [[1], [0]] and graph.weights.tolist() == [[1.0], [1.0]]
+
+
+def test_distances_in_blocks_equal_one_block():
+    X = np.random.default_rng(6).normal(size=(50, 7)).astype(np.float32)
+    indices = np.random.default_rng(7).integers(0, 50, size=(50, 4))
+    whole = _neighbour_sq_distances(X, indices)
+    np.testing.assert_array_equal(_neighbour_sq_distances(X, indices, max_floats=3 * 4 * 7),
+                                  whole)
+    np.testing.assert_allclose(whole, ((X[indices] - X[:, None]) ** 2).sum(-1), rtol=1e-6)
+    fuzzy = fuzzy_knn_graph(X, k=4)
+    assert np.all(fuzzy.weights[fuzzy.neighbors >= 0] > 0)
+
+
 def test_weights_are_symmetric_in_the_unit_interval_and_scale_free():
     X = np.random.default_rng(2).normal(size=(120, 5)).astype(np.float32)
     graph = perplexity_graph(X, 10.0)
@@ -101,13 +132,27 @@ def test_estimator_refuses_perplexity_with_another_graph_setting():
     cases = [
         (DrLIM(perplexity=5.0, n_neighbors=5), None, "n_neighbors must be None"),
         (DrLIM(perplexity=5.0, metric="cosine"), None, "metric must be 'euclidean'"),
-        (DrLIM(perplexity=5.0), partial, "partial labels"),
+        (DrLIM(perplexity=5.0), partial, "combined with labels"),
         (DrLIM(perplexity=40.0), None, "at most n_samples - 1 = 29"),
         (DrLIM(perplexity=0.5), None, "perplexity"),
+    ]
+    cases += [
+        (DrLIM(perplexity=5.0), np.arange(30) % 2, "combined with labels"),
+        (DrLIM(perplexity=9.7), None, r"below \(n_samples - 1\) / 3 = 9.66667"),
     ]
     for model, y, match in cases:
         with pytest.raises(ValueError, match=match):
             model.fit(X, y)
+    # With the weights, every pair may be an edge: InfoNCE draws them by weight.
+    DrLIM(loss="infonce", perplexity=9.7, epochs=1.0, batch_size=8).fit(X)
+
+
+def test_a_saved_model_keeps_its_perplexity(tmp_path):
+    X = np.random.default_rng(8).normal(size=(40, 4)).astype(np.float32)
+    model = DrLIM(loss="neg", perplexity=4.0, epochs=1.0, batch_size=8, random_state=0).fit(X)
+    loaded = DrLIM.load(model.save(tmp_path / "model.msgpack"))
+    assert loaded.perplexity == 4.0
+    np.testing.assert_array_equal(loaded.transform(X[:5]), model.transform(X[:5]))
 
 
 def test_sparse_input_gives_the_dense_graph():
