@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
@@ -89,6 +90,11 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       UMAP-like end of Damrich et al.'s spectrum (T@5 0.89, 5-NN 0.98): UMAP-like clusters
       without UMAP's fuzzy graph or its ``a, b``.
     All four learn invariances from ``augment``.
+
+    Input: ``uint8`` samples are images in 0..255 and are scaled to [0, 1] as each batch
+    enters the network (as :func:`drlim.train.train` does; they stay ``uint8`` in memory, a
+    quarter of float32's size). Any other dtype is converted to float32 and used as given:
+    scale such features yourself (the network's defaults expect values of order 1).
 
     Semi-supervised: in ``y``, ``-1`` means "unlabelled" (as in umap-learn and
     scikit-learn's semi-supervised estimators). When some samples are labelled and some
@@ -237,7 +243,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         sparse matrix such as ``sklearn.neighbors.kneighbors_graph(X, 5)`` or umap-learn's
         ``graph_``, read by :func:`drlim.neighbors.graph_from_sparse`); else, when ``y`` is
         given, same-label pairs (every sample labelled) or the semi-supervised graph (some
-        labels ``-1``); else the ``n_neighbors``-nearest-neighbour graph of ``X``. Parameters
+        labels ``-1``); else t-SNE's affinities of ``X`` when ``perplexity`` is set, or the
+        ``n_neighbors``-nearest-neighbour graph of ``X``. Parameters
         are checked before any work starts; training that diverges raises
         :class:`drlim.train.DivergenceError`.
         """
@@ -332,8 +339,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _validate(self, X: Any, reset: bool) -> np.ndarray:
         """Check ``X`` like scikit-learn does (DataFrames and sparse CSR rows too, the latter
-        made dense for the network), and bring images to the network's layout."""
-        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32,
+        made dense for the network), and bring images to the network's layout. ``uint8``
+        stays ``uint8`` (training and :func:`drlim.train.embed` scale it to [0, 1]); any other
+        dtype becomes float32."""
+        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.uint8],
                           ensure_min_samples=1, accept_sparse="csr")
         if scipy.sparse.issparse(X):
             X = X.toarray()
@@ -404,10 +413,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"graph must have {n} nodes (one per sample), got {graph.n}")
             return graph
         labels = None if y is None else _check_labels(y, n)
-        if labels is not None and not np.any(labels == UNLABELLED):
-            return label_graph(labels)
         if self.perplexity is not None:
             return self._perplexity_graph(X, labels)
+        if labels is not None and not np.any(labels == UNLABELLED):
+            return label_graph(labels)
         k = self._setting("n_neighbors")
         _check_n_neighbors(k, n)
         flat = X.reshape(n, -1)
@@ -439,13 +448,20 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         if labels is not None:
             raise ValueError(
-                "perplexity cannot be combined with partial labels (the semi-supervised "
-                "graph has no edge weights); pass y=None or perplexity=None"
+                "perplexity cannot be combined with labels (the label and semi-supervised "
+                "graphs have no edge weights); pass y=None or perplexity=None"
             )
         n = X.shape[0]
         if self.perplexity > n - 1:
             raise ValueError(
                 f"perplexity must be at most n_samples - 1 = {n - 1}, got {self.perplexity}"
+            )
+        if self.loss == "drlim" and min(n - 1, math.floor(3 * self.perplexity)) > n - 2:
+            raise ValueError(
+                f"perplexity must be below (n_samples - 1) / 3 = {(n - 1) / 3:g} with "
+                "loss='drlim', which ignores the weights: with 3 * perplexity >= n_samples - 1 "
+                "every pair is similar and the map collapses to a point, got "
+                f"perplexity={self.perplexity}"
             )
         seed = 0 if self.random_state is None else int(self.random_state)
         return perplexity_graph(X.reshape(n, -1), self.perplexity, method=self.knn_method,

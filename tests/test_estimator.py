@@ -332,3 +332,15 @@ def test_default_length_lets_small_sets_settle(digits):
     assert DrLIM(epochs=2)._train_config(1200).steps == MIN_STEPS
     assert DrLIM()._train_config(60_000).steps == 1875  # 2 epochs of 64 anchors
     assert DrLIM(loss="infonce")._train_config(1200).steps == int(np.ceil(64 * 1200 / 256))
+
+
+def test_uint8_images_are_read_as_0_to_255_like_train_reads_them():
+    images = np.random.default_rng(0).integers(0, 256, size=(120, 10, 10), dtype=np.uint8)
+    scaled = images.astype(np.float32) / 255
+    settings = {"loss": "infonce", "epochs": 1.0, "batch_size": 16, "random_state": 0}
+    from_uint8 = DrLIM(**settings).fit(images)
+    from_float = DrLIM(**settings).fit(scaled)
+    np.testing.assert_array_equal(from_uint8.graph_.neighbors, from_float.graph_.neighbors)
+    np.testing.assert_array_equal(from_uint8.transform(images), from_float.transform(scaled))
+    # A float32 copy of the raw pixels is used as given, so its map differs.
+    assert not np.allclose(from_float.transform(scaled), from_uint8.transform(images * 1.0))
