@@ -260,11 +260,8 @@ def fuzzy_knn_graph(
     ).astype(np.int64)
     n, k = indices.shape
     distances = np.sqrt(_neighbour_sq_distances(X, indices))
-    strengths = _membership_strengths(distances, target=math.log2(k + 1))
-    src = np.repeat(np.arange(n, dtype=np.int64), k)
-    directed = scipy.sparse.csr_matrix(
-        (strengths.ravel(), (src, indices.ravel())), shape=(n, n)
-    )
+    directed = _directed_matrix(_membership_strengths(distances, target=math.log2(k + 1)),
+                                indices)
     fuzzy = scipy.sparse.csr_matrix(directed + directed.T - directed.multiply(directed.T))
     fuzzy.data = np.minimum(fuzzy.data, 1.0).astype(np.float32)
     return _graph_from_csr(fuzzy, weighted=True, directed_pairs=n * k)
@@ -304,8 +301,7 @@ def perplexity_graph(
         X, k=k, method=method, block_size=block_size, random_state=random_state
     ).astype(np.int64)
     conditional = _conditional_probabilities(_neighbour_sq_distances(X, indices), perplexity)
-    src = np.repeat(np.arange(n, dtype=np.int64), k)
-    directed = scipy.sparse.csr_matrix((conditional.ravel(), (src, indices.ravel())), shape=(n, n))
+    directed = _directed_matrix(conditional, indices)
     joint = scipy.sparse.csr_matrix(directed + directed.T)
     joint.data = (joint.data / joint.data.max()).astype(np.float32)
     return _graph_from_csr(joint, weighted=True, directed_pairs=n * k)
@@ -370,6 +366,13 @@ def _graph_from_csr(
     weights = np.zeros(table.shape, dtype=np.float32)
     weights[rows, cols] = csr.data
     return Graph(table, directed_pairs=directed_pairs, weights=weights)
+
+
+def _directed_matrix(values: np.ndarray, indices: np.ndarray) -> scipy.sparse.csr_matrix:
+    """The ``(n, n)`` CSR matrix holding ``values[i, j]`` at ``(i, indices[i, j])``."""
+    n, k = indices.shape
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+    return scipy.sparse.csr_matrix((values.ravel(), (rows, indices.ravel())), shape=(n, n))
 
 
 def _neighbour_sq_distances(X: Any, indices: np.ndarray, max_floats: int = 2**24) -> np.ndarray:
