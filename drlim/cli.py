@@ -5,7 +5,7 @@
     drlim run mnist-4-9 --out runs/mnist-4-9 --resume
     drlim figures runs/* --out figures
     drlim reproduce [--quick]
-    drlim compare [--quick]
+    drlim compare [--quick] [--set NAME] [--rescore]
 
 A mistake on the command line prints one line and exits with status 2; a run that fails
 prints one line and exits with status 1 (``--debug`` shows the traceback). A run directory
@@ -331,13 +331,22 @@ def compare_config(quick: bool = False, directory: Path | None = None,
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    """Run the comparison's runs into ``RUNS/compare``, then draw its report into ``--out``."""
-    from drlim.compare import RUN_NAME, run_comparison
+    """Run the comparison's runs into ``RUNS/compare`` (or, with ``--rescore``, score its
+    saved runs again without fitting), then draw its report into ``--out``."""
+    from drlim.compare import RUN_NAME, rescore_comparison, run_comparison
     from drlim.report import write_report
 
     suffix = f"_{args.set}" if args.set else ""
     run_dir = Path(args.runs) / f"{RUN_NAME}{suffix}"
-    result = run_comparison(compare_config(args.quick, name=args.set), run_dir)
+    if args.rescore:
+        if args.quick:
+            raise UsageError("--rescore scores the saved runs as they are, so --quick has no "
+                             "meaning with it")
+        if not (run_dir / "results.json").is_file():
+            raise UsageError(f"--rescore needs a saved comparison, got no {run_dir}/results.json")
+        result = rescore_comparison(run_dir)
+    else:
+        result = run_comparison(compare_config(args.quick, name=args.set), run_dir)
     for path in write_report(result, run_dir, Path(args.out), stem=f"comparison{suffix}"):
         print(path)
 
@@ -407,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--runs", default="runs", help="embeddings go to RUNS/compare[_SET]")
     cmp.add_argument("--set", help="another set of runs: experiments/compare_SET.py, "
                                    "written as comparison_SET.*")
+    cmp.add_argument("--rescore", action="store_true",
+                     help="fit nothing: score the saved runs again with today's metrics")
     cmp.set_defaults(func=cmd_compare)
     return parser
 

@@ -49,6 +49,7 @@ __all__ = [
     "CompareConfig",
     "comparison_data",
     "method_title",
+    "rescore_comparison",
     "run_comparison",
     "scores",
 ]
@@ -419,3 +420,54 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     result = collect_comparison(run_dir, header)
     write_json(run_dir / "results.json", result)
     return result
+
+
+def rescore_comparison(run_dir: str | os.PathLike, verbose: bool = True) -> dict:
+    """Score a saved comparison again from its embeddings, fitting nothing.
+
+    For when a metric changes: every run of ``run_dir/results.json`` is scored by
+    :func:`drlim.runs.rescore_method` with today's metrics on the data its saved config
+    names, and ``results.json`` is rebuilt, with the time of the rescoring under
+    ``rescored``; the fits' timings stay as measured.
+
+    >>> import tempfile
+    >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",))
+    >>> run_dir = tempfile.mkdtemp()
+    >>> first = run_comparison(quick, run_dir, verbose=False)
+    >>> again = rescore_comparison(run_dir, verbose=False)
+    >>> again["datasets"] == first["datasets"], "rescored" in again
+    (True, True)
+    """
+    from drlim.report import collect_comparison
+    from drlim.runs import rescore_method
+
+    run_dir = Path(run_dir)
+    saved = json.loads((run_dir / "results.json").read_text())
+    config = CompareConfig(**_as_tuples(saved["config"]))
+    header = {**saved, "datasets": [], "rescored": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                  time.gmtime())}
+    for entry in saved["datasets"]:
+        data = comparison_data(entry["name"], config)
+        for row in entry["methods"]:
+            rescored = rescore_method(data, run_dir / entry["name"] / row["method"],
+                                      scores=scores(config), knn_k=config.knn_k)
+            if verbose:
+                first = scores(config)[0]
+                print(f"{entry['name']:10s} {row['method']:16s} {first} "
+                      f"{row[first]:.4f} -> {rescored[first]:.4f}", flush=True)
+        header["datasets"].append({
+            **{key: value for key, value in entry.items() if key != "targets"},
+            "methods": [{"method": row["method"], "title": row["title"]}
+                        for row in entry["methods"]]})
+    result = collect_comparison(run_dir, header)
+    write_json(run_dir / "results.json", result)
+    return result
+
+
+def _as_tuples(value: Any) -> Any:
+    """``value`` read back from JSON with its lists as tuples again (a config's fields)."""
+    if isinstance(value, list):
+        return tuple(_as_tuples(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _as_tuples(item) for key, item in value.items()}
+    return value

@@ -13,7 +13,7 @@ figures of the paper are about how well the learned mapping treats data it never
   (shift, lighting) has been forgotten.
 - :func:`cylinder_fit`: does a 3-D map look like the paper's NORB cylinder (Fig. 8)?
 - :func:`coinciding_fraction`: has the map collapsed samples onto one another (which
-  trustworthiness, blind to ties, cannot see)?
+  trustworthiness, ranking ties in random order, cannot see)?
 - :func:`transform_stability`: does a sample's place on the map depend on which other samples
   were mapped with it?
 """
@@ -41,17 +41,19 @@ __all__ = [
 ]
 
 
-def _rank_penalty(rank_space: np.ndarray, neighbors: np.ndarray, block_size: int) -> int:
+def _rank_penalty(rank_space: np.ndarray, neighbors: np.ndarray, block_size: int) -> float:
     """Sum over i and j in ``neighbors[i]`` of ``max(0, r(i, j) - k)``.
 
     ``r(i, j)`` is the rank of j among all other samples by Euclidean distance from i in
-    ``rank_space`` (1 = nearest), counted as 1 + the number of samples strictly closer, so
-    ties get the best rank. Works ``block_size`` rows at a time: memory is
-    O(block_size * n), never O(n^2).
+    ``rank_space`` (1 = nearest). Samples at exactly j's distance share its place in random
+    order, so a tied j's penalty is its mean over the ranks the tie spans (the expectation
+    of scikit-learn's arbitrary order). Giving ties the best rank instead would reward a map
+    that collapses samples onto one point with a perfect continuity. Works ``block_size``
+    rows at a time: memory is O(block_size * n), never O(n^2).
     """
     n, k = neighbors.shape
     sq_norms = np.einsum("ij,ij->i", rank_space, rank_space)
-    total = 0
+    total = 0.0
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         rows = np.arange(start, stop)
@@ -62,9 +64,19 @@ def _rank_penalty(rank_space: np.ndarray, neighbors: np.ndarray, block_size: int
         dist[rows - start, rows] = np.inf
         nb_dist = np.take_along_axis(dist, neighbors[start:stop], axis=1)
         for j in range(k):
-            ranks = 1 + np.count_nonzero(dist < nb_dist[:, j : j + 1], axis=1)
-            total += int(np.sum(np.maximum(ranks - k, 0)))
+            closer = np.count_nonzero(dist < nb_dist[:, j : j + 1], axis=1)
+            tied = np.count_nonzero(dist == nb_dist[:, j : j + 1], axis=1)  # j included
+            total += float(np.sum(_mean_excess(closer + 1, closer + tied, k)))
     return total
+
+
+def _mean_excess(first: np.ndarray, last: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``max(0, r - k)`` over the ranks r = first, ..., last."""
+    def excess_sum(m: np.ndarray) -> np.ndarray:  # sum of max(0, r - k) over r = 1 .. m
+        over = np.maximum(m - k, 0)
+        return over * (over + 1) / 2.0
+
+    return (excess_sum(last) - excess_sum(first - 1)) / (last - first + 1)
 
 
 def _neighbourhood_score(
@@ -100,8 +112,9 @@ def trustworthiness(X, Z, k: int = 5, block_size: int = 1024) -> float:
     penalises points that look close on the map but are far apart in the data. Same
     definition as ``sklearn.manifold.trustworthiness`` (Euclidean metric), computed
     ``block_size`` rows at a time so that 10,000 points need about
-    ``block_size * n * 8`` bytes instead of several n x n matrices. Ties in input distance
-    get the best rank; on tie-free data the value equals scikit-learn's.
+    ``block_size * n * 8`` bytes instead of several n x n matrices. Samples at exactly the
+    same input distance (common with integer pixels) are ranked in random order, in
+    expectation; on tie-free data the value equals scikit-learn's.
 
     Args:
       X: inputs, (n, d) or images (n, H, W, C) (flattened).
@@ -132,7 +145,9 @@ def continuity(X, Z, k: int = 5, block_size: int = 1024) -> float:
     where :math:`V_i^k` are the k nearest neighbours of i in input space (Euclidean) and
     :math:`\hat r(i, j)` is the rank of j by distance from i in the embedding. It
     penalises true neighbours that the map tears apart. Equals
-    ``trustworthiness(Z, X, k)``.
+    ``trustworthiness(Z, X, k)``. Samples that coincide on the map are ranked in random
+    order, in expectation, so a map gains nothing by collapsing: all samples on one point
+    score about 0.5, as a random map does, not 1.
 
     Args:
       X: inputs, (n, d) or images (n, H, W, C) (flattened).
@@ -192,7 +207,7 @@ def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
     "On top" means closer than ``rtol`` times the map's spread (the root mean square
     distance of the samples to their centroid). Saturated units or a collapsed map put
     many distinct inputs on exactly the same point; neighbourhood scores such as
-    trustworthiness rank such ties arbitrarily and do not show it, this does. A healthy
+    trustworthiness rank such ties in random order and do not show it, this does. A healthy
     continuous map of distinct inputs scores 0.
 
     >>> import numpy as np

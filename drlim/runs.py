@@ -45,6 +45,7 @@ __all__ = [
     "load_data",
     "make_network",
     "run_experiment",
+    "rescore_method",
     "run_method",
     "save_embeddings",
 ]
@@ -259,6 +260,33 @@ def evaluate(data: Data, z_test: np.ndarray, scores: tuple[str, ...], *,
         else:
             raise ValueError(f"scores must name numbers of the protocol, got {name!r}")
     return out
+
+
+def rescore_method(data: Data, out_dir: str | os.PathLike, *, scores: tuple[str, ...],
+                   knn_k: int = 5) -> dict:
+    """Score a run of :func:`run_method` again from its saved embeddings, fitting nothing.
+
+    ``scores`` are recomputed by :func:`evaluate` with today's metrics and replace those in
+    ``metrics.json``; its timings and transform stability, which need the fitted model,
+    stay as measured. ``data`` must be the data the run was fitted on.
+
+    >>> import tempfile
+    >>> data = load_data("digits-8x8", max_fit=6000, max_test=100)
+    >>> out = tempfile.mkdtemp()
+    >>> row = run_method("pca", data, out, scores=("trustworthiness_5",))
+    >>> rescore_method(data, out, scores=("trustworthiness_5",)) == row
+    True
+    """
+    out = Path(out_dir)
+    row = json.loads((out / "metrics.json").read_text())
+    with np.load(out / "embeddings.npz") as saved:
+        z_test, z_fit = saved["z_test"], saved["z_fit"] if "z_fit" in saved else None
+    if len(z_test) != len(data.x_test):
+        raise ValueError(f"the run in {out} must hold {len(data.x_test)} test embeddings, "
+                         f"got {len(z_test)}")
+    row.update(evaluate(data, z_test, scores, z_fit=z_fit, knn_k=knn_k))
+    write_json(out / "metrics.json", row)
+    return row
 
 
 def save_embeddings(path: Path, data: Data, z_test: np.ndarray, *,

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,8 @@ def test_transductive_rows_are_marked_in_the_table(quick_run):
 
 
 def _reference_trustworthiness(X, Z, k):
-    """Brute-force trustworthiness; a tie in input distance gets the best rank."""
+    """Brute-force trustworthiness; samples tied in input distance share the ranks they span,
+    each rank equally likely (the mean penalty over them)."""
     n = len(X)
     dx = np.linalg.norm(X[:, None] - X[None], axis=-1)
     dz = np.linalg.norm(Z[:, None] - Z[None], axis=-1)
@@ -126,8 +128,9 @@ def _reference_trustworthiness(X, Z, k):
     for i in range(n):
         others = np.delete(dx[i], i)
         for j in np.argsort(dz[i], kind="stable")[:k]:
-            rank = 1 + np.sum(others < dx[i, j])
-            penalty += max(0, rank - k)
+            first = 1 + np.sum(others < dx[i, j])
+            ranks = np.arange(first, first + np.sum(others == dx[i, j]))
+            penalty += np.mean(np.maximum(0, ranks - k))
     return 1 - 2 * penalty / (n * k * (2 * n - 3 * k - 1))
 
 
@@ -291,6 +294,29 @@ def test_config_rejects_bad_values(changes, name):
     """One message style: the field (with its entry or key), what it must be, what it got."""
     with pytest.raises(ValueError, match=rf"^{name}(\[[^]]*\])?( \w+)? must .+, got "):
         dataclasses.replace(CompareConfig(), **changes)
+
+
+def test_rescore_recomputes_the_scores_from_the_saved_embeddings(quick_run, tmp_path, capsys):
+    """--rescore fits nothing: a metric changed after the run reaches the report."""
+    result, root = quick_run
+    runs = tmp_path / "runs"
+    shutil.copytree(root / "runs" / "compare", runs / "compare")
+    metrics_json = runs / "compare" / "digits-8x8" / "pca" / "metrics.json"
+    stale = json.loads(metrics_json.read_text())
+    metrics_json.write_text(json.dumps({**stale, "trustworthiness_5": 0.5}))
+    fitted = {p: p.stat().st_mtime_ns for p in (runs / "compare").rglob("embeddings.npz")}
+    cli_main(["compare", "--rescore", "--runs", str(runs), "--out", str(tmp_path / "figures")])
+    again = json.loads((runs / "compare" / "results.json").read_text())
+    assert again["datasets"] == result["datasets"]
+    assert json.loads(metrics_json.read_text()) == stale
+    assert {p: p.stat().st_mtime_ns for p in fitted} == fitted
+    text = (tmp_path / "figures" / "comparison.md").read_text()
+    assert f"recomputed from its saved embeddings on {again['rescored']}" in text
+    for extra in (["--runs", str(tmp_path / "none")], ["--runs", str(runs), "--quick"]):
+        with pytest.raises(SystemExit) as stop:
+            cli_main(["compare", "--rescore", *extra])
+        assert stop.value.code == 2
+    assert "results.json" in capsys.readouterr().err
 
 
 def test_bad_arguments_are_refused(tmp_path):

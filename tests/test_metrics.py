@@ -1,5 +1,7 @@
 """Tests for drlim.metrics: values against scikit-learn or brute force, invariances, errors."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
@@ -63,6 +65,47 @@ def test_continuity_matches_brute_force(k, block_size):
         expected, abs=1e-9
     )
     assert metrics.continuity(X, Z, k=k) != pytest.approx(metrics.trustworthiness(X, Z, k=k))
+
+
+def _mean_over_tie_orders(rank_space, neighbor_space, k):
+    """The score of rank_space's ranks (neighbours from the tie-free neighbor_space), averaged
+    over every order in which its ties could be broken: each permutation of the samples is a
+    secondary sort key."""
+    n = len(rank_space)
+    dist = cdist(rank_space, rank_space)
+    neighbors = np.argsort(cdist(neighbor_space, neighbor_space) + np.diag(np.full(n, np.inf)),
+                           axis=1)[:, :k]
+    scores = []
+    for order in itertools.permutations(range(n)):
+        penalty = 0
+        for i in range(n):
+            others = [j for j in range(n) if j != i]
+            ranked = sorted(others, key=lambda j: (dist[i, j], order[j]))
+            rank = {j: r for r, j in enumerate(ranked, start=1)}
+            penalty += sum(max(0, rank[j] - k) for j in neighbors[i])
+        scores.append(1.0 - 2.0 * penalty / (n * k * (2 * n - 3 * k - 1)))
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_tied_distances_are_ranked_in_random_order_in_expectation(k):
+    rng = np.random.default_rng(4)
+    tie_free = rng.normal(size=(7, 3))
+    tied = rng.integers(0, 2, size=(7, 2)).astype(float)  # many equal distances, duplicates
+    assert metrics.continuity(tie_free, tied, k=k, block_size=3) == pytest.approx(
+        _mean_over_tie_orders(tied, tie_free, k), abs=1e-12)
+    assert metrics.trustworthiness(tied, tie_free, k=k) == pytest.approx(
+        _mean_over_tie_orders(tied, tie_free, k), abs=1e-12)
+
+
+def test_a_collapsed_map_scores_like_a_random_one_not_perfectly():
+    X, _ = _random_data(n=101)
+    n, k = len(X), 10
+    # Every other sample ties on a collapsed map: a neighbour's rank is uniform on 1..n-1.
+    mean_penalty = np.mean(np.maximum(np.arange(1, n) - k, 0))
+    expected = 1.0 - 2.0 * n * k * mean_penalty / (n * k * (2 * n - 3 * k - 1))
+    assert metrics.continuity(X, np.zeros((n, 2)), k=k) == pytest.approx(expected, abs=1e-12)
+    assert 0.45 < expected < 0.55
 
 
 def test_neighbourhood_scores_reject_bad_input():
