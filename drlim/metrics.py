@@ -192,8 +192,19 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test, k: int = 5) -> float:
     y_test = as_vector(y_test, "y_test", length=Z_test.shape[0], numeric=False)
     check_same_shape(Z_train, Z_test, ("Z_train", "Z_test"), axis=1)
     k = check_int(k, "k", 1, Z_train.shape[0])
+    kinds = {_label_kind(y_train), _label_kind(y_test)}
+    if kinds == {"number", "text"}:
+        # 3 == "3" is False: mixed kinds would score 0 without an error.
+        raise ValueError(f"y_train and y_test must hold labels of one kind (numbers or text), "
+                         f"got {y_train.dtype} and {y_test.dtype}")
     classifier = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
     return float(np.mean(classifier.predict(Z_test) == y_test))
+
+
+def _label_kind(labels: np.ndarray) -> str:
+    """"number", "text" or "other" (Python objects, which may hold either)."""
+    kind = labels.dtype.kind
+    return "number" if kind in "biuf" else "text" if kind in "US" else "other"
 
 
 def _spread(Z: np.ndarray) -> float:

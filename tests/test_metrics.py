@@ -160,6 +160,10 @@ def test_split_knn_accuracy_uses_disjoint_halves():
 
 def test_knn_accuracy_rejects_bad_input():
     Z, y = _blobs()
+    with pytest.raises(ValueError, match="labels of one kind .* got int64 and <U21"):
+        metrics.knn_accuracy(Z, y, Z, y.astype(str))
+    names = np.array(["a", "b", "c"])[y]
+    assert metrics.knn_accuracy(Z, names, Z, names.astype(object)) == 1.0
     with pytest.raises(ValueError, match="y_train must have shape"):
         metrics.knn_accuracy(Z, y[:-1], Z, y)
     with pytest.raises(ValueError, match="k must be"):
