@@ -323,15 +323,19 @@ def test_warm_start_continues_from_the_trained_network(monkeypatch):
 
 
 def test_default_length_lets_small_sets_settle(digits):
-    """epochs=None trains at least DEFAULT_MIN_STEPS steps with Eq. 4; an explicit epochs
-    count is honoured as given."""
+    """epochs=None trains at least DEFAULT_MIN_STEPS steps with every loss; an explicit
+    epochs count is honoured as given."""
     from drlim.estimator import DEFAULT_MIN_STEPS, MIN_STEPS
 
     X, _ = digits
     assert DrLIM()._train_config(1200).steps == DEFAULT_MIN_STEPS
     assert DrLIM(epochs=2)._train_config(1200).steps == MIN_STEPS
     assert DrLIM()._train_config(60_000).steps == 1875  # 2 epochs of 64 anchors
-    assert DrLIM(loss="infonce")._train_config(1200).steps == int(np.ceil(64 * 1200 / 256))
+    for loss in ("infonce", "neg", "umap"):
+        assert DrLIM(loss=loss)._train_config(1200).steps == DEFAULT_MIN_STEPS
+        assert DrLIM(loss=loss, epochs=64)._train_config(1200).steps == int(
+            np.ceil(64 * 1200 / 256))
+        assert DrLIM(loss=loss)._train_config(6000).steps == 64 * 6000 // 256
 
 
 def test_uint8_images_are_read_as_0_to_255_like_train_reads_them():

@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 
-from drlim.estimator import LOSS_DEFAULTS, DrLIM
+from drlim.estimator import DEFAULT_MIN_STEPS, LOSS_DEFAULTS, DrLIM
 from drlim.metrics import knn_accuracy
 from drlim.models import MLP
 
@@ -45,7 +45,8 @@ def test_per_loss_defaults_fill_none_and_keep_drlim(digits):
     assert umap_config.batch_size == defaults["batch_size"]
     assert umap_config.learning_rate == defaults["learning_rate"]
     assert (umap_config.negatives, umap_config.min_dist) == (3, 0.3)
-    assert umap_config.steps == max(100, int(np.ceil(defaults["epochs"] * 1000 / 256)))
+    assert umap_config.steps == max(DEFAULT_MIN_STEPS,
+                                    int(np.ceil(defaults["epochs"] * 1000 / 256)))
 
 
 def test_augment_string_and_callable_and_save(digits, tmp_path):
