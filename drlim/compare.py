@@ -426,9 +426,9 @@ def rescore_comparison(run_dir: str | os.PathLike, verbose: bool = True) -> dict
     """Score a saved comparison again from its embeddings, fitting nothing.
 
     For when a metric changes: every run of ``run_dir/results.json`` is scored by
-    :func:`drlim.runs.rescore_method` with today's metrics on the data its saved config
-    names, and ``results.json`` is rebuilt, with the time of the rescoring under
-    ``rescored``; the fits' timings stay as measured.
+    :func:`drlim.runs.rescored_metrics` with today's metrics on the data its saved config
+    names; once all are scored, their ``metrics.json`` and ``results.json`` are rewritten,
+    with the time of the rescoring under ``rescored``. The fits' timings stay as measured.
 
     >>> import tempfile
     >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",))
@@ -439,26 +439,30 @@ def rescore_comparison(run_dir: str | os.PathLike, verbose: bool = True) -> dict
     (True, True)
     """
     from drlim.report import collect_comparison
-    from drlim.runs import rescore_method
+    from drlim.runs import rescored_metrics
 
     run_dir = Path(run_dir)
     saved = json.loads((run_dir / "results.json").read_text())
     config = CompareConfig(**_as_tuples(saved["config"]))
     header = {**saved, "datasets": [], "rescored": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                   time.gmtime())}
+    rows: dict[Path, dict] = {}
     for entry in saved["datasets"]:
         data = comparison_data(entry["name"], config)
         for row in entry["methods"]:
-            rescored = rescore_method(data, run_dir / entry["name"] / row["method"],
-                                      scores=scores(config), knn_k=config.knn_k)
+            path = run_dir / entry["name"] / row["method"]
+            rows[path] = rescored_metrics(data, path, scores=scores(config),
+                                          knn_k=config.knn_k)
             if verbose:
                 first = scores(config)[0]
                 print(f"{entry['name']:10s} {row['method']:16s} {first} "
-                      f"{row[first]:.4f} -> {rescored[first]:.4f}", flush=True)
+                      f"{row[first]:.4f} -> {rows[path][first]:.4f}", flush=True)
         header["datasets"].append({
             **{key: value for key, value in entry.items() if key != "targets"},
             "methods": [{"method": row["method"], "title": row["title"]}
                         for row in entry["methods"]]})
+    for path, row in rows.items():  # only once every run has been scored
+        write_json(path / "metrics.json", row)
     result = collect_comparison(run_dir, header)
     write_json(run_dir / "results.json", result)
     return result

@@ -378,7 +378,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _train_config(self, n: int) -> TrainConfig:
         """The training run ``fit`` makes on ``n`` samples: ``epochs`` passes of
-        ``batch_size`` anchors (:meth:`TrainConfig.total_steps`), at least ``MIN_STEPS``."""
+        ``batch_size`` anchors (:meth:`TrainConfig.total_steps`), at least ``MIN_STEPS``, and
+        at least ``DEFAULT_MIN_STEPS`` when ``epochs`` is None."""
         batch = int(self._setting("batch_size"))
         if self.loss == "drlim":
             batch = min(batch, n)  # a block draws its anchors among the samples

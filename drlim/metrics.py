@@ -13,7 +13,7 @@ figures of the paper are about how well the learned mapping treats data it never
   (shift, lighting) has been forgotten.
 - :func:`cylinder_fit`: does a 3-D map look like the paper's NORB cylinder (Fig. 8)?
 - :func:`coinciding_fraction`: has the map collapsed samples onto one another (which
-  trustworthiness, ranking ties in random order, cannot see)?
+  trustworthiness, ranking samples a hair apart as if apart, cannot see)?
 - :func:`transform_stability`: does a sample's place on the map depend on which other samples
   were mapped with it?
 """
@@ -217,8 +217,9 @@ def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
 
     "On top" means closer than ``rtol`` times the map's spread (the root mean square
     distance of the samples to their centroid). Saturated units or a collapsed map put
-    many distinct inputs on exactly the same point; neighbourhood scores such as
-    trustworthiness rank such ties in random order and do not show it, this does. A healthy
+    many distinct inputs on the same point, or a hair apart; neighbourhood scores such as
+    trustworthiness rank samples a hair apart as if they were apart (and exact ties in
+    random order) and do not show it, this does. A healthy
     continuous map of distinct inputs scores 0.
 
     >>> import numpy as np

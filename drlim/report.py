@@ -487,9 +487,10 @@ def markdown_report(result: dict) -> str:
         "labels, fitted on the embedding of the training samples listed below, predicting "
         "the scored test samples.",
         "- **Coinciding**: the fraction of test samples mapped on top of another one (within "
-        "1e-4 of the map's spread). Trustworthiness and continuity rank such ties in random "
-        "order (in expectation), so a map that collapses only some samples can still score "
-        "well on them; this column shows it. A continuous map of distinct digits has 0.",
+        "1e-4 of the map's spread). Trustworthiness and continuity rank only exact ties in "
+        "random order; samples a hair apart still count as ordered, so a map that collapses "
+        "some samples can still score well on them; this column shows it. A continuous map "
+        "of distinct digits has 0.",
         "- **Out-of-sample**: the method learns a mapping of new samples. Spectral embedding "
         "and t-SNE have none: they embed the training subsample and the scored test samples "
         "together, so their test samples took part in the fit (\"+ test\").",

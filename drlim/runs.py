@@ -44,8 +44,8 @@ __all__ = [
     "experiment_data",
     "load_data",
     "make_network",
+    "rescored_metrics",
     "run_experiment",
-    "rescore_method",
     "run_method",
     "save_embeddings",
 ]
@@ -262,30 +262,35 @@ def evaluate(data: Data, z_test: np.ndarray, scores: tuple[str, ...], *,
     return out
 
 
-def rescore_method(data: Data, out_dir: str | os.PathLike, *, scores: tuple[str, ...],
-                   knn_k: int = 5) -> dict:
-    """Score a run of :func:`run_method` again from its saved embeddings, fitting nothing.
+def rescored_metrics(data: Data, out_dir: str | os.PathLike, *, scores: tuple[str, ...],
+                     knn_k: int = 5) -> dict:
+    """A run of :func:`run_method` scored again from its saved embeddings, fitting nothing.
 
-    ``scores`` are recomputed by :func:`evaluate` with today's metrics and replace those in
-    ``metrics.json``; its timings and transform stability, which need the fitted model,
-    stay as measured. ``data`` must be the data the run was fitted on.
+    Returns the run's ``metrics.json`` with ``scores`` recomputed by :func:`evaluate` with
+    today's metrics; its timings and transform stability, which need the fitted model, stay
+    as measured. Nothing is written, so that a caller rescoring many runs can write them
+    all once every one has succeeded. ``data`` must be the data the run was fitted on: the
+    saved factors (labels, ...) of its samples are checked against it.
 
     >>> import tempfile
     >>> data = load_data("digits-8x8", max_fit=6000, max_test=100)
     >>> out = tempfile.mkdtemp()
     >>> row = run_method("pca", data, out, scores=("trustworthiness_5",))
-    >>> rescore_method(data, out, scores=("trustworthiness_5",)) == row
+    >>> rescored_metrics(data, out, scores=("trustworthiness_5",)) == row
     True
     """
     out = Path(out_dir)
     row = json.loads((out / "metrics.json").read_text())
     with np.load(out / "embeddings.npz") as saved:
-        z_test, z_fit = saved["z_test"], saved["z_fit"] if "z_fit" in saved else None
-    if len(z_test) != len(data.x_test):
-        raise ValueError(f"the run in {out} must hold {len(data.x_test)} test embeddings, "
-                         f"got {len(z_test)}")
-    row.update(evaluate(data, z_test, scores, z_fit=z_fit, knn_k=knn_k))
-    write_json(out / "metrics.json", row)
+        arrays = dict(saved)
+    expected = {**{f"{k}_test": v for k, v in data.factors_test.items()},
+                **{f"{k}_fit": v[data.fit_subset] for k, v in data.factors_train.items()}}
+    for name, values in expected.items():
+        if name in arrays and not np.array_equal(arrays[name], values):
+            raise ValueError(f"the run in {out} must have been fitted on the data given, got "
+                             f"other samples (its {name} differ)")
+    row.update(evaluate(data, arrays["z_test"], scores, z_fit=arrays.get("z_fit"),
+                        knn_k=knn_k))
     return row
 
 

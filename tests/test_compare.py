@@ -16,7 +16,7 @@ from drlim.compare import QUICK, CompareConfig
 from drlim.compare import comparison_data as load_data
 from drlim.methods import METHODS
 from drlim.report import markdown_report
-from drlim.runs import rescore_method, run_method
+from drlim.runs import rescored_metrics, run_method
 
 TRANSDUCTIVE = {"spectral", "tsne"}
 LEARNED_FUNCTIONS = {"drlim", "drlim-labels", "pca", "isomap", "lle", "parametric-umap"}
@@ -312,9 +312,10 @@ def test_rescore_recomputes_the_scores_from_the_saved_embeddings(quick_run, tmp_
     assert {p: p.stat().st_mtime_ns for p in fitted} == fitted
     text = (tmp_path / "figures" / "comparison.md").read_text()
     assert f"recomputed from its saved embeddings on {again['rescored']}" in text
-    other = load_data("digits-8x8", dataclasses.replace(QUICK, max_test=50))
-    with pytest.raises(ValueError, match="must hold 50 test embeddings, got 60"):
-        rescore_method(other, metrics_json.parent, scores=compare.scores(QUICK))
+    other = load_data("digits-8x8", dataclasses.replace(QUICK, seed=1))
+    with pytest.raises(ValueError, match="fitted on the data given, got other samples"):
+        rescored_metrics(other, metrics_json.parent, scores=compare.scores(QUICK))
+    assert json.loads(metrics_json.read_text()) == stale
     for extra in (["--runs", str(tmp_path / "none")], ["--runs", str(runs), "--quick"]):
         with pytest.raises(SystemExit) as stop:
             cli_main(["compare", "--rescore", *extra])
