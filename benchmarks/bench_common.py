@@ -180,6 +180,22 @@ def median_seconds(function: Callable[[], Any], repeats: int) -> float:
     return float(np.median(times))
 
 
+def xla_cost(compiled: Any) -> dict:
+    """FLOPs and bytes accessed of a compiled program by XLA's cost analysis (None where
+    XLA does not say).
+
+    >>> import jax, jax.numpy as jnp
+    >>> xla_cost(jax.jit(lambda x: x @ x).lower(jnp.ones((4, 4))).compile())["flops"]
+    128.0
+    """
+    analysis = compiled.cost_analysis()
+    if isinstance(analysis, list | tuple):
+        analysis = analysis[0] if analysis else {}
+    analysis = analysis or {}
+    flops, moved = analysis.get("flops"), analysis.get("bytes accessed")
+    return {"flops": float(flops) if flops else None, "bytes": float(moved) if moved else None}
+
+
 def profile_top(function: Callable[[], Any], top: int = 3) -> list[list]:
     """Run ``function`` once under ``cProfile``; the ``top`` functions by own time, as rows
     of (module file name, function name, seconds).

@@ -35,6 +35,7 @@ from benchmarks.bench_common import (
     median_seconds,
     module_main,
     result,
+    xla_cost,
 )
 
 TARGET_RATIO = 10.0
@@ -73,7 +74,7 @@ def pieces(model: Any, X_test: np.ndarray, repeats: int) -> dict:
 
     layout = pad_images(X_test[..., None], size=32)
     forward = jax.jit(model.network_.apply).lower(model.params_, layout).compile()
-    analysis = _cost_analysis(forward)
+    cost = xla_cost(forward)
     jax.block_until_ready(forward(model.params_, layout))
     linear = model.network_.clone(activation=_identity)
     for network in (model.network_, linear):
@@ -88,20 +89,14 @@ def pieces(model: Any, X_test: np.ndarray, repeats: int) -> dict:
         "linear_embed_s": median_seconds(lambda: embed(linear, model.params_, layout), repeats),
         "network_s": median_seconds(
             lambda: jax.block_until_ready(forward(model.params_, layout)), repeats),
-        "network_flops": float(analysis.get("flops") or 0.0),
-        "network_bytes": float(analysis.get("bytes accessed") or 0.0),
+        "network_flops": cost["flops"] or 0.0,
+        "network_bytes": cost["bytes"] or 0.0,
     }
 
 
 def _identity(x: Any) -> Any:
     """The activation that does nothing."""
     return x
-
-
-def _cost_analysis(program: Any) -> dict:
-    """XLA's cost analysis of a compiled program ({} when it gives none)."""
-    analysis = program.cost_analysis()
-    return (analysis[0] if isinstance(analysis, list | tuple) else analysis) or {}
 
 
 def run(quick: bool = False) -> dict:

@@ -27,6 +27,7 @@ from benchmarks.bench_common import (
     module_main,
     peak_flops,
     result,
+    xla_cost,
 )
 from benchmarks.bench_train_step import MARGIN, SIZES, DrlimLoop, train_config
 
@@ -79,16 +80,6 @@ def step_parts(batch: int, chunk: int) -> dict[str, Any]:
             "optimizer": optimizer, "network": network}
 
 
-def cost(compiled: Any) -> dict:
-    """FLOPs and bytes accessed from XLA's cost analysis (None when XLA does not say)."""
-    analysis = compiled.cost_analysis()
-    if isinstance(analysis, list | tuple):
-        analysis = analysis[0] if analysis else {}
-    analysis = analysis or {}
-    flops, moved = analysis.get("flops"), analysis.get("bytes accessed")
-    return {"flops": float(flops) if flops else None, "bytes": float(moved) if moved else None}
-
-
 def measure_parts(images: np.ndarray, batch: int, chunk: int, repeats: int) -> list[dict]:
     """Each part's XLA cost and warm seconds on ``batch`` pairs of ``images``."""
     import jax
@@ -108,7 +99,7 @@ def measure_parts(images: np.ndarray, batch: int, chunk: int, repeats: int) -> l
         jax.block_until_ready(compiled(*args))
         seconds = median_seconds(lambda c=compiled: jax.block_until_ready(c(*args)),
                                  repeats=max(3, repeats * chunk // 5))
-        out.append({"part": name, "seconds": seconds, **cost(compiled)})
+        out.append({"part": name, "seconds": seconds, **xla_cost(compiled)})
     return out
 
 

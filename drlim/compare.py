@@ -446,17 +446,15 @@ def rescore_comparison(run_dir: str | os.PathLike, verbose: bool = True) -> dict
     config = CompareConfig(**_as_tuples(saved["config"]))
     header = {**saved, "datasets": [], "rescored": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                   time.gmtime())}
-    rows: dict[Path, dict] = {}
+    names, rows = scores(config), {}
     for entry in saved["datasets"]:
         data = comparison_data(entry["name"], config)
         for row in entry["methods"]:
             path = run_dir / entry["name"] / row["method"]
-            rows[path] = rescored_metrics(data, path, scores=scores(config),
-                                          knn_k=config.knn_k)
+            rows[path] = rescored_metrics(data, path, scores=names, knn_k=config.knn_k)
             if verbose:
-                first = scores(config)[0]
-                print(f"{entry['name']:10s} {row['method']:16s} {first} "
-                      f"{row[first]:.4f} -> {rows[path][first]:.4f}", flush=True)
+                print(f"{entry['name']:10s} {row['method']:16s} {names[0]} "
+                      f"{row[names[0]]:.4f} -> {rows[path][names[0]]:.4f}", flush=True)
         header["datasets"].append({
             **{key: value for key, value in entry.items() if key != "targets"},
             "methods": [{"method": row["method"], "title": row["title"]}
