@@ -142,6 +142,15 @@ def test_exact_euclidean_matches_the_numpy_reference_with_ties():
     np.testing.assert_array_equal(knn_indices(X, k=4, method="exact"), reference_knn(X, 4))
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e4])
+def test_exact_euclidean_is_exact_far_from_the_origin(offset):
+    # Uncentred scores 2 x.y - ||y||^2 round in float32 to about 1e-7 ||y||^2: at an offset
+    # of 1,000 they found 23% of these neighbours, at 10,000 6%.
+    X = (offset + np.random.default_rng(0).random((400, 10))).astype(np.float32)
+    found = knn_indices(X, k=5, method="exact")
+    assert np.array_equal(found, reference_knn(X, 5))
+
+
 @pytest.mark.parametrize("metric", METRICS)
 def test_exact_on_sparse_input_matches_the_dense_search(metric):
     X = scipy.sparse.random(200, 40, density=0.2, random_state=2, dtype=np.float32).tocsr()
