@@ -246,7 +246,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         The graph is ``graph`` when given (a :class:`drlim.neighbors.Graph`, or a SciPy
         sparse matrix such as ``sklearn.neighbors.kneighbors_graph(X, 5)`` or umap-learn's
-        ``graph_``, read by :func:`drlim.neighbors.graph_from_sparse`); else, when ``y`` is
+        ``graph_``, read as its pattern of similar pairs by
+        :func:`drlim.neighbors.graph_from_sparse`: pass ``graph_from_sparse(m, weights=True)``
+        to draw edges in proportion to its values); else, when ``y`` is
         given, same-label pairs (every sample labelled) or the semi-supervised graph (some
         labels ``-1``); else t-SNE's affinities of ``X`` when ``perplexity`` is set, or the
         ``n_neighbors``-nearest-neighbour graph of ``X``. Parameters

@@ -307,15 +307,16 @@ def perplexity_graph(
     return _graph_from_csr(joint, weighted=True, directed_pairs=n * k)
 
 
-def graph_from_sparse(matrix: Any, weights: bool | None = None) -> Graph:
+def graph_from_sparse(matrix: Any, weights: bool = False) -> Graph:
     """A :class:`Graph` from a SciPy sparse ``(n, n)`` matrix, such as scikit-learn's
     ``kneighbors_graph`` or umap-learn's ``graph_``.
 
     Every stored nonzero ``(i, j)`` off the diagonal is a similar pair; the pattern is
-    symmetrised (``i ~ j`` if either entry is stored). The values become edge weights when
-    ``weights`` is true (they must then be symmetric and in ``(0, 1]``, as UMAP's fuzzy
-    memberships are); ``None`` keeps them exactly when they qualify, so the distances of
-    ``kneighbors_graph(mode="distance")`` are dropped rather than read as weights.
+    symmetrised (``i ~ j`` if either entry is stored). The values become edge weights only
+    when ``weights`` is true (they must then be symmetric and in ``(0, 1]``, as UMAP's fuzzy
+    memberships are): nothing in a matrix tells memberships from distances, and the
+    symmetrised distances of ``kneighbors_graph(mode="distance")`` on small features look
+    just like them.
 
     >>> import scipy.sparse
     >>> m = scipy.sparse.csr_matrix(np.array([[0, 1, 0], [0, 0, 0], [0, 1, 0]]))
@@ -326,8 +327,8 @@ def graph_from_sparse(matrix: Any, weights: bool | None = None) -> Graph:
         raise ValueError(f"matrix must be a SciPy sparse matrix, got {type(matrix).__name__}")
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square (n, n), got shape {matrix.shape}")
-    if weights not in (None, True, False):
-        raise ValueError(f"weights must be True, False or None, got {weights!r}")
+    if weights not in (True, False):
+        raise ValueError(f"weights must be True or False, got {weights!r}")
     csr = scipy.sparse.csr_matrix(matrix, dtype=np.float64)
     csr.setdiag(0)
     csr.eliminate_zeros()
@@ -338,13 +339,12 @@ def graph_from_sparse(matrix: Any, weights: bool | None = None) -> Graph:
         raise ValueError(
             "matrix must be symmetric with values in (0, 1] to be read as weights, got others"
         )
-    weighted = qualifies if weights is None else weights
+    if weights:
+        return _graph_from_csr(csr.astype(np.float32), weighted=True)
     pattern = csr.copy()
     pattern.data = np.ones_like(pattern.data)
     symmetric = scipy.sparse.csr_matrix(pattern.maximum(pattern.T))
-    if weighted:
-        symmetric = csr
-    return _graph_from_csr(symmetric.astype(np.float32), weighted=weighted)
+    return _graph_from_csr(symmetric.astype(np.float32), weighted=False)
 
 
 def _graph_from_csr(

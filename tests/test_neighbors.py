@@ -301,10 +301,10 @@ def test_sparse_round_trip_keeps_edges_groups_and_weights():
     fuzzy = fuzzy_knn_graph(X, k=4)
     matrix = fuzzy.to_sparse()
     assert scipy.sparse.issparse(matrix) and (matrix != matrix.T).nnz == 0
-    back = graph_from_sparse(matrix)
+    back = graph_from_sparse(matrix, weights=True)
     np.testing.assert_array_equal(back.neighbors, fuzzy.neighbors)
     np.testing.assert_allclose(back.weights, fuzzy.weights)
-    assert graph_from_sparse(matrix, weights=False).weights is None
+    assert graph_from_sparse(matrix).weights is None
 
 
 def test_graph_from_scikit_learn_kneighbors_graph_is_the_symmetrised_knn_graph():
@@ -319,6 +319,11 @@ def test_graph_from_scikit_learn_kneighbors_graph_is_the_symmetrised_knn_graph()
         graph = graph_from_sparse(kneighbors_graph(X, 5, mode=mode))
         assert graph.weights is None
         np.testing.assert_array_equal(graph.to_dense(), knn_graph(X, k=5).to_dense())
+    # Symmetrised distances of small features lie in (0, 1], like memberships: still no weights.
+    distances = kneighbors_graph(X / 100, 5, mode="distance")
+    symmetric = distances.maximum(distances.T)
+    assert symmetric.max() <= 1
+    assert graph_from_sparse(symmetric).weights is None
 
 
 @pytest.mark.parametrize(
@@ -328,6 +333,7 @@ def test_graph_from_scikit_learn_kneighbors_graph_is_the_symmetrised_knn_graph()
         ("rect", {}, "square"),
         ("asym", {"weights": True}, "symmetric"),
         ("nan", {}, "finite"),
+        ("asym", {"weights": None}, "True or False"),
     ],
 )
 def test_graph_from_sparse_refuses_bad_input(matrix, kwargs, named):
