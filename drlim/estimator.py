@@ -302,6 +302,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             "input_shape": list(self.input_shape_),
             "params": flax.serialization.to_state_dict(self.params_),
             "history": json.dumps(self.history_),
+            "feature_names": json.dumps(
+                list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+            ),
         }
         path = Path(path)
         write_bytes(path, flax.serialization.msgpack_serialize(payload))
@@ -330,6 +333,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         )
         model.params_ = payload["params"]
         model.history_ = json.loads(payload["history"])
+        model._n_features_out = model.n_components
+        names = json.loads(payload.get("feature_names", "null"))
+        if names is not None:  # fitted on a DataFrame: transform checks the columns again
+            model.feature_names_in_ = np.asarray(names, dtype=object)
         return model
 
     def _warm_start_params(self, X: Any) -> Any:

@@ -283,6 +283,19 @@ def test_pandas_in_and_out_with_feature_names():
     np.testing.assert_allclose(out.to_numpy(), DrLIM(epochs=1, random_state=0).fit(X).transform(X))
 
 
+def test_a_loaded_model_checks_the_feature_names_it_was_fitted_with(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(80, 4)).astype(np.float32),
+                         columns=["a", "b", "c", "d"])
+    model = DrLIM(epochs=1, random_state=0).fit(frame)
+    loaded = DrLIM.load(model.save(tmp_path / "model.drlim"))
+    assert list(loaded.feature_names_in_) == ["a", "b", "c", "d"]
+    assert list(loaded.get_feature_names_out()) == ["drlim0", "drlim1"]
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.transform(frame[["d", "c", "b", "a"]])
+    np.testing.assert_array_equal(loaded.transform(frame), model.transform(frame))
+
+
 def test_sparse_csr_rows_map_like_the_same_dense_rows():
     import scipy.sparse
 
