@@ -533,9 +533,10 @@ def semi_supervised_graph(
     ``labels`` holds class ids ``>= 0`` and ``-1`` for unlabelled samples. Two kinds of pairs
     come from the labels, each governed by ``target_weight`` (``w``, in [0, 1]):
 
-    - same-label pairs are similar with probability about ``w``: each class's labelled
-      samples are split at random into ``round(1 / w)`` groups, and the members of one
-      group are similar to each other (groups keep the graph O(n) in memory);
+    - same-label pairs are similar with probability ``w`` (in expectation): each class's
+      labelled samples are split at random into the groups of :func:`label_group_shares`,
+      and the members of one group are similar to each other (groups keep the graph O(n) in
+      memory);
     - a kNN edge joining two labelled samples of different classes is removed with
       probability ``w`` (the labels say they are not alike).
 
@@ -550,16 +551,43 @@ def semi_supervised_graph(
     """
     if target_weight == 0:
         return knn
+    if knn.weights is not None or knn.groups is not None:
+        raise ValueError(
+            "knn must be a plain graph, without weights or groups, when target_weight > 0 "
+            "(the label graph is united with its pairs only)"
+        )
     rng = np.random.default_rng(seed)
     i, j = edges(knn)
     labelled = labels >= 0
     between_classes = labelled[i] & labelled[j] & (labels[i] != labels[j])
     keep = ~(between_classes & (rng.random(i.size) < target_weight))
-    n_splits = max(1, round(1 / target_weight))
+    shares = label_group_shares(target_weight)
+    split = np.searchsorted(np.cumsum(shares)[:-1], rng.random(labelled.sum()), side="right")
     groups = np.full(labels.shape, -1, dtype=np.int64)
-    groups[labelled] = labels[labelled] * n_splits + rng.integers(n_splits, size=labelled.sum())
+    groups[labelled] = labels[labelled] * shares.size + split
     by_label = Graph(np.empty((labels.size, 0), dtype=np.int32), groups=groups)
     return union(pairs_graph(i[keep], j[keep], labels.size), by_label)
+
+
+def label_group_shares(target_weight: float) -> np.ndarray:
+    """The shares of a class's samples that go to each group in :func:`semi_supervised_graph`:
+    as few groups as can be (``ceil(1 / w)``), all of one size but the last, so that two
+    samples drawn into them share a group with probability ``sum(shares**2) == w``.
+
+    >>> label_group_shares(0.5).tolist(), label_group_shares(1.0).tolist()
+    ([0.5, 0.5], [1.0])
+    >>> shares = label_group_shares(0.7)
+    >>> shares.round(3).tolist(), round(float(np.sum(shares**2)), 12)
+    ([0.816, 0.184], 0.7)
+    """
+    groups = math.ceil(1 / target_weight - 1e-9)  # 1 / w may round up past a whole number
+    if groups == 1:
+        return np.ones(1)
+    equal = groups - 1
+    # equal * s**2 + (1 - equal * s)**2 == w, the root that leaves the last group the smaller
+    root = math.sqrt(max(0.0, equal**2 - equal * groups * (1 - target_weight)))
+    size = (equal + root) / (equal * groups)
+    return np.array([size] * equal + [max(0.0, 1 - equal * size)])
 
 
 def _check_n_neighbors(n_neighbors: int, n: int) -> None:

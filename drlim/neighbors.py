@@ -702,7 +702,8 @@ def pairs_graph(i: Any, j: Any, n: int) -> Graph:
 
 
 def union(*graphs: Graph) -> Graph:
-    """Samples similar in any of the graphs are similar. At most one graph may have groups.
+    """Samples similar in any of the graphs are similar. At most one graph may have groups,
+    and none may be weighted (a union of similar pairs has no one weight for a pair).
 
     >>> g = union(label_graph([0, 0, 1]), pairs_graph([1], [2], n=3))
     >>> g.to_dense().astype(int).tolist()
@@ -713,6 +714,12 @@ def union(*graphs: Graph) -> Graph:
     for position, graph in enumerate(graphs):
         if not isinstance(graph, Graph):
             raise ValueError(f"graphs[{position}] must be a Graph, got {type(graph).__name__}")
+    weighted = [position for position, graph in enumerate(graphs) if graph.weights is not None]
+    if weighted:
+        raise ValueError(
+            f"graphs must be unweighted, got weights in graphs[{weighted[0]}] (the union would "
+            "drop them); unite the unweighted graphs and weigh the result yourself"
+        )
     n = graphs[0].n
     sizes = [graph.n for graph in graphs]
     if any(size != n for size in sizes):

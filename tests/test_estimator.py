@@ -249,6 +249,32 @@ def test_target_weight_zero_ignores_labels_and_half_keeps_about_half(digits):
     assert 0.35 < share < 0.6
 
 
+@pytest.mark.parametrize("weight", [0.05, 0.3, 0.5, 0.7, 0.9])
+def test_target_weight_is_the_share_of_same_label_pairs_made_similar(weight):
+    from drlim.estimator import semi_supervised_graph
+    from drlim.neighbors import pairs_graph
+
+    labels = np.repeat([0, 1], 1500)
+    graph = semi_supervised_graph(pairs_graph([], [], n=3000), labels, weight, seed=0)
+    dense = graph.to_dense()
+    same = labels[:, None] == labels[None, :]
+    np.fill_diagonal(same, False)
+    assert not np.any(dense & ~same)
+    assert dense[same].mean() == pytest.approx(weight, abs=0.03)
+
+
+def test_semi_supervised_graph_refuses_weights_and_groups_it_would_drop(digits):
+    from drlim.estimator import semi_supervised_graph
+    from drlim.neighbors import fuzzy_knn_graph, label_graph
+
+    X, y = digits
+    labels = _semi_labels(y[:100], keep=0.5)
+    for knn in (fuzzy_knn_graph(X[:100], k=5), label_graph(np.arange(100) // 2)):
+        assert semi_supervised_graph(knn, labels, 0.0, seed=0) is knn
+        with pytest.raises(ValueError, match="knn must be a plain graph"):
+            semi_supervised_graph(knn, labels, 0.5, seed=0)
+
+
 def test_fully_labelled_y_keeps_the_label_graph(digits):
     X, y = digits
     graph = DrLIM(epochs=1).fit(X[:200], y[:200]).graph_

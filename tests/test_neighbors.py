@@ -10,6 +10,7 @@ from drlim.neighbors import (
     Graph,
     describe,
     edges,
+    fuzzy_knn_graph,
     grid_graph,
     knn_graph,
     label_graph,
@@ -255,6 +256,8 @@ def test_pairs_graph_union_and_symmetrize():
         (lambda: union(), "graphs must hold at least one graph"),
         (lambda: union(sequence_graph(3, 1), sequence_graph(4, 1)), "same number of samples"),
         (lambda: union(label_graph([0, 1]), label_graph([1, 1])), "at most one graph"),
+        (lambda: union(sequence_graph(6, 1), fuzzy_knn_graph(np.arange(6.0)[:, None], k=2)),
+         r"unweighted, got weights in graphs\[1\]"),
         (lambda: Graph(np.array([[1], [-1]])), "symmetric .*, got 1 in row 0 but not 0 in row 1"),
         (lambda: Graph(np.array([[0]])), "self loops, got 0 in row 0"),
         (lambda: Graph(np.array([[2, 1], [0, -1], [0, -1]])), "sorted .*, got row 0"),
@@ -292,7 +295,7 @@ def test_sparse_round_trip_keeps_edges_groups_and_weights():
     """Graph -> SciPy CSR -> Graph gives back the same similar pairs (and weights)."""
     import scipy.sparse
 
-    from drlim.neighbors import fuzzy_knn_graph, graph_from_sparse
+    from drlim.neighbors import graph_from_sparse
 
     X = np.random.default_rng(0).normal(size=(60, 4))
     labelled = label_graph(np.arange(60) % 3)
