@@ -289,6 +289,10 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
     runs = Path(args.runs)
     experiments = load_experiments()
+    unknown = sorted(set(args.only or ()) - set(experiments))
+    if unknown:
+        raise SystemExit(f"--only names no experiment {', '.join(unknown)}; the experiments are "
+                         f"{', '.join(experiments)}")
     run_dirs = []
     started = time.perf_counter()
     for index, name in enumerate(experiments, 1):
@@ -305,7 +309,12 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     written = make_figures(run_dirs, Path(args.out))
     written.append(norb_data_figure(Path(args.out)))
     table = (Path(args.out) / "results.md").read_text()
-    if not args.quick and update_readme(Path(args.readme), table):
+    partial = [flag for flag, used in (("--quick", args.quick), ("--only", args.only),
+                                       ("--seed", args.seed != 0)) if used]
+    if partial:
+        print(f"left the results table in {args.readme} as it is (it holds the full run at "
+              f"seed 0; this run used {', '.join(partial)})")
+    elif update_readme(Path(args.readme), table):
         print(f"updated the results table in {args.readme}")
     print(f"wrote {len(written)} files to {args.out} in {time.perf_counter() - started:.0f} s")
 
@@ -406,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--only", nargs="*", help="run only these experiments")
     rep.add_argument("--readme", default="README.md",
-                     help="README whose results table a full run refreshes")
+                     help="README whose results table a full run at seed 0 refreshes")
     rep.set_defaults(func=cmd_reproduce)
 
     cmp = sub.add_parser("compare", help="DrLIM against PCA, Isomap, LLE, spectral and t-SNE",
