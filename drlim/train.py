@@ -94,6 +94,8 @@ from drlim.pairs import (
 
 MAX_ALL_PAIRS_SAMPLES = 4096
 CHECKPOINT_NAME = "checkpoint.msgpack"
+# What a run in a workdir was started with, so that resuming can refuse another run's state.
+RUN_RECORD_NAME = "train_run.json"
 # A loss this many times its first value means the run diverged (learning rate too high).
 DIVERGENCE_FACTOR = 1e3
 # Losses below this are not used as the reference for divergence (a near-zero first loss).
@@ -294,7 +296,10 @@ def train(
     first_call = None if resume else compiler.submit(
         _compile, network, static, min(config.log_every, total), user_augment, data, sampler,
         *_fresh_state_shapes(network, config, data, graph.n, params), base_key)
+    record = _run_record(config, data)
     try:
+        if resume and workdir is not None:
+            _check_resumable(workdir, record, total)
         state, history = _starting_state(network, data, config, graph.n, params,
                                          workdir if resume else None)
     finally:  # an error above is raised at once, not after the compilation
@@ -305,11 +310,15 @@ def train(
     writes = workdir is not None and jax.process_index() == 0
     if writes:
         workdir.mkdir(parents=True, exist_ok=True)
+        if not history:  # a fresh start: no earlier run's state may be resumed into this one
+            (workdir / CHECKPOINT_NAME).unlink(missing_ok=True)
+            write_bytes(workdir / RUN_RECORD_NAME, json.dumps(record).encode())
         _write_history(workdir / "metrics.jsonl", history)
 
     show = sys.stderr.isatty() if progress is None else progress
-    started = time.perf_counter()
-    first_loss = None
+    # A resumed run goes on counting time and judging divergence from where it began.
+    started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
+    first_loss = history[0].get("first_loss") if history else None
     with tqdm(total=total, initial=state["step"], disable=not show, unit="step",
               desc="drlim train", dynamic_ncols=True) as bar:
         while state["step"] < total:
@@ -322,14 +331,52 @@ def train(
             first_loss = stats["loss"][0] if first_loss is None else first_loss
             _raise_if_diverged(stats["loss"], state["step"], first_loss, config)
             _raise_if_not_finite(stats["loss"], state["step"], workdir)
+            _raise_if_params_not_finite(new_params, state["step"] + length, workdir)
             state = {"params": new_params, "opt_state": new_opt, "step": state["step"] + length}
             row = _summarise(stats, state["step"], time.perf_counter() - started)
+            if not history:
+                row["first_loss"] = float(first_loss)
             history.append(row)
             if writes:
                 _record(workdir, row, state, _checkpoint_due(config, state["step"], total))
             bar.update(length)
             bar.set_postfix(L_S=f"{row['loss_similar']:.3g}", L_D=f"{row['loss_dissimilar']:.3g}")
     return TrainResult(state["params"], history, time.perf_counter() - started)
+
+
+def _run_record(config: TrainConfig, data: jax.Array) -> dict:
+    """What identifies a run for resuming: its configuration and the data's shape and type.
+    How long it runs and how often it logs may change (a run may be extended), unless a
+    cosine schedule ties the learning rate of every step to the length."""
+    settings = json.loads(json.dumps(dataclasses.asdict(config)))
+    free = {"checkpoint_every", "log_every"}
+    if config.schedule != "cosine":
+        free |= {"steps", "epochs"}
+    return {"config": {name: value for name, value in settings.items() if name not in free},
+            "data": {"shape": list(data.shape), "dtype": str(data.dtype)}}
+
+
+def _check_resumable(workdir: Path, record: dict, total: int) -> None:
+    """Refuse to resume a checkpoint that another run, or a longer one, left in ``workdir``."""
+    if not (workdir / CHECKPOINT_NAME).exists():
+        return
+    path = workdir / RUN_RECORD_NAME
+    saved = json.loads(path.read_text()) if path.exists() else None
+    if saved is not None and saved != record:
+        changed = sorted(
+            f"{part}.{name}" for part in record for name in record[part]
+            if saved.get(part, {}).get(name) != record[part][name]
+        )
+        raise ValueError(
+            f"cannot resume in {workdir}: its checkpoint belongs to a run with other settings "
+            f"({', '.join(changed)}); resume=False starts this run afresh"
+        )
+    history = _read_history(workdir / "metrics.jsonl", upto=np.inf)
+    if history and history[-1]["step"] > total:
+        raise ValueError(
+            f"cannot resume in {workdir}: its run is at step {history[-1]['step']}, beyond this "
+            f"run's {total} steps"
+        )
 
 
 def _starting_state(network: nn.Module, data: jax.Array, config: TrainConfig, n: int,
@@ -605,11 +652,21 @@ def _summarise(stats: dict, step: int, seconds: float) -> dict:
 def _raise_if_not_finite(losses: np.ndarray, first_step: int, workdir: Path | None) -> None:
     bad = np.flatnonzero(~np.isfinite(losses))
     if bad.size:
-        saved = workdir is not None and (workdir / CHECKPOINT_NAME).exists()
-        where = f"; the last good checkpoint stays in {workdir}" if saved else ""
+        raise NonFiniteLossError(f"loss became {losses[bad[0]]} at step "
+                                 f"{first_step + int(bad[0]) + 1}{_kept_checkpoint(workdir)}")
+
+
+def _raise_if_params_not_finite(params: Any, step: int, workdir: Path | None) -> None:
+    """The losses are taken before each update, so the last update is checked here."""
+    if not all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params)):
         raise NonFiniteLossError(
-            f"loss became {losses[bad[0]]} at step {first_step + int(bad[0]) + 1}{where}"
+            f"parameters became NaN or inf by step {step}{_kept_checkpoint(workdir)}"
         )
+
+
+def _kept_checkpoint(workdir: Path | None) -> str:
+    saved = workdir is not None and (workdir / CHECKPOINT_NAME).exists()
+    return f"; the last good checkpoint stays in {workdir}" if saved else ""
 
 
 def _raise_if_diverged(

@@ -1,5 +1,6 @@
 """The training loop: it learns, it is reproducible, it resumes exactly, it stops on NaN."""
 
+import dataclasses
 import json
 
 import jax
@@ -92,17 +93,10 @@ def test_resume_after_interruption_matches_uninterrupted(blobs, tmp_path, monkey
                          optimizer="sgd", learning_rate=0.05)
     whole = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "whole")
 
-    original = train_module.save_checkpoint
-
-    def save_then_crash(path, state):
-        original(path, state)
-        if state["step"] == 80:
-            raise KeyboardInterrupt("simulated crash")
-
-    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    restore = _interrupt_after_checkpoint(monkeypatch, at_step=80)
     with pytest.raises(KeyboardInterrupt):
         train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "cut")
-    monkeypatch.setattr(train_module, "save_checkpoint", original)
+    restore()
 
     resumed = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path / "cut",
                     resume=True)
@@ -191,6 +185,63 @@ def test_nan_stops_at_its_step_and_keeps_last_good_checkpoint(blobs, tmp_path, m
                 "step": 0}
     saved = train_module.load_checkpoint(tmp_path / "checkpoint.msgpack", template)
     assert saved["step"] == 10
+
+
+def _interrupt_after_checkpoint(monkeypatch, at_step):
+    original = train_module.save_checkpoint
+
+    def save_then_crash(path, state):
+        original(path, state)
+        if state["step"] == at_step:
+            raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    return lambda: monkeypatch.setattr(train_module, "save_checkpoint", original)
+
+
+def test_a_resumed_run_is_judged_diverged_from_the_run_s_first_loss(blobs, tmp_path,
+                                                                    monkeypatch):
+    X = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    graph = knn_graph(X, k=3)
+    config = TrainConfig(steps=10, log_every=1, checkpoint_every=2, optimizer="sgd",
+                         momentum=0.9, learning_rate=10.0)
+    with pytest.raises(DivergenceError, match="by step 8") as whole:
+        train(MLP(n_components=2), X, graph, config)
+    restore = _interrupt_after_checkpoint(monkeypatch, at_step=6)
+    with pytest.raises(KeyboardInterrupt):
+        train(MLP(n_components=2), X, graph, config, workdir=tmp_path)
+    restore()
+    with pytest.raises(DivergenceError) as resumed:
+        train(MLP(n_components=2), X, graph, config, workdir=tmp_path, resume=True)
+    assert str(resumed.value) == str(whole.value)
+
+
+def test_resume_refuses_another_run_s_checkpoint_and_a_longer_run(blobs, tmp_path, monkeypatch):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=40, batch_size=16, log_every=10, checkpoint_every=10)
+    train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path)
+    other = dataclasses.replace(config, seed=1, learning_rate=0.05)
+    with pytest.raises(ValueError, match=r"other settings \(config.learning_rate, config.seed\)"):
+        train(MLP(n_components=2), blobs, graph, other, workdir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="other settings .data.shape"):
+        train(MLP(n_components=2), blobs[:100], knn_graph(blobs[:100], k=4), config,
+              workdir=tmp_path, resume=True)
+    # A fresh run of other settings in the same workdir drops the stale checkpoint.
+    restore = _interrupt_after_checkpoint(monkeypatch, at_step=20)
+    with pytest.raises(KeyboardInterrupt):
+        train(MLP(n_components=2), blobs, graph, other, workdir=tmp_path)
+    restore()
+    resumed = train(MLP(n_components=2), blobs, graph, other, workdir=tmp_path, resume=True)
+    whole = train(MLP(n_components=2), blobs, graph, other)
+    jax.tree.map(np.testing.assert_array_equal, whole.params, resumed.params)
+    seconds = [row["seconds"] for row in resumed.history]
+    assert seconds == sorted(seconds) and resumed.seconds >= seconds[-1]
+
+
+def test_parameters_made_non_finite_by_the_last_step_are_caught(blobs):
+    config = TrainConfig(steps=1, log_every=1, optimizer="sgd", learning_rate=1e300)
+    with pytest.raises(NonFiniteLossError, match="parameters became NaN or inf by step 1"):
+        train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config)
 
 
 def test_epochs_are_passes_over_the_samples_in_every_mode():
