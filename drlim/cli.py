@@ -367,7 +367,8 @@ def _add_field_options(run: argparse.ArgumentParser) -> None:
     """One ``--FIELD VALUE`` option per config field, its default shown."""
     group = run.add_argument_group(
         "config fields", "override any field of the experiment file (its value is the default; "
-        "the field's own default is shown); lists are comma-separated: --shifts -6,6")
+        "the field's own default is shown); lists are comma-separated, joined by '=' when "
+        "they start with '-': --shifts=-6,6")
     for name, default in FIELD_DEFAULTS.items():
         is_list = isinstance(default, tuple)
         kind = type(default[0] if is_list and default else "" if is_list else default).__name__

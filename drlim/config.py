@@ -32,6 +32,8 @@ GRAPHS = ("knn", "orbit", "grid")
 NETWORKS = ("lenet", "mlp")
 # JAX keys take 32-bit seeds; larger ones would silently wrap around.
 MAX_SEED = 2**32 - 1
+# Epochs that come within float round-off of a whole number of steps give that number.
+STEPS_RTOL = 1e-9
 # The shared rules of the parameters the estimator also declares (drlim.estimator).
 NEGATIVES_MIN = 1
 MIN_DIST_RANGE = (0.0, 1.0)
@@ -133,14 +135,23 @@ class TrainConfig:
 
     def total_steps(self, n: int) -> int:
         """Steps to run on ``n`` training samples: ``steps``, else ``epochs`` passes of
-        ``batch_size`` anchors a step.
+        ``batch_size`` anchors a step, ``ceil(epochs * n / batch_size)`` (at least 1).
+
+        A quotient within float round-off (a relative ``STEPS_RTOL``) of a whole number is
+        that number: 2.2 epochs of 6,000 samples in batches of 132 are 100 steps, although
+        ``2.2 * 6000 / 132`` is 100.00000000000001 in floats.
 
         >>> TrainConfig(steps=0, epochs=2.0, batch_size=64).total_steps(6000)
         188
+        >>> TrainConfig(steps=0, epochs=2.2, batch_size=132).total_steps(6000)
+        100
         """
         if self.steps:
             return self.steps
-        return max(1, math.ceil(self.epochs * n / self.batch_size))
+        quotient = self.epochs * n / self.batch_size
+        whole = round(quotient)
+        steps = whole if math.isclose(quotient, whole, rel_tol=STEPS_RTOL) else math.ceil(quotient)
+        return max(1, steps)
 
 
 def parse_augment_spec(spec: str) -> tuple[tuple[str, float], ...]:
@@ -179,7 +190,13 @@ class ExperimentConfig:
     (``"baseline_isomap.trustworthiness_5"``). ``norb_source`` is ``"rendered"`` (the stand-in
     airplane) or a folder of the real small-NORB files (``--norb-source PATH``). With
     ``shift_train`` false the ``"mnist-shift"`` training set holds the originals only (the test
-    set keeps its shifted copies), for shifts drawn during training (``train.augment``).
+    set keeps its shifted copies), for shifts drawn during training (``train.augment``);
+    ``n_test_originals`` caps its test digits (before shifting; 0, the default, keeps all).
+
+    >>> ExperimentConfig("x", n_test_originals=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_test_originals must be >= 0, got -1
     """
 
     name: str
@@ -211,6 +228,7 @@ class ExperimentConfig:
             ("network", self.network, NETWORKS),
         ):
             check_choice(value, name, choices)
+        check_int(self.n_test_originals, "n_test_originals", 0)  # 0: every test digit
 
 
 def overridable_fields(config: ExperimentConfig) -> dict[str, Any]:

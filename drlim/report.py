@@ -91,16 +91,22 @@ def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
 
     A run directory that is missing a file or holds a corrupt one raises a ``ValueError``
     naming the file (and the line of ``metrics.jsonl``), and nothing is written to ``out``.
+    So do two runs of one experiment, or two runs drawing a file of the same name (two NORB
+    MLP runs both draw ``fig9_norb_weights.png``): one would silently replace the other's
+    figure and numbers.
     """
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".drawing-"))
     try:
         summary = {}
+        runs_of: dict[str, Path] = {}  # experiment name or file drawn -> the run it came from
         for run in run_dirs:
             config = _read_json(run / "config.json")
+            _claim(runs_of, f"experiment {config['name']!r}", run)
             log.info("figures: drawing %s", run)
-            _draw_run(run, config, staging)
+            for path in _draw_run(run, config, staging):
+                _claim(runs_of, f"figure file {path.name}", run)
             result = _read_json(run / "metrics.json")
             result["targets"] = check_targets(result, config.get("targets", []))
             summary[config["name"]] = result
@@ -118,6 +124,14 @@ def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _claim(runs_of: dict[str, Path], what: str, run: Path) -> None:
+    """Record that ``run`` produces ``what``; refuse a second run producing it too."""
+    if what in runs_of:
+        raise ValueError(f"run directories must not share {what}, got it in both "
+                         f"{runs_of[what]} and {run}")
+    runs_of[what] = run
 
 
 def _read_json(path: Path) -> dict:
@@ -194,11 +208,7 @@ def _draw_run(run: Path, config: dict, out: Path) -> list[Path]:
     emb = np.load(run / "embeddings.npz")
     written = []
     method = "DrLIM" if kind == "drlim" else "LLE"
-    graph = {"knn": "5-NN graph", "orbit": "5-NN + translations graph",
-             "grid": "pose grid graph"}[config["graph"]]
-    if config.get("train", {}).get("augment"):
-        graph += f", augment {config['train']['augment']} drawn each step"
-    title = f"{method}, {graph} ({'test' if kind == 'drlim' else 'training'} samples)"
+    title = f"{method}, {_graph_text(config)} ({'test' if kind == 'drlim' else 'training'} samples)"
     if dataset == "mnist-4-9":
         z, label = emb["z_test"], emb["label_test"]
         written.append(save_figure(embedding_figure(z, label, title, "digit"),
@@ -226,6 +236,27 @@ def _draw_run(run: Path, config: dict, out: Path) -> list[Path]:
         written.append(save_figure(training_curves_figure(history, config["name"]),
                                    out / f"training_{config['name']}.png"))
     return written
+
+
+def _graph_text(config: dict) -> str:
+    """What a run learned from, for its figure's title: the graph with the run's own
+    ``n_neighbors`` (UMAP's fuzzy graph with ``loss="umap"``), the loss when it is not Eq. 4,
+    and the augmentation. The paper's runs (5 neighbours, Eq. 4) read "5-NN graph".
+
+    >>> _graph_text({"kind": "drlim", "graph": "knn", "n_neighbors": 15,
+    ...              "train": {"loss": "umap", "augment": "shift:6"}})
+    "UMAP's fuzzy 15-NN graph, loss umap, augment shift:6 drawn each step"
+    """
+    train, k = config.get("train", {}), config.get("n_neighbors", 5)
+    loss = train.get("loss", "drlim") if config["kind"] == "drlim" else "drlim"
+    knn = f"UMAP's fuzzy {k}-NN" if loss == "umap" else f"{k}-NN"
+    text = {"knn": f"{knn} graph", "orbit": f"{k}-NN + translations graph",
+            "grid": "pose grid graph"}[config["graph"]]
+    if loss != "drlim":
+        text += f", loss {loss}"
+    if train.get("augment"):
+        text += f", augment {train['augment']} drawn each step"
+    return text
 
 
 def norb_data_figure(out: Path, source: str = "rendered") -> Path:

@@ -91,6 +91,7 @@ from drlim.pairs import (
     sample_negatives,
     sample_pairs,
 )
+from drlim.validation import check_int
 
 MAX_ALL_PAIRS_SAMPLES = 4096
 CHECKPOINT_NAME = "checkpoint.msgpack"
@@ -217,24 +218,28 @@ def embed(
     digits map in a median 45 ms at 256 rows, 50 at 128 and 43 at 512 on 2 AMD EPYC cores
     (all three pad the last batch to 2,048 rows); 256 keeps a call on a few samples at half the
     time of 512 (an MLP 256-256-256 takes 17-19 ms at any of the three). ``uint8`` images
-    are scaled to [0, 1] on the device, as in :func:`train`.
+    are scaled to [0, 1] on the device, as in :func:`train`. No samples map to
+    ``(0, n_components)``: one batch of padding is mapped to learn the network's width.
 
     >>> from drlim.models import MLP
     >>> params = init_params(MLP(n_components=2), np.zeros(3, np.float32), 0)
     >>> embed(MLP(n_components=2), params, np.ones((5, 3), np.float32), batch_size=4).shape
     (5, 2)
+    >>> embed(MLP(n_components=2), params, np.ones((0, 3), np.float32)).shape
+    (0, 2)
     """
+    batch_size = check_int(batch_size, "batch_size", 1)
     data = np.asarray(data)
     data = data if data.dtype == np.uint8 else data.astype(np.float32)
     out = []
-    for i in range(0, len(data), batch_size):
+    for i in range(0, max(len(data), 1), batch_size):  # once even for no samples
         batch = data[i : i + batch_size]
         rows = len(batch)
         if rows < batch_size:
             padding = np.zeros((batch_size - rows, *batch.shape[1:]), batch.dtype)
             batch = np.concatenate([batch, padding])
         out.append(np.asarray(_apply(network, params, batch))[:rows])
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    return np.concatenate(out)
 
 
 def train(

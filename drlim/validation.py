@@ -216,7 +216,8 @@ def as_int_array(values: Any, name: str, ndim: int) -> np.ndarray:
     """``values`` as an integer array of ``ndim`` dimensions (ids, indices, group numbers).
 
     Integer arrays come back as they are; floats holding whole numbers and empty arrays
-    become int64.
+    become int64. Floats beyond int64's range are refused: the cast would silently turn
+    them into -2**63.
 
     >>> as_int_array([0.0, 2.0], "ids", ndim=1)
     array([0, 2])
@@ -224,6 +225,10 @@ def as_int_array(values: Any, name: str, ndim: int) -> np.ndarray:
     Traceback (most recent call last):
     ...
     ValueError: ids must hold integers, got dtype float64
+    >>> as_int_array([1e30], "ids", ndim=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: ids must hold integers in int64's range, got 1e+30
     """
     array = np.asarray(values)
     if array.ndim != ndim:
@@ -232,9 +237,18 @@ def as_int_array(values: Any, name: str, ndim: int) -> np.ndarray:
         return array.astype(np.int64)
     if array.dtype.kind not in "iu":
         if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array % 1 == 0):
-            return array.astype(np.int64)
+            return _float_to_int64(array, name)
         raise ValueError(f"{name} must hold integers, got dtype {array.dtype}")
     return array
+
+
+def _float_to_int64(array: np.ndarray, name: str) -> np.ndarray:
+    """Whole-number floats as int64, refusing any outside ``[-2**63, 2**63)``."""
+    outside = (array < -(2.0**63)) | (array >= 2.0**63)
+    if np.any(outside):
+        raise ValueError(f"{name} must hold integers in int64's range, "
+                         f"got {array[outside].flat[0]:g}")
+    return array.astype(np.int64)
 
 
 def check_same_shape(

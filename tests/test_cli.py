@@ -2,6 +2,7 @@
 
 import fcntl
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import drlim.runs
 import drlim.train
 from drlim.cli import (
     UsageError,
+    build_parser,
     default_figures_dir,
     experiment_config,
     load_experiments,
@@ -61,6 +63,26 @@ def test_overrides_reach_nested_training_fields():
         override(config, {"stepz": 3})
     with pytest.raises(ValueError, match="dataset"):
         ExperimentConfig("x", dataset="cifar")
+
+
+def test_n_test_originals_is_a_count_with_0_for_all():
+    """A negative count would be used as a slice, dropping digits from the end."""
+    assert ExperimentConfig("x", n_test_originals=0).n_test_originals == 0
+    for bad, message in [(-1900, "n_test_originals must be >= 0, got -1900"),
+                         (1.5, "n_test_originals must be an int >= 0, got 1.5")]:
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            ExperimentConfig("x", dataset="mnist-shift", n_test_originals=bad)
+
+
+def test_the_list_example_of_run_help_parses(capsys):
+    """argparse takes a separate value starting with '-' for an option, so the example joins
+    it with '=': it must parse as shown and give the list it says."""
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    example = re.search(r"comma-separated.*?: (--shifts[= ]\S+)", text).group(1)
+    args = build_parser().parse_args(["run", "mnist-shift-nn", *example.split()])
+    assert experiment_config("mnist-shift-nn", shifts=args.shifts).shifts == (-6, 6)
 
 
 def test_targets_are_checked_against_values_and_other_metrics():
@@ -178,7 +200,8 @@ def _fails_with(args, capsys, status=2):
     ("extra", "named"),
     [(["--steps", "abc"], "--steps"), (["--steps", "-5"], "--steps"),
      (["--margin", "inf"], "--margin"), (["--seed", str(2**32)], "--seed"),
-     (["--foo", "1"], "--foo"), (["--shifts", "a,b"], "--shifts")],
+     (["--foo", "1"], "--foo"), (["--shifts", "a,b"], "--shifts"),
+     (["--n_test_originals", "-1900"], "--n_test_originals")],
 )
 def test_command_line_mistakes_are_one_line_and_status_2(tmp_path, capsys, extra, named):
     out = tmp_path / "run"

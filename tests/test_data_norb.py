@@ -122,6 +122,30 @@ def test_render_cache_from_environment_and_corrupt_cache(tmp_path, monkeypatch):
     assert render_airplane(16).images.shape == (N_IMAGES, 16, 16, 1) and calls == [16]
 
 
+@pytest.mark.parametrize("damage", ["truncate", "flip a bit"])
+def test_a_damaged_cache_is_rendered_again(tmp_path, monkeypatch, damage):
+    """A cache cut short (a full disk, a killed copy) or with a flipped bit is a bad zip file:
+    it is ignored with a warning and replaced, not raised."""
+    calls = []
+
+    def fake_render(size):
+        calls.append(size)
+        return np.full((N_IMAGES, size, size), 7, np.uint8)
+
+    monkeypatch.setattr(norb, "_render_all", fake_render)
+    render_airplane(16, cache_dir=tmp_path)
+    path = norb._cache_path(tmp_path, 16)
+    raw = path.read_bytes()
+    middle = len(raw) // 2
+    path.write_bytes(raw[:middle] if damage == "truncate"
+                     else raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1:])
+    with pytest.warns(UserWarning, match="ignoring unreadable cache"):
+        data = render_airplane(16, cache_dir=tmp_path)
+    assert calls == [16, 16] and np.allclose(data.images, 7 / 255)
+    render_airplane(16, cache_dir=tmp_path)  # the cache is whole again: no third render
+    assert calls == [16, 16]
+
+
 def test_render_is_deterministic():
     solids = norb._airplane()
     first = norb._render_pose(solids, 140.0, 45.0, 24)

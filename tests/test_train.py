@@ -254,6 +254,31 @@ def test_epochs_are_passes_over_the_samples_in_every_mode():
     assert TrainConfig(steps=7, epochs=3).total_steps(10**6) == 7
 
 
+def test_epochs_that_make_whole_steps_are_not_rounded_up_by_float_error():
+    """2.2 * 6000 / 132 is 100 exactly, 100.00000000000001 in floats: 100 steps, not 101."""
+    for epochs, n, batch_size, steps in [(2.2, 6000, 132, 100), (4.4, 6000, 32, 825),
+                                         (2.2, 6001, 132, 101), (1e-9, 10, 128, 1)]:
+        config = TrainConfig(steps=0, epochs=epochs, batch_size=batch_size)
+        assert config.total_steps(n) == steps, (epochs, n, batch_size)
+
+
+def test_embed_refuses_a_batch_size_below_one(blobs):
+    net = MLP(n_components=2)
+    params = init_params(net, blobs[0], 0)
+    for bad in (0, -3, 2.0):
+        with pytest.raises(ValueError, match=rf"^batch_size must be (an int )?>= 1, got {bad}$"):
+            embed(net, params, blobs, batch_size=bad)
+
+
+def test_embed_of_no_samples_has_the_network_width(blobs):
+    """Zero samples map to (0, n_components), so that callers can stack and index the result."""
+    net = MLP(n_components=3)
+    params = init_params(net, blobs[0], 0)
+    z = embed(net, params, blobs[:0], batch_size=16)
+    assert z.shape == (0, 3) and z.dtype == np.float32
+    assert np.concatenate([z, embed(net, params, blobs[:5], batch_size=16)]).shape == (5, 3)
+
+
 def test_block_mode_draws_batch_size_anchors_and_their_neighbours(blobs):
     """batch_size=2 in block mode: 2 anchors + 2 neighbours, so at most 4 * 3 / 2 pairs."""
     config = TrainConfig(steps=1, batch_size=2, mode="block", log_every=1)

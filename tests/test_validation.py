@@ -1,5 +1,7 @@
 """The shared argument checks of drlim.validation: types, bools, NaN, bounds, messages."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -143,6 +145,16 @@ def test_as_int_array():
         ([[1]], r"ids must be 1-D, got shape \(1, 1\)"),
     ]:
         with pytest.raises(ValueError, match=message):
+            as_int_array(bad, "ids", ndim=1)
+
+
+def test_as_int_array_refuses_floats_beyond_int64():
+    """Casting them would silently give -2**63; the largest floats inside the range stay."""
+    inside = np.array([-(2.0**63), np.nextafter(2.0**63, 0)])
+    assert as_int_array(inside, "ids", ndim=1).tolist() == [-(2**63), 2**63 - 1024]
+    for bad, shown in [([1e30], "1e+30"), ([0.0, -1e19], "-1e+19"), ([2.0**63], "9.22337e+18")]:
+        message = f"ids must hold integers in int64's range, got {shown}"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             as_int_array(bad, "ids", ndim=1)
 
 

@@ -29,6 +29,7 @@ import io
 import itertools
 import os
 import warnings
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -485,14 +486,18 @@ def _scene_digest() -> str:
 
 
 def _read_cache(path: Path, image_size: int) -> NorbData | None:
-    """The cached render at ``path`` if it is complete and well-formed, else ``None``."""
+    """The cached render at ``path`` if it is complete and well-formed, else ``None``.
+
+    A truncated or corrupted file (not a zip, a bad CRC) is unreadable, so ``None`` too. The
+    file is opened here, not by ``np.load``, which leaves its handle open when it fails.
+    """
     if not path.is_file():
         return None
     try:
-        with np.load(path) as stored:
+        with open(path, "rb") as handle, np.load(handle) as stored:
             pixels = stored["pixels"]
             factors = [stored[key].astype(np.int64) for key in ("azimuth", "elevation", "lighting")]
-    except (OSError, KeyError, ValueError, zlib.error) as error:
+    except (OSError, KeyError, ValueError, zlib.error, zipfile.BadZipFile) as error:
         warnings.warn(f"ignoring unreadable cache {path}: {error}", stacklevel=3)
         return None
     if pixels.shape != (N_IMAGES, image_size, image_size) or pixels.dtype != np.uint8 or any(
