@@ -46,11 +46,14 @@ from drlim.neighbors import (
     perplexity_graph,
     union,
 )
+from drlim.refine import refine_embedding
 from drlim.train import TrainConfig, embed, initial_params, train, use_compilation_cache
 
 NETWORKS = ("auto", "mlp", "lenet")
 UNLABELLED = -1
 MODEL_KEYS = ("settings", "input_shape", "params", "history")
+# What a model fitted with refine > 0 keeps besides (the training samples and their map).
+REFINE_KEYS = ("reference", "embedding")
 # Small data sets still get enough steps for the map to settle.
 MIN_STEPS = 100
 # With ``epochs=None``, at least this many steps whatever the loss. Eq. 4's 2 epochs are 100
@@ -141,6 +144,13 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       augment: a random transformation drawn for every image of every step, whose copies
         count as similar: ``"shift:6"``, ``"rotate:10"`` (joined with ``+``), or a jittable
         ``f(key, image)`` (see :mod:`drlim.augment`); ``None`` for none.
+      refine: 0 (the default), or the steps by which ``transform`` then moves each sample
+        to lower its t-SNE objective against the fixed map of the training samples, as
+        openTSNE's ``transform`` does (:mod:`drlim.refine`). Held-out samples land closer to
+        their true neighbours, at the cost of keeping the training samples (as float32) and
+        of a slower ``transform``; it pulls samples toward their input-space neighbours, so
+        leave it at 0 for invariant maps. 100 steps are enough on the sets measured
+        (``figures/comparison.md``).
       schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
         (better on large sets trained for many epochs: see ``figures/comparison.md``).
       similar_fraction: weight of the similar-pair loss in the objective.
@@ -161,6 +171,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       params_: the trained network parameters. network_: the Flax module used.
       graph_: the neighbourhood graph of the training samples. history_: training log.
       n_features_in_, input_shape_: the shape of one training sample.
+      reference_, embedding_ (with ``refine`` > 0): the training samples, flattened, and
+        the network's map of them.
 
     >>> from sklearn.datasets import load_digits
     >>> X = load_digits().data / 16.0
@@ -187,6 +199,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "min_dist": [Interval(Real, *MIN_DIST_RANGE, closed="both")],
         "perplexity": [Interval(Real, 1, None, closed="left"), None],
         "augment": [str, callable, None],
+        "refine": [Interval(Integral, 0, None, closed="left")],
         "metric": [StrOptions(set(METRICS))],
         "knn_method": [StrOptions(set(KNN_METHODS))],
         "warm_start": ["boolean"],
@@ -212,6 +225,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         min_dist: float = 0.1,
         perplexity: float | None = None,
         augment: Any = None,
+        refine: int = 0,
         metric: str = "euclidean",
         knn_method: str = "auto",
         warm_start: bool = False,
@@ -234,6 +248,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.min_dist = min_dist
         self.perplexity = perplexity
         self.augment = augment
+        self.refine = refine
         self.metric = metric
         self.knn_method = knn_method
         self.warm_start = warm_start
@@ -277,13 +292,27 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_features_out = self.n_components
         self.params_ = jax.device_get(result.params)
         self.history_ = result.history
+        for name in ("reference_", "embedding_"):
+            self.__dict__.pop(name, None)
+        if self.refine:
+            self.reference_ = X.reshape(n, -1).astype(np.float32)
+            self.embedding_ = embed(self.network_, self.params_, X)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        """Map samples, seen in training or not, to the learned ``n_components``-D space."""
+        """Map samples, seen in training or not, to the learned ``n_components``-D space
+        (then move each ``refine`` steps against the training map, when ``refine`` > 0)."""
         check_is_fitted(self, "params_")
         X = self._validate(X, reset=False)
-        return embed(self.network_, self.params_, X).astype(np.float64)
+        Z = embed(self.network_, self.params_, X)
+        if not self.refine:
+            return Z.astype(np.float64)
+        if not hasattr(self, "reference_"):
+            raise ValueError(
+                f"refine={self.refine} needs the training samples, which a model keeps only "
+                "when fitted with refine > 0; fit again with it, or set refine=0"
+            )
+        return refine_embedding(Z, X, self.reference_, self.embedding_, self.refine)
 
     def fit_transform(self, X: Any, y: Any = None, *, graph: Graph | None = None) -> np.ndarray:
         """Fit, then map the training samples."""
@@ -305,6 +334,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             "feature_names": json.dumps(
                 list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
             ),
+            **{name: getattr(self, f"{name}_") for name in REFINE_KEYS
+               if hasattr(self, f"{name}_")},
         }
         path = Path(path)
         write_bytes(path, flax.serialization.msgpack_serialize(payload))
@@ -334,6 +365,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         model.params_ = payload["params"]
         model.history_ = json.loads(payload["history"])
         model._n_features_out = model.n_components
+        for name in REFINE_KEYS:
+            if name in payload:
+                setattr(model, f"{name}_", np.asarray(payload[name], np.float32))
         names = json.loads(payload.get("feature_names", "null"))
         if names is not None:  # fitted on a DataFrame: transform checks the columns again
             model.feature_names_in_ = np.asarray(names, dtype=object)

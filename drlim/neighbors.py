@@ -300,7 +300,7 @@ def perplexity_graph(
     indices = knn_indices(
         X, k=k, method=method, block_size=block_size, random_state=random_state
     ).astype(np.int64)
-    conditional = _conditional_probabilities(_neighbour_sq_distances(X, indices), perplexity)
+    conditional = conditional_probabilities(_neighbour_sq_distances(X, indices), perplexity)
     directed = _directed_matrix(conditional, indices)
     joint = scipy.sparse.csr_matrix(directed + directed.T)
     joint.data = (joint.data / joint.data.max()).astype(np.float32)
@@ -425,11 +425,17 @@ def _bisect_rows(too_small: Any, rows: int, iterations: int) -> np.ndarray:
     return x
 
 
-def _conditional_probabilities(
+def conditional_probabilities(
     sq_distances: np.ndarray, perplexity: float, iterations: int = 100
 ) -> np.ndarray:
     """Per row, ``exp(-beta d^2)`` normalised, ``beta`` bisected so that the row's
-    perplexity is ``perplexity`` (all rows at once)."""
+    perplexity is ``perplexity`` (all rows at once): t-SNE's conditional affinities of each
+    sample to its neighbours, from their squared distances ``(n, k)``.
+
+    >>> p = conditional_probabilities(np.array([[1.0, 4.0, 9.0, 16.0]]), 2.0)
+    >>> round(float(np.exp(-np.sum(p * np.log(p)))), 6), bool(np.all(np.diff(p) < 0))
+    (2.0, True)
+    """
     shifted = sq_distances - sq_distances.min(axis=1, keepdims=True)  # same p, no overflow
     # beta in units of 1 / the row's median spread (its mean where that is 0), so that the
     # bisection's range (2^-100 to 2^100) holds it even beside a far outlier.
@@ -876,6 +882,7 @@ __all__ = [
     "describe",
     "edges",
     "fuzzy_knn_graph",
+    "conditional_probabilities",
     "graph_from_sparse",
     "grid_graph",
     "knn_graph",

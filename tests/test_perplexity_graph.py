@@ -11,8 +11,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from drlim.estimator import DrLIM
 from drlim.neighbors import (
-    _conditional_probabilities,
     _neighbour_sq_distances,
+    conditional_probabilities,
     fuzzy_knn_graph,
     perplexity_graph,
 )
@@ -62,7 +62,7 @@ def test_weights_match_an_independent_root_search(perplexity):
 @pytest.mark.parametrize("perplexity", [1.5, 4.0, 9.0])
 def test_each_row_has_the_asked_perplexity(perplexity):
     sq_distances = np.random.default_rng(1).gamma(2.0, 5.0, size=(50, 9)) ** 2
-    p = _conditional_probabilities(sq_distances, perplexity)
+    p = conditional_probabilities(sq_distances, perplexity)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
     entropy = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
     np.testing.assert_allclose(np.exp(entropy), perplexity, rtol=1e-6)
@@ -73,13 +73,13 @@ def test_each_row_has_the_asked_perplexity(perplexity):
 
 def test_a_far_outlier_does_not_push_a_row_out_of_the_bisection_range():
     sq_distances = np.array([[0.0] + [1.0] * 8 + [1e40]])
-    p = _conditional_probabilities(sq_distances, 2.0)
+    p = conditional_probabilities(sq_distances, 2.0)
     entropy = -np.sum(p[p > 0] * np.log(p[p > 0]))
     np.testing.assert_allclose(np.exp(entropy), 2.0, rtol=1e-6)
 
 
 def test_rows_that_cannot_differ_get_uniform_weights():
-    equal = _conditional_probabilities(np.full((1, 6), 4.0), 3.0)
+    equal = conditional_probabilities(np.full((1, 6), 4.0), 3.0)
     np.testing.assert_allclose(equal, 1 / 6)
     # Two samples: each is the other's only neighbour, with weight 1.
     graph = perplexity_graph(np.array([[0.0, 1.0], [2.0, 0.0]]), 1.0)

@@ -1,0 +1,117 @@
+"""Refining new samples against the training map: the gradient against automatic
+differentiation of the objective written out, what refining does to the objective and to
+held-out neighbourhoods, independence of the other samples, the estimator's refine, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from drlim import DrLIM, knn_accuracy, trustworthiness
+from drlim.refine import input_affinities, kl_gradient, refine_embedding
+
+
+def kl_objective(z, reference, neighbours, affinities):
+    """Sum over rows of KL(P_i || Q_i), Q_i the normalised Cauchy kernel to every reference row."""
+    sq = jnp.sum((z[:, None, :] - reference[None, :, :]) ** 2, axis=-1)
+    log_q = -jnp.log1p(sq) - jnp.log(jnp.sum(1.0 / (1.0 + sq), axis=1, keepdims=True))
+    log_q_neighbours = jnp.take_along_axis(log_q, neighbours, axis=1)
+    return jnp.sum(affinities * (jnp.log(affinities) - log_q_neighbours))
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(0)
+    X_reference = rng.normal(size=(300, 6)).astype(np.float32)
+    Z_reference = (X_reference[:, :2] * 3).astype(np.float32)
+    X = X_reference[:40] + rng.normal(scale=0.1, size=(40, 6)).astype(np.float32)
+    return X, X_reference, Z_reference
+
+
+def test_gradient_matches_automatic_differentiation_of_the_objective(problem):
+    X, X_reference, Z_reference = problem
+    neighbours, affinities = input_affinities(X, X_reference, 10.0)
+    z = jnp.asarray(np.random.default_rng(1).normal(size=(40, 2)), jnp.float32)
+    args = (jnp.asarray(Z_reference), jnp.asarray(neighbours), jnp.asarray(affinities))
+    expected = jax.grad(kl_objective)(z, *args)
+    np.testing.assert_allclose(kl_gradient(z, *args), expected, rtol=2e-4, atol=1e-6)
+
+
+def test_affinities_are_rows_of_the_asked_perplexity_on_the_nearest_samples(problem):
+    X, X_reference, _ = problem
+    neighbours, affinities = input_affinities(X, X_reference, 10.0)
+    assert neighbours.shape == affinities.shape == (40, 30)
+    distances = np.linalg.norm(X[:, None, :] - X_reference[None, :, :], axis=-1)
+    np.testing.assert_array_equal(np.sort(neighbours, axis=1),
+                                  np.sort(np.argsort(distances, axis=1)[:, :30], axis=1))
+    np.testing.assert_allclose(affinities.sum(axis=1), 1.0, rtol=1e-5)
+    entropy = -np.sum(affinities * np.log(affinities), axis=1)
+    np.testing.assert_allclose(np.exp(entropy), 10.0, rtol=1e-3)
+
+
+def test_refining_lowers_every_sample_s_objective_and_zero_steps_change_nothing(problem):
+    X, X_reference, Z_reference = problem
+    start = np.random.default_rng(2).normal(scale=3, size=(40, 2))
+    assert np.array_equal(refine_embedding(start, X, X_reference, Z_reference, steps=0), start)
+    refined = refine_embedding(start, X, X_reference, Z_reference, steps=200, perplexity=10.0)
+    neighbours, affinities = input_affinities(X, X_reference, 10.0)
+    args = (jnp.asarray(Z_reference), jnp.asarray(neighbours), jnp.asarray(affinities))
+
+    def each(z):
+        return [float(kl_objective(jnp.asarray(z[i:i + 1], jnp.float32), args[0],
+                                   args[1][i:i + 1], args[2][i:i + 1])) for i in range(len(z))]
+
+    assert np.all(np.array(each(refined)) < np.array(each(start)))
+    # A sample near training sample i lands near i's place on the map.
+    near = np.linalg.norm(refined - Z_reference[:40], axis=1)
+    assert np.median(near) < 0.2 * np.std(Z_reference)
+
+
+def test_a_sample_lands_where_it_would_alone(problem):
+    X, X_reference, Z_reference = problem
+    start = np.random.default_rng(3).normal(size=(40, 2))
+    together = refine_embedding(start, X, X_reference, Z_reference, steps=50)
+    alone = np.concatenate([refine_embedding(start[i:i + 1], X[i:i + 1], X_reference,
+                                             Z_reference, steps=50) for i in (0, 17, 39)])
+    np.testing.assert_allclose(alone, together[[0, 17, 39]], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((np.zeros((3, 2)), np.zeros((4, 6))), "X must have one row per row of Z"),
+        ((np.zeros((3, 3)), np.zeros((3, 6))), "Z must have 2 columns"),
+        ((np.zeros((3, 2)), np.zeros((3, 5))), "X must have 6 features"),
+    ],
+)
+def test_refine_embedding_refuses_mismatched_shapes(problem, args, match):
+    _, X_reference, Z_reference = problem
+    with pytest.raises(ValueError, match=match):
+        refine_embedding(*args, X_reference, Z_reference)
+    with pytest.raises(ValueError, match="Z_reference must have one row per row"):
+        refine_embedding(np.zeros((3, 2)), np.zeros((3, 6)), X_reference, Z_reference[:10])
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    return X[:1500], y[:1500], X[1500:], y[1500:]
+
+
+def test_the_estimator_s_refine_moves_held_out_digits_closer_to_their_neighbours(
+        digits_split, tmp_path):
+    X, y, X_test, y_test = digits_split
+    plain = DrLIM(loss="infonce", epochs=16.0, random_state=0).fit(X)
+    refined = DrLIM(loss="infonce", epochs=16.0, refine=100, random_state=0).fit(X)
+    assert not hasattr(plain, "reference_")
+    np.testing.assert_array_equal(refined.embedding_, plain.transform(X).astype(np.float32))
+    Z_plain, Z_refined = plain.transform(X_test), refined.transform(X_test)
+    assert trustworthiness(X_test, Z_refined) > trustworthiness(X_test, Z_plain) + 0.01
+    assert (knn_accuracy(refined.transform(X), y, Z_refined, y_test)
+            > knn_accuracy(plain.transform(X), y, Z_plain, y_test))
+    loaded = DrLIM.load(refined.save(tmp_path / "refined.drlim"))
+    np.testing.assert_array_equal(loaded.transform(X_test), Z_refined)
+    with pytest.raises(ValueError, match="refine=100 needs the training samples"):
+        plain.set_params(refine=100).transform(X_test)
