@@ -148,8 +148,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         to lower its t-SNE objective against the fixed map of the training samples, as
         openTSNE's ``transform`` does (:mod:`drlim.refine`). Held-out samples land closer to
         their true neighbours, at the cost of keeping the training samples (as float32) and
-        of a slower ``transform``; it pulls samples toward their input-space neighbours, so
-        leave it at 0 for invariant maps. 100 steps are enough on the sets measured
+        of a slower ``transform``; it pulls samples toward their input-space neighbours
+        (Euclidean, whatever ``metric``; ``uint8`` images scaled to [0, 1]), so leave it at
+        0 for invariant maps. 100 steps are enough on the sets measured
         (``figures/comparison.md``).
       schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
         (better on large sets trained for many epochs: see ``figures/comparison.md``).
@@ -295,7 +296,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         for name in ("reference_", "embedding_"):
             self.__dict__.pop(name, None)
         if self.refine:
-            self.reference_ = X.reshape(n, -1).astype(np.float32)
+            self.reference_ = _as_unit_float(X).reshape(n, -1)
             self.embedding_ = embed(self.network_, self.params_, X)
         return self
 
@@ -312,7 +313,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"refine={self.refine} needs the training samples, which a model keeps only "
                 "when fitted with refine > 0; fit again with it, or set refine=0"
             )
-        return refine_embedding(Z, X, self.reference_, self.embedding_, self.refine)
+        return refine_embedding(Z, _as_unit_float(X), self.reference_, self.embedding_,
+                                self.refine)
 
     def fit_transform(self, X: Any, y: Any = None, *, graph: Graph | None = None) -> np.ndarray:
         """Fit, then map the training samples."""
@@ -550,6 +552,11 @@ def _read_model_file(path: Path) -> tuple[dict, dict]:
     return payload, settings
 
 
+def _as_unit_float(X: np.ndarray) -> np.ndarray:
+    """``X`` as float32 the way the network reads it: ``uint8`` images scaled to [0, 1]."""
+    return X.astype(np.float32) / 255 if X.dtype == np.uint8 else X.astype(np.float32)
+
+
 def _to_network_layout(X: np.ndarray) -> np.ndarray:
     """Images gain a channel axis and 28×28 digits are zero-padded to 32×32, as in the paper."""
     if X.ndim == 3:
@@ -595,7 +602,8 @@ def semi_supervised_graph(
     labelled = labels >= 0
     between_classes = labelled[i] & labelled[j] & (labels[i] != labels[j])
     keep = ~(between_classes & (rng.random(i.size) < target_weight))
-    shares = label_group_shares(target_weight)
+    # Below one pair in expectation, smaller groups change nothing: at most one per sample.
+    shares = label_group_shares(max(target_weight, 1 / max(1, int(labelled.sum()))))
     split = np.searchsorted(np.cumsum(shares)[:-1], rng.random(labelled.sum()), side="right")
     groups = np.full(labels.shape, -1, dtype=np.int64)
     groups[labelled] = labels[labelled] * shares.size + split
@@ -621,7 +629,7 @@ def label_group_shares(target_weight: float) -> np.ndarray:
     # equal * s**2 + (1 - equal * s)**2 == w, the root that leaves the last group the smaller
     root = math.sqrt(max(0.0, equal**2 - equal * groups * (1 - target_weight)))
     size = (equal + root) / (equal * groups)
-    return np.array([size] * equal + [max(0.0, 1 - equal * size)])
+    return np.append(np.full(equal, size), max(0.0, 1 - equal * size))
 
 
 def _check_n_neighbors(n_neighbors: int, n: int) -> None:

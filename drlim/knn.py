@@ -153,7 +153,7 @@ def _scored_data(data: np.ndarray, metric: str) -> np.ndarray:
     scored = data if columns is None else data[:, columns]
     if metric != "euclidean":
         return scored
-    return (scored - scored.mean(axis=0, dtype=np.float64)).astype(np.float32)
+    return scored - scored.mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
 def _scored_columns(data: np.ndarray) -> np.ndarray | None:

@@ -7,7 +7,8 @@ network put it and moves it to lower its own t-SNE objective against the trainin
 fixed: the Kullback-Leibler divergence between the sample's affinities to its nearest
 training samples in input space (perplexity calibrated, as t-SNE's) and the Cauchy kernel
 ``1 / (1 + d^2)`` to every training sample on the map, normalised over them all (the
-objective openTSNE's ``transform`` optimises; Poličar, Stražar & Zupan, 2019). Each sample
+objective openTSNE's ``transform`` optimises, here at perplexity 30; Poličar, Stražar &
+Zupan, 2019). Each sample
 moves alone, so where it lands never depends on which other samples are refined with it.
 
 Pulling samples toward their input-space neighbours undoes what a map learned to forget:
@@ -28,7 +29,9 @@ import optax
 from drlim.neighbors import conditional_probabilities
 from drlim.validation import as_samples, check_int, check_number
 
-# openTSNE's default perplexity.
+# t-SNE's usual perplexity (scikit-learn's and openTSNE's for fitting; openTSNE's transform
+# defaults to 5 with an exaggeration of 1.5, which starts from a mean of neighbours' places
+# rather than from a network's map).
 REFINE_PERPLEXITY = 30.0
 # Adam's step in units of the training map's standard deviation. On validation splits of the
 # comparison's training samples (InfoNCE maps, 100 steps), 0.01, 0.03 and 0.1 gave T@5 within

@@ -51,6 +51,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -301,7 +302,7 @@ def train(
     first_call = None if resume else compiler.submit(
         _compile, network, static, min(config.log_every, total), user_augment, data, sampler,
         *_fresh_state_shapes(network, config, data, graph.n, params), base_key)
-    record = _run_record(config, data)
+    record = _run_record(network, config, augment, data)
     try:
         if resume and workdir is not None:
             _check_resumable(workdir, record, total)
@@ -349,12 +350,18 @@ def train(
     return TrainResult(state["params"], history, time.perf_counter() - started)
 
 
-def _run_record(config: TrainConfig, data: jax.Array) -> dict:
-    """What identifies a run for resuming: its configuration and the data's shape and type.
-    How long it runs and how often it logs may change (a run may be extended), unless a
-    cosine schedule ties the learning rate of every step to the length."""
+def _run_record(network: nn.Module, config: TrainConfig, augment: str | Augment | None,
+                data: jax.Array) -> dict:
+    """What identifies a run for resuming: its network, configuration and augmentation, and
+    the data's shape and type. How long it runs, how often it logs and on how many devices
+    may change (a run may be extended), unless a cosine schedule ties the learning rate of
+    every step to the length."""
     settings = json.loads(json.dumps(dataclasses.asdict(config)))
-    free = {"checkpoint_every", "log_every"}
+    settings["network"] = re.sub(r" at 0x[0-9a-f]+", "", repr(network))  # no addresses
+    if augment is not None:
+        settings["augment"] = augment if isinstance(augment, str) else getattr(
+            augment, "__qualname__", type(augment).__qualname__)
+    free = {"checkpoint_every", "log_every", "devices"}
     if config.schedule != "cosine":
         free |= {"steps", "epochs"}
     return {"config": {name: value for name, value in settings.items() if name not in free},

@@ -263,6 +263,17 @@ def test_target_weight_is_the_share_of_same_label_pairs_made_similar(weight):
     assert dense[same].mean() == pytest.approx(weight, abs=0.03)
 
 
+def test_a_tiny_target_weight_makes_next_to_no_same_label_pair_similar():
+    from drlim.estimator import semi_supervised_graph
+    from drlim.neighbors import pairs_graph
+
+    labels = np.repeat([0, 1], 500)
+    graph = semi_supervised_graph(pairs_graph([], [], n=1000), labels, 1e-12, seed=0)
+    same = labels[:, None] == labels[None, :]
+    np.fill_diagonal(same, False)
+    assert graph.to_dense()[same].mean() < 0.01
+
+
 def test_semi_supervised_graph_refuses_weights_and_groups_it_would_drop(digits):
     from drlim.estimator import semi_supervised_graph
     from drlim.neighbors import fuzzy_knn_graph, label_graph

@@ -115,3 +115,13 @@ def test_the_estimator_s_refine_moves_held_out_digits_closer_to_their_neighbours
     np.testing.assert_array_equal(loaded.transform(X_test), Z_refined)
     with pytest.raises(ValueError, match="refine=100 needs the training samples"):
         plain.set_params(refine=100).transform(X_test)
+
+
+def test_uint8_samples_are_refined_on_the_scale_the_network_reads(digits_split):
+    X, _, X_test, _ = digits_split
+    pixels = np.round(X * 255).astype(np.uint8)
+    test_pixels = np.round(X_test * 255).astype(np.uint8)
+    model = DrLIM(loss="infonce", epochs=2.0, refine=20, random_state=0).fit(pixels)
+    np.testing.assert_allclose(model.transform(test_pixels[:50]),
+                               model.transform(test_pixels[:50].astype(np.float32) / 255),
+                               rtol=0, atol=1e-5)

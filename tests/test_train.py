@@ -223,6 +223,9 @@ def test_resume_refuses_another_run_s_checkpoint_and_a_longer_run(blobs, tmp_pat
     other = dataclasses.replace(config, seed=1, learning_rate=0.05)
     with pytest.raises(ValueError, match=r"other settings \(config.learning_rate, config.seed\)"):
         train(MLP(n_components=2), blobs, graph, other, workdir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match=r"other settings \(config.network\)"):
+        train(MLP(hidden=(16,), n_components=2), blobs, graph, config, workdir=tmp_path,
+              resume=True)
     with pytest.raises(ValueError, match="other settings .data.shape"):
         train(MLP(n_components=2), blobs[:100], knn_graph(blobs[:100], k=4), config,
               workdir=tmp_path, resume=True)
