@@ -31,7 +31,10 @@ from drlim.validation import as_samples, check_int, check_number
 
 # t-SNE's usual perplexity (scikit-learn's and openTSNE's for fitting; openTSNE's transform
 # defaults to 5 with an exaggeration of 1.5, which starts from a mean of neighbours' places
-# rather than from a network's map).
+# rather than from a network's map). On validation splits (InfoNCE maps, 100 steps; held-out
+# T@5 / 5-NN at perplexity 5, 10, 15, 30, 50): MNIST 4/9 0.908 / 0.974, 0.914 / 0.978, 0.915 /
+# 0.977, 0.916 / 0.974, 0.916 / 0.975; 8x8 digits 0.974 / 0.980, 0.977 / 0.980, 0.977 / 0.983,
+# 0.979 / 0.983, 0.981 / 0.976.
 REFINE_PERPLEXITY = 30.0
 # Adam's step in units of the training map's standard deviation. On validation splits of the
 # comparison's training samples (InfoNCE maps, 100 steps), 0.01, 0.03 and 0.1 gave T@5 within
