@@ -316,7 +316,7 @@ def train(
     writes = workdir is not None and jax.process_index() == 0
     if writes:
         workdir.mkdir(parents=True, exist_ok=True)
-        if not history:  # a fresh start: no earlier run's state may be resumed into this one
+        if state["step"] == 0:  # a fresh start: no earlier run's state may be resumed into it
             (workdir / CHECKPOINT_NAME).unlink(missing_ok=True)
             write_bytes(workdir / RUN_RECORD_NAME, json.dumps(record).encode())
         _write_history(workdir / "metrics.jsonl", history)

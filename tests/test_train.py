@@ -241,6 +241,27 @@ def test_resume_refuses_another_run_s_checkpoint_and_a_longer_run(blobs, tmp_pat
     assert seconds == sorted(seconds) and resumed.seconds >= seconds[-1]
 
 
+def test_resume_keeps_a_checkpoint_whose_log_is_lost(blobs, tmp_path, monkeypatch):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=40, batch_size=16, log_every=10, checkpoint_every=20)
+    whole = train(MLP(n_components=2), blobs, graph, config)
+    train(MLP(n_components=2), blobs, graph, dataclasses.replace(config, steps=20),
+          workdir=tmp_path)
+    (tmp_path / "metrics.jsonl").unlink()
+    run = train_module.run_steps
+
+    def crash(*args):
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(train_module, "run_steps", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path, resume=True)
+    assert (tmp_path / "checkpoint.msgpack").exists()  # the step-20 state is not thrown away
+    monkeypatch.setattr(train_module, "run_steps", run)
+    resumed = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path, resume=True)
+    jax.tree.map(np.testing.assert_array_equal, whole.params, resumed.params)
+
+
 def test_parameters_made_non_finite_by_the_last_step_are_caught(blobs):
     config = TrainConfig(steps=1, log_every=1, optimizer="sgd", learning_rate=1e300)
     with pytest.raises(NonFiniteLossError, match="parameters became NaN or inf by step 1"):
