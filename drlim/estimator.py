@@ -293,8 +293,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_features_out = self.n_components
         self.params_ = jax.device_get(result.params)
         self.history_ = result.history
-        for name in ("reference_", "embedding_"):
-            self.__dict__.pop(name, None)
+        for name in REFINE_KEYS:
+            self.__dict__.pop(f"{name}_", None)
         if self.refine:
             self.reference_ = _as_unit_float(X).reshape(n, -1)
             self.embedding_ = embed(self.network_, self.params_, X)
@@ -600,11 +600,12 @@ def semi_supervised_graph(
     rng = np.random.default_rng(seed)
     i, j = edges(knn)
     labelled = labels >= 0
+    n_labelled = int(labelled.sum())
     between_classes = labelled[i] & labelled[j] & (labels[i] != labels[j])
     keep = ~(between_classes & (rng.random(i.size) < target_weight))
     # Below one pair in expectation, smaller groups change nothing: at most one per sample.
-    shares = label_group_shares(max(target_weight, 1 / max(1, int(labelled.sum()))))
-    split = np.searchsorted(np.cumsum(shares)[:-1], rng.random(labelled.sum()), side="right")
+    shares = label_group_shares(max(target_weight, 1 / max(1, n_labelled)))
+    split = np.searchsorted(np.cumsum(shares)[:-1], rng.random(n_labelled), side="right")
     groups = np.full(labels.shape, -1, dtype=np.int64)
     groups[labelled] = labels[labelled] * shares.size + split
     by_label = Graph(np.empty((labels.size, 0), dtype=np.int32), groups=groups)

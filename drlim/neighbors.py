@@ -334,12 +334,12 @@ def graph_from_sparse(matrix: Any, weights: bool = False) -> Graph:
     csr.eliminate_zeros()
     if not np.all(np.isfinite(csr.data)):
         raise ValueError("matrix must hold finite values, got NaN or inf")
-    qualifies = bool(np.all((csr.data > 0) & (csr.data <= 1))) and (csr != csr.T).nnz == 0
-    if weights and not qualifies:
-        raise ValueError(
-            "matrix must be symmetric with values in (0, 1] to be read as weights, got others"
-        )
     if weights:
+        if not (np.all((csr.data > 0) & (csr.data <= 1)) and (csr != csr.T).nnz == 0):
+            raise ValueError(
+                "matrix must be symmetric with values in (0, 1] to be read as weights, got "
+                "others"
+            )
         return _graph_from_csr(csr.astype(np.float32), weighted=True)
     pattern = csr.copy()
     pattern.data = np.ones_like(pattern.data)

@@ -27,6 +27,7 @@ import numpy as np
 import optax
 
 from drlim.neighbors import conditional_probabilities
+from drlim.train import pad_rows
 from drlim.validation import as_samples, check_int, check_number
 
 # t-SNE's usual perplexity (scikit-learn's and openTSNE's for fitting; openTSNE's transform
@@ -93,8 +94,8 @@ def refine_embedding(
     for start in range(0, len(Z), REFINE_BLOCK):
         rows = slice(start, start + REFINE_BLOCK)
         count = len(Z[rows])
-        block = [_pad_rows(a, REFINE_BLOCK) for a in (Z[rows] - centre, neighbours[rows],
-                                                     affinities[rows])]
+        block = [pad_rows(a, REFINE_BLOCK) for a in (Z[rows] - centre, neighbours[rows],
+                                                    affinities[rows])]
         moved = _refine_block(*block, reference, steps, rate)
         out[rows] = np.asarray(moved)[:count] + centre
     return out.astype(np.float64)
@@ -156,11 +157,6 @@ def _refine_block(z: jax.Array, neighbours: jax.Array, affinities: jax.Array,
 
     (z, _), _ = jax.lax.scan(step, (z, optimizer.init(z)), None, length=steps)
     return z
-
-
-def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
-    """``a`` with zero rows appended up to ``rows``: every block runs one compiled program."""
-    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
 
 
 def _check_shapes(Z: np.ndarray, X: np.ndarray, X_reference: np.ndarray,

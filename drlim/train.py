@@ -235,12 +235,18 @@ def embed(
     out = []
     for i in range(0, max(len(data), 1), batch_size):  # once even for no samples
         batch = data[i : i + batch_size]
-        rows = len(batch)
-        if rows < batch_size:
-            padding = np.zeros((batch_size - rows, *batch.shape[1:]), batch.dtype)
-            batch = np.concatenate([batch, padding])
-        out.append(np.asarray(_apply(network, params, batch))[:rows])
+        out.append(np.asarray(_apply(network, params, pad_rows(batch, batch_size)))[:len(batch)])
     return np.concatenate(out)
+
+
+def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with zero rows appended up to ``rows``, so that every batch of a loop runs one
+    compiled program.
+
+    >>> pad_rows(np.ones((2, 3)), 4).sum(axis=1).tolist()
+    [3.0, 3.0, 0.0, 0.0]
+    """
+    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
 
 
 def train(
@@ -305,9 +311,12 @@ def train(
     record = _run_record(network, config, augment, data)
     try:
         if resume and workdir is not None:
-            _check_resumable(workdir, record, total)
+            _check_resumable(workdir, record)
         state, history = _starting_state(network, data, config, graph.n, params,
                                          workdir if resume else None)
+        if state["step"] > total:
+            raise ValueError(f"cannot resume in {workdir}: its run is at step {state['step']}, "
+                             f"beyond this run's {total} steps")
     finally:  # an error above is raised at once, not after the compilation
         compiler.shutdown(wait=False)
     if first_call is not None:
@@ -368,8 +377,8 @@ def _run_record(network: nn.Module, config: TrainConfig, augment: str | Augment 
             "data": {"shape": list(data.shape), "dtype": str(data.dtype)}}
 
 
-def _check_resumable(workdir: Path, record: dict, total: int) -> None:
-    """Refuse to resume a checkpoint that another run, or a longer one, left in ``workdir``."""
+def _check_resumable(workdir: Path, record: dict) -> None:
+    """Refuse to resume a checkpoint that a run of other settings left in ``workdir``."""
     if not (workdir / CHECKPOINT_NAME).exists():
         return
     path = workdir / RUN_RECORD_NAME
@@ -382,12 +391,6 @@ def _check_resumable(workdir: Path, record: dict, total: int) -> None:
         raise ValueError(
             f"cannot resume in {workdir}: its checkpoint belongs to a run with other settings "
             f"({', '.join(changed)}); resume=False starts this run afresh"
-        )
-    history = _read_history(workdir / "metrics.jsonl", upto=np.inf)
-    if history and history[-1]["step"] > total:
-        raise ValueError(
-            f"cannot resume in {workdir}: its run is at step {history[-1]['step']}, beyond this "
-            f"run's {total} steps"
         )
 
 
@@ -670,10 +673,16 @@ def _raise_if_not_finite(losses: np.ndarray, first_step: int, workdir: Path | No
 
 def _raise_if_params_not_finite(params: Any, step: int, workdir: Path | None) -> None:
     """The losses are taken before each update, so the last update is checked here."""
-    if not all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(params)):
+    if not bool(_all_finite(params)):
         raise NonFiniteLossError(
             f"parameters became NaN or inf by step {step}{_kept_checkpoint(workdir)}"
         )
+
+
+@jax.jit
+def _all_finite(tree: Any) -> jax.Array:
+    """Whether every value in ``tree`` is finite: one reduction, one transfer to the host."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
 def _kept_checkpoint(workdir: Path | None) -> str:

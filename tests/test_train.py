@@ -241,6 +241,15 @@ def test_resume_refuses_another_run_s_checkpoint_and_a_longer_run(blobs, tmp_pat
     assert seconds == sorted(seconds) and resumed.seconds >= seconds[-1]
 
 
+def test_resume_refuses_a_checkpoint_past_the_run_s_steps(blobs, tmp_path):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=40, batch_size=16, log_every=10, checkpoint_every=20)
+    train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path)
+    with pytest.raises(ValueError, match="its run is at step 40, beyond this run's 20 steps"):
+        train(MLP(n_components=2), blobs, graph, dataclasses.replace(config, steps=20),
+              workdir=tmp_path, resume=True)
+
+
 def test_resume_keeps_a_checkpoint_whose_log_is_lost(blobs, tmp_path, monkeypatch):
     graph = knn_graph(blobs, k=4)
     config = TrainConfig(steps=40, batch_size=16, log_every=10, checkpoint_every=20)
