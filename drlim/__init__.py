@@ -10,8 +10,9 @@ The public API, one import away (each name loads its module on first use, so tha
   :func:`label_graph`, :func:`grid_graph`, :func:`sequence_graph`, :func:`orbit_graph`,
   :func:`pairs_graph`, :func:`copies_graph`, :func:`union`, :func:`graph_from_sparse`,
   :func:`knn_indices`;
-- new samples placed by optimisation after the network: :func:`refine_embedding`
-  (``DrLIM(refine=...)``);
+- maps refined by optimisation after the network: :func:`refine_map` (the training map,
+  each place free) and :func:`refine_embedding` (new samples against it), both behind
+  ``DrLIM(refine=...)``;
 - training: :class:`TrainConfig`, :func:`embed`, :func:`use_compilation_cache`, the networks
   :class:`LeNetDrLIM` and :class:`MLP` (the loop itself is :func:`drlim.train.train`:
   ``drlim.train`` is its module);
@@ -56,6 +57,7 @@ _PUBLIC = {
     "embed": "drlim.train",
     "use_compilation_cache": "drlim.train",
     "refine_embedding": "drlim.refine",
+    "refine_map": "drlim.refine",
     "fit_method": "drlim.methods",
     "LeNetDrLIM": "drlim.models",
     "MLP": "drlim.models",

@@ -126,7 +126,7 @@ class MethodResult:
       name: method name, one of :data:`METHODS`.
       Z_train: (n_train, n_components) embedding of the training samples made while
         fitting; for DrLIM, which learns a mapping, None (call ``transform``), or with
-        ``refine`` the network's map of them (the map its new samples are refined against).
+        ``refine`` its refined map of them (the map its new samples are refined against).
       Z_test: (n_test, n_components) embedding of the test samples, or None without them.
       transductive: True when train and test were embedded together (no mapping exists).
       fit_seconds: wall time of fitting (and embedding the training set).
@@ -265,7 +265,7 @@ def _fit_drlim(name, X, shape, y, n_components, n_neighbors, seed, params):
     model = DrLIM(n_components=n_components, random_state=seed,
                   **{"n_neighbors": n_neighbors, **params})
     model.fit(X.reshape(len(X), *shape), y)
-    # With refine, the training map is the network's (embedding_), as a peer's is its own.
+    # With refine, the training map is the refined one (embedding_), as a peer's is its own.
     Z = getattr(model, "embedding_", None)
     return Z, lambda X_new: model.transform(X_new.reshape(len(X_new), *shape)), model
 
