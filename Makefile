@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test lint bench bench-scale compare clean
+.PHONY: reproduce test test-slow lint bench bench-scale compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ $(VENV)/.peers-installed: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/drlim reproduce --out figures
 
+# The checks marked slow (numba's first compilations, whole benchmark and experiment runs:
+# about 4 minutes) run in `make test-slow`, keeping `make test` within its 15 minutes on 2 cores.
 test: $(STAMP) lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run_all --out benchmarks/results.md

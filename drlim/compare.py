@@ -368,7 +368,8 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     method and where the methods stand.
 
     >>> import tempfile
-    >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",))
+    >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",),
+    ...                             peers=())
     >>> run_comparison(quick, tempfile.mkdtemp(), verbose=False)["datasets"][0]["name"]
     'digits-8x8'
     """
@@ -431,7 +432,8 @@ def rescore_comparison(run_dir: str | os.PathLike, verbose: bool = True) -> dict
     with the time of the rescoring under ``rescored``. The fits' timings stay as measured.
 
     >>> import tempfile
-    >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",))
+    >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",),
+    ...                             peers=())
     >>> run_dir = tempfile.mkdtemp()
     >>> first = run_comparison(quick, run_dir, verbose=False)
     >>> again = rescore_comparison(run_dir, verbose=False)

@@ -337,7 +337,6 @@ def test_figures_default_output_is_beside_the_runs_and_printed(tmp_path, capsys,
     assert default_figures_dir([Path("a/x"), Path("a/y")]) == Path("a/figures")
 
 
-@pytest.mark.slow
 def test_experiments_travel_with_a_plain_install(tmp_path):
     """After a non-editable install, `drlim list` still shows every experiment of the checkout."""
     pytest.importorskip("setuptools", minversion="77")  # the build backend pyproject.toml names
