@@ -52,7 +52,7 @@ QUICK = {"originals": 2_000, "test_originals": 1_000, "steps": 200}
 EVAL_TRAIN = 20_000  # training embeddings the k-NN classifiers are fitted on
 EVAL_TEST = 10_000  # shifted test embeddings they score
 TRUST_SAMPLES = 2_000  # unshifted test digits scored by trustworthiness@5
-EMBED_BATCH = 4_096  # images mapped per network call
+EMBED_BATCH = 4_096  # images a batch (embed maps up to 8 batches a call)
 HERE = Path(__file__).resolve().parent
 
 

@@ -80,14 +80,25 @@ def test_a_named_augment_function_reuses_its_compilation(blobs):
     assert second == []
 
 
-def test_transform_of_other_lengths_compiles_at_most_once_more(blobs):
+def test_transform_of_any_length_compiles_at_most_four_programs(blobs):
     params = init_params(MLP(n_components=2), blobs[0], 0)
-    embed(MLP(n_components=2), params, np.zeros((1000, 6), np.float32))
-    with compilations() as names:
-        out = embed(MLP(n_components=2), params, np.tile(blobs, (17, 1))[:1500])
+    with compilations() as first:
+        embed(MLP(n_components=2), params, np.zeros((15 * 256, 6), np.float32))  # 8, 4, 2, 1
+    with compilations() as later:
+        out = embed(MLP(n_components=2), params, np.tile(blobs, (70, 1))[:5000])
         embed(MLP(n_components=2), params, blobs[:3])
-    assert len(names) <= 1
-    assert out.shape == (1500, 2)
+        embed(MLP(n_components=2), params, np.zeros((0, 6), np.float32))
+    assert len(first) <= 4
+    assert later == []
+    assert out.shape == (5000, 2)
+
+
+def test_rows_mapped_in_several_calls_match_the_network_on_all_of_them(blobs):
+    params = init_params(MLP(n_components=2), blobs[0], 0)
+    rows = np.tile(blobs, (2, 1))[:75]  # 19 batches of 4: calls of 8, 8, 2 and 1 batches
+    expected = MLP(n_components=2).apply(params, rows)
+    np.testing.assert_allclose(embed(MLP(n_components=2), params, rows, batch_size=4),
+                               expected, rtol=1e-5, atol=1e-6)
 
 
 def test_padding_leaves_the_mapped_rows_unchanged(blobs):
