@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,28 @@ def median_seconds(function: Callable[[], Any], repeats: int) -> float:
         function()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def rounds_median_seconds(functions: Mapping[str, Callable[[], Any]], repeats: int,
+                          rounds: int = 3) -> dict[str, float]:
+    """Median over ``rounds`` rounds of each of ``functions``' :func:`median_seconds`, the
+    functions taking turns within a round, each first called once untimed.
+
+    A change in the machine's load between rounds then falls on all of them alike, where
+    one block of calls each lets it fall on one; the untimed call keeps what the previous
+    function left behind (its threads, the caches' contents) out of the timed ones.
+
+    >>> sorted(rounds_median_seconds({"a": lambda: None, "b": lambda: None}, 2))
+    ['a', 'b']
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            function()
+            times[name].append(median_seconds(function, repeats))
+    return {name: float(np.median(seconds)) for name, seconds in times.items()}
 
 
 def xla_cost(compiled: Any) -> dict:

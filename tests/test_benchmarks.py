@@ -163,6 +163,18 @@ def test_compile_log_counts_compilations_once_per_shape():
     assert any(count >= 1 for _, count, _ in first.as_dict()["top"])
 
 
+def test_rounds_timing_takes_turns_and_warms_each_function_up(monkeypatch):
+    order = []
+    clock = iter(range(100))
+    monkeypatch.setattr(bench_common.time, "perf_counter", lambda: next(clock))
+    seconds = bench_common.rounds_median_seconds(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 2, rounds=2)
+    assert order == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3  # one untimed call, two timed
+    assert seconds == {"a": 1.0, "b": 1.0}  # each timed call spans one tick of the fake clock
+    with pytest.raises(ValueError, match="rounds must be >= 1"):
+        bench_common.rounds_median_seconds({"a": lambda: None}, 1, rounds=0)
+
+
 def test_write_atomic_replaces_the_whole_file(tmp_path):
     path = tmp_path / "deep" / "results.md"
     bench_common.write_atomic(path, "first\n")
