@@ -208,10 +208,20 @@ class CompareConfig:
         own = dict(self.dataset_drlim_params).get(dataset, ())
         if variant is None:
             return {**dict(self.drlim_params), **dict(own)}
+        return {**dict(self.drlim_params), **dict(own), **self.variant_settings(variant, dataset)}
+
+    def variant_settings(self, variant: str, dataset: str | None = None) -> dict[str, Any]:
+        """DrLIM variant ``variant``'s own settings (on ``dataset``: its settings there over
+        them), without the ones it shares with plain DrLIM.
+
+        >>> config = CompareConfig(drlim_variants=(("drlim-slow", (("learning_rate", 1e-3),)),),
+        ...     dataset_variant_params=(("mnist-10", "drlim-slow", (("epochs", 4.0),)),))
+        >>> config.variant_settings("drlim-slow"), config.variant_settings("drlim-slow", "mnist-10")
+        ({'learning_rate': 0.001}, {'learning_rate': 0.001, 'epochs': 4.0})
+        """
         here = [settings for name, which, settings in self.dataset_variant_params
                 if name == dataset and which == variant]
-        return {**dict(self.drlim_params), **dict(own),
-                **dict(dict(self.drlim_variants)[variant]), **dict(here[0] if here else ())}
+        return {**dict(dict(self.drlim_variants)[variant]), **dict(here[0] if here else ())}
 
     def peer_settings(self, peer: str, dataset: str | None = None) -> dict[str, Any]:
         """The settings of ``peer`` that depart from its library's defaults (on ``dataset``:
@@ -291,9 +301,10 @@ def _methods(name: str, config: CompareConfig) -> tuple[str, ...]:
     return ("drlim", *labels, *variants, *config.baselines, *config.peers)
 
 
-def method_title(method: str, config: CompareConfig) -> str:
-    """The name of ``method`` in the tables; a DrLIM variant shows its own settings (those
-    set to ``None``, the estimator's per-loss defaults, are left out).
+def method_title(method: str, config: CompareConfig, dataset: str | None = None) -> str:
+    """The name of ``method`` in the tables; a DrLIM variant shows its own settings (on
+    ``dataset``: those it has there), less those set to ``None``, the estimator's per-loss
+    defaults.
 
     >>> method_title("drlim-long", CompareConfig(drlim_variants=(("drlim-long",
     ...                                                          (("epochs", 40.0),)),)))
@@ -303,8 +314,8 @@ def method_title(method: str, config: CompareConfig) -> str:
         return f"DrLIM ({config.n_neighbors}-NN graph)"
     if method in METHOD_TITLES:
         return METHOD_TITLES[method]
-    settings = dict(config.drlim_variants)[method]
-    shown = [f"{name}={value!r}" for name, value in settings if value is not None]
+    settings = config.variant_settings(method, dataset)
+    shown = [f"{name}={value!r}" for name, value in settings.items() if value is not None]
     return "DrLIM (" + ", ".join(shown) + ")"
 
 
@@ -414,7 +425,7 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
             "peer_calls": {peer: method_call(peer, 2, config.seed,
                                              config.peer_settings(peer, name))
                            for peer in config.peers},
-            "methods": [{"method": m, "title": method_title(m, config)}
+            "methods": [{"method": m, "title": method_title(m, config, name)}
                         for m in _methods(name, config)],
         })
     header["seconds"] = time.perf_counter() - started

@@ -343,7 +343,7 @@ def fit_method(
     *,
     y_train=None,
     n_components: int = 2,
-    n_neighbors: int = 5,
+    n_neighbors: int | None = 5,
     seed: int = 0,
     repeats: int = 1,
     **params: Any,
@@ -366,6 +366,8 @@ def fit_method(
       n_components: output dimension.
       n_neighbors: neighbourhood size of DrLIM's graph, Isomap, LLE and the spectral
         embedding's graph; the others ignore it (t-SNE uses perplexity ``min(30, (n - 1) / 3)``).
+        DrLIM also takes None: the estimator's own choice (its loss's default, or
+        ``3 * perplexity`` neighbours with ``perplexity`` set).
       seed: the estimator's random state.
       repeats: calls of ``transform`` timed; the fastest counts (machine noise only adds).
       **params: further estimator settings (DrLIM's, or e.g. ``n_epochs`` of a peer); DrLIM
@@ -385,7 +387,7 @@ def fit_method(
     n_components = check_int(n_components, "n_components", 1,
                              min(n_fit - 1, X_train.shape[1]) if method.kind == "baseline"
                              else X_train.shape[1])
-    if name in ("isomap", "lle", "spectral", "drlim"):
+    if name in ("isomap", "lle", "spectral") or (name == "drlim" and n_neighbors is not None):
         n_neighbors = check_int(n_neighbors, "n_neighbors", 1, n_fit - 1)
     repeats = check_int(repeats, "repeats", 1)
     if name in _IMPORTS:

@@ -81,12 +81,24 @@ def test_fit_baseline_rejects_bad_input(digits):
         methods.fit_method("pca", X_train, X_test[:, :4])
     with pytest.raises(ValueError, match="n_neighbors must be"):
         methods.fit_method("isomap", X_train[:10], n_neighbors=10)
+    with pytest.raises(ValueError, match="n_neighbors must be"):
+        methods.fit_method("isomap", X_train, n_neighbors=None)
     with pytest.raises(ValueError, match="repeats must be >= 1, got 0"):
         methods.fit_method("pca", X_train, X_test, repeats=0)
     bad = X_train.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="X_train must be finite"):
         methods.fit_method("pca", bad)
+
+
+def test_drlim_without_n_neighbors_builds_the_graph_its_settings_ask_for(digits):
+    X_train, X_test = digits
+    result = methods.fit_method("drlim", X_train, X_test[:20], n_neighbors=None, loss="infonce",
+                                perplexity=5.0, epochs=1.0, batch_size=16)
+    assert result.Z_test.shape == (20, 2)
+    assert result.model.n_neighbors is None
+    assert result.model.graph_.weights is not None  # t-SNE's affinities, not a plain kNN graph
+    assert result.model.graph_.neighbors.shape[1] >= 15  # 3 x perplexity, symmetrised
 
 
 def _knn_table(X, k):

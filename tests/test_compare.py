@@ -374,3 +374,16 @@ def test_variant_settings_apply_per_data_set_over_the_variant_and_common_ones():
     assert config.drlim_settings("mnist-10") == {"epochs": 20.0}
     assert config.drlim_settings("mnist-4-9", "drlim-nce") == {"epochs": None, "loss": "infonce"}
     assert config.drlim_settings("mnist-10", "drlim-nce") == {"epochs": 12.0, "loss": "infonce"}
+
+
+def test_a_variant_s_title_names_the_settings_it_has_on_each_data_set():
+    config = CompareConfig(
+        drlim_variants=(("drlim-nce", (("loss", "infonce"), ("n_neighbors", 15))),),
+        dataset_variant_params=(
+            ("mnist-4-9", "drlim-nce", (("n_neighbors", None), ("perplexity", 30.0))),),
+    )
+    assert compare.method_title("drlim-nce", config) == "DrLIM (loss='infonce', n_neighbors=15)"
+    assert (compare.method_title("drlim-nce", config, "mnist-10")
+            == "DrLIM (loss='infonce', n_neighbors=15)")
+    assert (compare.method_title("drlim-nce", config, "mnist-4-9")
+            == "DrLIM (loss='infonce', perplexity=30.0)")
