@@ -43,7 +43,7 @@ bench: $(VENV)/.bench-installed
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_scale
 
-# The comparison, then its two sets: the three losses side by side, and the shifted digits.
+# The comparison, then its two sets: the four losses side by side, and the shifted digits.
 compare: $(VENV)/.peers-installed
 	$(BIN)/drlim compare --out figures
 	$(BIN)/drlim compare --set losses --out figures

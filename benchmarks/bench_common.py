@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from drlim.timing import read_cpuinfo
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 
@@ -252,39 +254,6 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def read_cpuinfo(text: str | None = None) -> dict:
-    """Model name, vendor, family, clock (MHz) and flags of the first CPU in /proc/cpuinfo.
-
-    >>> read_cpuinfo("vendor_id : AuthenticAMD\\ncpu family : 25\\nflags : fma avx2")["flags"]
-    ['fma', 'avx2']
-    """
-    if text is None:
-        try:
-            text = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            text = ""
-    info: dict[str, Any] = {"model": platform.processor() or platform.machine(), "vendor": "",
-                            "family": None, "mhz": None, "flags": []}
-    for line in text.splitlines():
-        if not line.strip():
-            if info["flags"]:
-                break  # first processor block done
-            continue
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "model name":
-            info["model"] = value
-        elif key == "vendor_id":
-            info["vendor"] = value
-        elif key == "cpu family" and value.isdigit():
-            info["family"] = int(value)
-        elif key == "cpu MHz":
-            info["mhz"] = float(value)
-        elif key == "flags":
-            info["flags"] = value.split()
-    return info
 
 
 def peak_flops(cpuinfo: dict | None = None, cores: int | None = None) -> dict:

@@ -5,7 +5,7 @@
     drlim run mnist-4-9 --out runs/mnist-4-9 --resume
     drlim figures runs/* --out figures
     drlim reproduce [--quick]
-    drlim compare [--quick] [--set NAME] [--rescore]
+    drlim compare [--quick] [--set NAME] [--rescore | --resume]
 
 A mistake on the command line prints one line and exits with status 2; a run that fails
 prints one line and exits with status 1 (``--debug`` shows the traceback). A run directory
@@ -340,8 +340,9 @@ def compare_config(quick: bool = False, directory: Path | None = None,
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    """Run the comparison's runs into ``RUNS/compare`` (or, with ``--rescore``, score its
-    saved runs again without fitting), then draw its report into ``--out``."""
+    """Run the comparison's runs into ``RUNS/compare`` (with ``--resume``, only those an
+    earlier run did not finish; with ``--rescore``, score its saved runs again without
+    fitting), then draw its report into ``--out``."""
     from drlim.compare import RUN_NAME, rescore_comparison, run_comparison
     from drlim.report import write_report
 
@@ -353,9 +354,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
                              "meaning with it")
         if not (run_dir / "results.json").is_file():
             raise UsageError(f"--rescore needs a saved comparison, got no {run_dir}/results.json")
+        if args.resume:
+            raise UsageError("--rescore fits nothing, so --resume has no meaning with it")
         result = rescore_comparison(run_dir)
     else:
-        result = run_comparison(compare_config(args.quick, name=args.set), run_dir)
+        result = run_comparison(compare_config(args.quick, name=args.set), run_dir,
+                                resume=args.resume)
     for path in write_report(result, run_dir, Path(args.out), stem=f"comparison{suffix}"):
         print(path)
 
@@ -428,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "written as comparison_SET.*")
     cmp.add_argument("--rescore", action="store_true",
                      help="fit nothing: score the saved runs again with today's metrics")
+    cmp.add_argument("--resume", action="store_true",
+                     help="read back the rows an earlier run of the same settings finished "
+                          "in RUNS/compare[_SET]; fit the rest")
     cmp.set_defaults(func=cmd_compare)
     return parser
 

@@ -40,6 +40,7 @@ from drlim.methods import BASELINES, PEERS, is_installed, method_call, missing_p
 from drlim.methods import METHODS as REGISTRY
 from drlim.runs import MAX_DIGITS_TEST as _MAX_DIGITS_TEST
 from drlim.runs import Data, load_data
+from drlim.timing import read_cpuinfo
 from drlim.validation import check_choice, check_int
 
 __all__ = [
@@ -370,13 +371,15 @@ def _run_settings(method: str, dataset: str, config: CompareConfig) -> dict[str,
 
 
 def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
-                   verbose: bool = True) -> dict:
+                   verbose: bool = True, resume: bool = False) -> dict:
     """Run every method of ``config`` on every data set, one run directory each.
 
     Writes ``run_dir/<dataset>/<method>/`` (:func:`drlim.runs.run_method`) and
     ``run_dir/results.json`` (:func:`drlim.report.collect_comparison`), and returns the
     results: the config, the machine, and per data set its sizes, one row of numbers per
-    method and where the methods stand.
+    method and where the methods stand. With ``resume``, rows that an earlier run of the
+    same settings finished in ``run_dir`` are read back, not fitted again (each row keeps
+    when and on which CPU it was measured).
 
     >>> import tempfile
     >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",),
@@ -399,7 +402,9 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     started = time.perf_counter()
     header: dict[str, Any] = {
         "config": json.loads(json.dumps(dataclasses.asdict(config))),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpu": read_cpuinfo()["model"], "cpu_count": os.cpu_count(),
+                    "platform": platform.platform(),
                     "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
         "datasets": [],
     }
@@ -407,7 +412,8 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
         data = comparison_data(name, config)
         for method in _methods(name, config):
             settings = _run_settings(method, name, config)
-            row = run_method(settings.pop("method"), data, run_dir / name / method, **settings)
+            row = run_method(settings.pop("method"), data, run_dir / name / method,
+                             resume=resume, **settings)
             if verbose:
                 first = settings["scores"][0]
                 print(f"{name:10s} {method:16s} fit {row['fit_seconds']:7.1f} s  "

@@ -35,7 +35,7 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
-from drlim._timing import timed_call
+from drlim.timing import timed_call
 from drlim.validation import as_int_array, as_samples, check_choice, check_int, check_number
 
 __all__ = [

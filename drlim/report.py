@@ -490,6 +490,42 @@ def _rescored(result: dict) -> str:
             "(`drlim compare --rescore`)")
 
 
+def _where_and_when(result: dict) -> str:
+    """The machine and wall time of the run, and which rows earlier runs measured instead
+    (read back by ``drlim compare --resume``): how many, on which CPU, when."""
+    machine = result["machine"]
+    cpu = f" ({machine['cpu']})" if machine.get("cpu") else ""
+    here = (f"{machine['cpu_count']} CPU cores{cpu} (load average "
+            f"{machine['load_average_at_start'][0]:.1f} at start)")
+    minutes = f"{result['seconds'] / 60:.1f} min{_rescored(result)}"
+    rows = [row for entry in result["datasets"] for row in entry["methods"]]
+    earlier: dict[str, list[str]] = {}
+    for row in rows:
+        measured = row.get("measured", {})
+        if "started" in result and measured.get("finished", "") < result["started"]:
+            earlier.setdefault(measured.get("cpu", "a CPU not recorded"), []).append(
+                measured.get("finished", ""))
+    if not earlier:
+        return f"Measured on {here}; the whole comparison took {minutes}."
+    count = sum(len(times) for times in earlier.values())
+    return (f"This run took {minutes} on {here} and fitted {len(rows) - count} of the "
+            f"{len(rows)} rows; {count} were read back from earlier runs (`drlim compare "
+            "--resume`) with the times measured then: "
+            + "; ".join(f"{len(times)} on {cpu_name}{_finished(times)}"
+                        for cpu_name, times in sorted(earlier.items())) + ".")
+
+
+def _finished(times: list[str]) -> str:
+    """``", finished 2026-12-06 07:46 to 08:39 UTC"`` for ISO times (none where unrecorded)."""
+    times = sorted(stamp.replace("T", " ")[:16] for stamp in times if stamp)
+    if not times:
+        return ""
+    first, last = times[0], times[-1]
+    if last == first:
+        return f", finished {first} UTC"
+    return f", finished {first} to {last[11:] if last[:10] == first[:10] else last} UTC"
+
+
 def markdown_report(result: dict) -> str:
     """``comparison.md``: what was measured and how, then one table per data set.
 
@@ -502,7 +538,6 @@ def markdown_report(result: dict) -> str:
     '# DrLIM against PCA'
     """
     config = result["config"]
-    machine = result["machine"]
     ks = ", ".join(str(k) for k in config["trust_ks"])
     others = _compared(result)
     lines = [
@@ -537,11 +572,8 @@ def markdown_report(result: dict) -> str:
         "samples together can place a sample differently depending on the other samples "
         "of the call. \"—\": the method has no transform.",
         f"- Seed {config['seed']}; {config['n_neighbors']} neighbours for the DrLIM graph, "
-        "Isomap, LLE and spectral embedding. Measured on "
-        f"{machine['cpu_count']} CPU cores (load average "
-        f"{machine['load_average_at_start'][0]:.1f} at start); the whole comparison took "
-        f"{result['seconds'] / 60:.1f} min{_rescored(result)}. Trustworthiness depends on "
-        "the number of samples scored: compare numbers within one table.",
+        f"Isomap, LLE and spectral embedding. {_where_and_when(result)} Trustworthiness "
+        "depends on the number of samples scored: compare numbers within one table.",
         "- Every baseline runs with scikit-learn's defaults apart from the neighbours; "
         "DrLIM's settings are stated under each table.",
     ]

@@ -33,6 +33,7 @@ from drlim import metrics
 from drlim._io import atomic_write, write_json
 from drlim.config import ExperimentConfig, config_to_dict
 from drlim.methods import fit_method, lle_on_graph
+from drlim.timing import read_cpuinfo
 from drlim.validation import check_choice, check_int
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "build_graph",
     "evaluate",
     "experiment_data",
+    "finished_run",
     "load_data",
     "make_network",
     "rescored_metrics",
@@ -436,6 +438,7 @@ def run_method(
     repeats: int = 1,
     stability_singles: int = 0,
     knn_k: int = 5,
+    resume: bool = False,
     **params: Any,
 ) -> dict:
     """Fit ``method`` (:data:`drlim.methods.METHODS`) on ``data``, score it, write ``out_dir``.
@@ -443,8 +446,12 @@ def run_method(
     The method learns from the whole training set (``whole``) or from ``data.fit_subset``
     (DrLIM from the labels too with ``labels``); its test embedding is scored by
     :func:`evaluate` (``scores``), with the transform's timing and stability. Writes
-    ``config.json``, ``embeddings.npz`` (``z_fit`` is the embedding of ``data.fit_subset``),
-    DrLIM's training log ``metrics.jsonl`` and ``metrics.json``, and returns the metrics.
+    ``config.json`` (every setting that decides the numbers, and the numbers of samples),
+    ``embeddings.npz`` (``z_fit`` is the embedding of ``data.fit_subset``), DrLIM's training
+    log ``metrics.jsonl`` and ``metrics.json`` (with when and on which CPU it was measured),
+    and returns the metrics. With ``resume``, a run directory that holds a finished run of
+    the same ``config.json`` is read back instead of fitted again (:func:`finished_run`), so
+    that a long comparison stopped part way goes on where it stopped.
 
     >>> import tempfile
     >>> data = load_data("digits-8x8", max_fit=6000, max_test=100)
@@ -454,10 +461,19 @@ def run_method(
     (1297, True)
     """
     out = Path(out_dir)
-    config = {"dataset": data.name, "method": method, "whole": whole, "labels": labels,
-              "n_neighbors": n_neighbors, "seed": seed, "params": params}
-    write_json(out / "config.json", config)
     x_fit = data.x_train if whole else data.x_train[data.fit_subset]
+    config = {"dataset": data.name, "method": method, "whole": whole, "labels": labels,
+              "n_neighbors": n_neighbors, "seed": seed, "params": params,
+              "scoring": {"scores": list(scores), "repeats": repeats,
+                          "stability_singles": stability_singles, "knn_k": knn_k},
+              "samples": {"fit": len(x_fit), "test": len(data.x_test)}}
+    if resume:
+        saved = finished_run(out, config)
+        if saved is not None:
+            log.info("%s: read back (--resume), not fitted again", out)
+            return saved
+    (out / "metrics.json").unlink(missing_ok=True)  # a run that fails must not look finished
+    write_json(out / "config.json", config)
     y_fit = data.factors_train["label"] if labels else None
     result = fit_method(method, x_fit, data.x_test, y_train=y_fit, n_components=2,
                         n_neighbors=n_neighbors, seed=seed, repeats=repeats, **params)
@@ -481,6 +497,32 @@ def run_method(
             None if seconds is None else 1000.0 * seconds / len(data.x_test)),
         "transform_stability": None if result.transform is None else _transform_stability(
             result.transform, data.x_test, result.Z_test, stability_singles),
+        "measured": {"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "cpu": read_cpuinfo()["model"], "cores": os.cpu_count()},
     }
     write_json(out / "metrics.json", row)
     return row
+
+
+def finished_run(run_dir: str | os.PathLike, config: dict) -> dict | None:
+    """The metrics of the run in ``run_dir`` if it finished (``metrics.json`` and
+    ``embeddings.npz`` written) with ``config`` as its ``config.json``; else ``None``.
+
+    A setting changed since (a parameter, a score, the number of samples) makes it
+    unfinished, so nothing is read back that the settings asked to compute differently. A
+    change of code is not seen: rerun without ``resume`` after one.
+
+    >>> import tempfile
+    >>> run_dir = Path(tempfile.mkdtemp())
+    >>> _ = write_json(run_dir / "config.json", {"seed": 0})
+    >>> finished_run(run_dir, {"seed": 0}) is None  # no metrics.json yet
+    True
+    """
+    run_dir = Path(run_dir)
+    try:
+        saved_config = json.loads((run_dir / "config.json").read_text())
+        row = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = saved_config == json.loads(json.dumps(config))
+    return row if same and (run_dir / "embeddings.npz").is_file() else None

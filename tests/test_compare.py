@@ -323,6 +323,32 @@ def test_rescore_recomputes_the_scores_from_the_saved_embeddings(quick_run, tmp_
     assert "results.json" in capsys.readouterr().err
 
 
+def test_resume_fits_only_the_rows_an_earlier_run_did_not_finish(quick_run, tmp_path, capsys):
+    """A comparison stopped part way goes on: finished rows are read back, and the report
+    says how many, measured where and when."""
+    result, root = quick_run
+    runs = tmp_path / "runs"
+    shutil.copytree(root / "runs" / "compare", runs / "compare")
+    (runs / "compare" / "digits-8x8" / "pca" / "metrics.json").unlink()  # stopped there
+    fitted = {p: p.stat().st_mtime_ns for p in (runs / "compare").rglob("embeddings.npz")}
+    cli_main(["compare", "--quick", "--resume", "--runs", str(runs),
+              "--out", str(tmp_path / "figures")])
+    again = json.loads((runs / "compare" / "results.json").read_text())
+    changed = [p for p, mtime in fitted.items() if p.stat().st_mtime_ns != mtime]
+    assert changed == [runs / "compare" / "digits-8x8" / "pca" / "embeddings.npz"]
+    rows = [row for _, row in _rows(again)]
+    assert [row for _, row in _rows(result) if row["method"] != "pca"] == [
+        row for row in rows if row["method"] != "pca"]
+    text = (tmp_path / "figures" / "comparison.md").read_text()
+    cpu = result["machine"]["cpu"]
+    assert (f"fitted 1 of the {len(rows)} rows; {len(rows) - 1} were read back from earlier "
+            "runs") in text
+    assert f"{len(rows) - 1} on {cpu}, finished " in text
+    with pytest.raises(SystemExit) as stop:
+        cli_main(["compare", "--rescore", "--resume", "--runs", str(runs)])
+    assert stop.value.code == 2 and "--resume" in capsys.readouterr().err
+
+
 def test_bad_arguments_are_refused(tmp_path):
     data = load_data("digits-8x8", QUICK)
     with pytest.raises(ValueError, match=r"name must be one of \('drlim', 'pca'"):

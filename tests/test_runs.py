@@ -8,6 +8,7 @@ import pytest
 from sklearn.manifold import trustworthiness as sklearn_trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
+import drlim.runs
 from drlim.runs import evaluate, load_data, run_method
 
 
@@ -59,6 +60,29 @@ def test_run_method_writes_one_run_directory(digits, tmp_path):
                                       digits.factors_train["label"][digits.fit_subset])
     assert row["n_fit"] == 1297 and row["transform_stability"] < 1e-5
     assert not (tmp_path / "metrics.jsonl").exists()  # PCA keeps no training log
+    assert row["measured"]["cpu"] and row["measured"]["finished"].endswith("Z")
+
+
+def _never_fit(*args, **kwargs):
+    raise RuntimeError("fitted again")
+
+
+def test_resume_reads_back_only_a_finished_run_of_the_same_settings(digits, tmp_path,
+                                                                    monkeypatch):
+    settings = {"scores": ("trustworthiness_5",), "stability_singles": 2}
+    row = run_method("pca", digits, tmp_path, **settings)
+    monkeypatch.setattr(drlim.runs, "fit_method", _never_fit)
+    assert run_method("pca", digits, tmp_path, resume=True, **settings) == row
+    fewer = load_data("digits-8x8", max_fit=400, max_test=100)
+    for data, change in [(fewer, {}), (digits, {"knn_k": 3}), (digits, {"seed": 1}),
+                         (digits, {"scores": ("trustworthiness_5", "knn_accuracy")})]:
+        with pytest.raises(RuntimeError, match="fitted again"):
+            run_method("pca", data, tmp_path, resume=True, **{**settings, **change})
+    # the failed run left its own config.json: the old numbers are not taken for its own
+    assert not (tmp_path / "metrics.json").exists()
+    with pytest.raises(RuntimeError, match="fitted again"):
+        run_method("pca", digits, tmp_path, resume=True,
+                   **{**settings, "scores": ("trustworthiness_5", "knn_accuracy")})
 
 
 def test_a_drlim_run_keeps_its_training_log_and_network(digits, tmp_path):

@@ -1,10 +1,10 @@
-"""drlim._timing: the fastest of several calls."""
+"""drlim.timing: the fastest of several calls, and the CPU they ran on."""
 
 import time
 
 import pytest
 
-from drlim._timing import timed_call
+from drlim.timing import timed_call
 
 
 def test_timed_call_reports_the_quickest_call_and_the_last_value():
