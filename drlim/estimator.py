@@ -47,7 +47,14 @@ from drlim.neighbors import (
     union,
 )
 from drlim.refine import REFINE_MAP_EPOCHS, refine_embedding, refine_map
-from drlim.train import TrainConfig, embed, initial_params, train, use_compilation_cache
+from drlim.train import (
+    TrainConfig,
+    embed,
+    init_params,
+    initial_params,
+    train,
+    use_compilation_cache,
+)
 
 NETWORKS = ("auto", "mlp", "lenet")
 UNLABELLED = -1
@@ -87,7 +94,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     Which loss (measured on MNIST 4/9 with the defaults: 6,000 training digits, the 1,982
     test digits scored by trustworthiness T@5 and 5-NN label accuracy):
       ``"drlim"`` (the default): the paper's Eq. 4; every non-neighbour pair is pushed to
-      the ``margin``, so the map fills the plane evenly (T@5 0.84, 5-NN 0.74 after 188
+      the ``margin``, so the map fills the plane evenly (T@5 0.84, 5-NN 0.79, 1,000
       steps). Pick it for the paper's maps and fast fits.
       ``"infonce"``: InfoNCE with the Cauchy kernel (t-SNE-like maps, Damrich et al. 2023):
       separated classes and the best neighbourhoods (T@5 0.90, 5-NN 0.98, 1,500 steps).
@@ -160,9 +167,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
         (better on large sets trained for many epochs: see ``figures/comparison.md``).
       similar_fraction: weight of the similar-pair loss in the objective.
-      target_weight: in [0, 1], how much the labels count in a semi-supervised fit: 0
-        ignores them; 1 makes every same-label pair similar and removes the kNN edges that
-        join two labelled samples of different classes.
+      target_weight: in [0, 1], how much the labels count in a semi-supervised fit (some
+        labels -1): 0 ignores them; 1 makes every same-label pair similar and removes the kNN
+        edges that join two labelled samples of different classes. With every sample
+        labelled the graph is the labels' alone, whatever ``target_weight``.
       metric: distance of the default kNN graph: ``"euclidean"``, ``"cosine"`` or
         ``"manhattan"`` (UMAP's fuzzy graph, ``loss="umap"``, is Euclidean only).
       knn_method: ``"auto"`` (exact below ``drlim.knn.AUTO_EXACT_LIMIT`` samples, NN-descent
@@ -277,15 +285,30 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         labels ``-1``); else t-SNE's affinities of ``X`` when ``perplexity`` is set, or the
         ``n_neighbors``-nearest-neighbour graph of ``X``. Parameters
         are checked before any work starts; training that diverges raises
-        :class:`drlim.train.DivergenceError`.
+        :class:`drlim.train.DivergenceError`. A fit that fails leaves a fitted model as it
+        was.
         """
+        before = _fitted_state(self)
+        try:
+            return self._fit(X, y, graph)
+        except BaseException:
+            for name in _fitted_state(self):
+                delattr(self, name)
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, X: Any, y: Any, graph: Graph | Any) -> DrLIM:
+        """:meth:`fit`, which may leave the model half changed when it fails."""
         use_compilation_cache()  # before the graph: its kNN search is cached too
         start = self._warm_start_params(X)
         X = self._validate(X, reset=True)
         n = X.shape[0]
         if n < 2:
             raise ValueError(f"DrLIM needs at least 2 samples to form pairs, got n_samples={n}")
+        self._check_images(X)
         self.network_ = self._make_network(X.shape[1:])
+        if start is not None:
+            _check_same_network(self.network_, start, X)
         config = self._train_config(n)
         pool = ThreadPoolExecutor(max_workers=1)  # initialise while the graph is built
         fresh = None if start is not None else pool.submit(
@@ -327,7 +350,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                 self.refine)
 
     def fit_transform(self, X: Any, y: Any = None, *, graph: Graph | None = None) -> np.ndarray:
-        """Fit, then map the training samples."""
+        """Fit, then map the training samples with :meth:`transform` (with ``refine`` > 0,
+        each is refined against the training map, which holds it: ``embedding_`` is that
+        map itself)."""
         return self.fit(X, y, graph=graph).transform(X)
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -339,7 +364,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if callable(self.augment):  # only fitting uses it; the saved model maps without it
             settings["augment"] = None
         payload = {
-            "settings": json.dumps(settings),
+            "settings": json.dumps(settings, default=_plain_scalar),
             "input_shape": list(self.input_shape_),
             "params": flax.serialization.to_state_dict(self.params_),
             "history": json.dumps(self.history_),
@@ -358,7 +383,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Read a model written by :meth:`save`; pass ``network`` if it was a custom module.
 
         A file that is not such a model (empty, truncated, another format) raises a
-        ``ValueError`` "not a drlim model file: PATH (why)"; nothing is ever unpickled.
+        ``ValueError`` "not a drlim model file: PATH (why)"; nothing is ever unpickled. A
+        callable ``augment`` is not saved (mapping does not use it): to continue training with
+        it (``warm_start``), set it again with ``set_params(augment=...)``.
         """
         payload, settings = _read_model_file(Path(path))
         # Files written before refine_epochs existed kept the network's map of the training set.
@@ -416,6 +443,15 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"shape {self.input_shape_}"
             )
         return _to_network_layout(X)
+
+    def _check_images(self, X: np.ndarray) -> None:
+        """Raise, before any work, when a setting that needs images gets flat samples."""
+        needs_images = {"network": isinstance(self.network, str) and self.network == "lenet",
+                        "augment": isinstance(self.augment, str) and bool(self.augment)}
+        for name, needed in needs_images.items():
+            if needed and X.ndim == 2:
+                raise ValueError(f"{name}={getattr(self, name)!r} needs images (n, height, "
+                                 f"width), got flat samples of shape {X.shape}")
 
     def _make_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         if isinstance(self.network, nn.Module):
@@ -655,6 +691,41 @@ def _check_n_neighbors(n_neighbors: int, n: int) -> None:
         )
 
 
+def _is_unlabelled(label: Any) -> bool:
+    """Whether an object array's label is the integer -1 (not the string "-1" or True)."""
+    return isinstance(label, Integral) and not isinstance(label, bool) and label == UNLABELLED
+
+
+def _fitted_state(model: DrLIM) -> dict[str, Any]:
+    """The attributes a fit sets (scikit-learn's trailing underscore)."""
+    return {name: value for name, value in vars(model).items()
+            if (name.endswith("_") and not name.startswith("__")) or name == "_n_features_out"}
+
+
+def _check_same_network(network: nn.Module, params: Any, X: np.ndarray) -> None:
+    """Raise unless ``params`` (a fit's) fit ``network`` on ``X`` (``warm_start``)."""
+    wanted = jax.eval_shape(lambda: init_params(network, np.zeros(X.shape[1:], np.float32), 0))
+    if _shapes(params) != _shapes(wanted):
+        raise ValueError(
+            "warm_start=True continues the trained network, but the settings now make a "
+            "different one (network, n_components or loss changed since the fit); fit with "
+            "warm_start=False"
+        )
+
+
+def _shapes(tree: Any) -> list[tuple[str, tuple[int, ...]]]:
+    """Each leaf's path and shape."""
+    return [(jax.tree_util.keystr(path), tuple(np.shape(leaf)))
+            for path, leaf in jax.tree_util.tree_leaves_with_path(tree)]
+
+
+def _plain_scalar(value: Any) -> Any:
+    """A NumPy scalar setting as the Python number JSON writes (``np.int64(10)`` -> 10)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"settings must be JSON values, got {type(value).__name__}")
+
+
 def _check_labels(y: Any, n: int) -> np.ndarray:
     """Class ids ``0, 1, ...`` per sample, ``-1`` where ``y`` is ``-1`` (unlabelled)."""
     y = np.asarray(y)
@@ -662,13 +733,28 @@ def _check_labels(y: Any, n: int) -> np.ndarray:
         raise ValueError(f"y must have shape ({n},) (one label per sample), got {y.shape}")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("y must not contain NaN or inf")
-    unlabelled = y == UNLABELLED if y.dtype.kind in "iuf" else np.zeros(n, dtype=bool)
+    if y.dtype.kind == "U" and np.any(y == str(UNLABELLED)):
+        raise ValueError(
+            "y must be an object array to mark unlabelled samples among string labels, got "
+            "strings with '-1': pass np.array(y, dtype=object) holding the integer -1"
+        )
+    if y.dtype.kind in "iuf":
+        unlabelled = y == UNLABELLED
+    else:
+        unlabelled = np.array([_is_unlabelled(label) for label in y.ravel()], dtype=bool)
     if unlabelled.all():
         raise ValueError(
             "y must label at least one sample, got -1 (unlabelled) everywhere; "
             "call fit(X) without y for an unsupervised map"
         )
-    classes, ids = np.unique(y[~unlabelled], return_inverse=True)
+    try:
+        classes, ids = np.unique(y[~unlabelled], return_inverse=True)
+    except TypeError:
+        kinds = sorted({type(label).__name__ for label in y[~unlabelled]})
+        raise ValueError(
+            f"y must hold labels of one type that sorts (and -1 for unlabelled), got "
+            f"{', '.join(kinds)}"
+        ) from None
     if classes.size < 2 and not unlabelled.any():
         raise ValueError(
             f"y must hold at least 2 classes, got 1 class ({classes[0]!r}): every pair would "

@@ -86,6 +86,17 @@ def test_images_use_the_conv_net_and_pad_28_to_32():
         model.transform(rng.random((3, 32, 32)))
 
 
+def test_numpy_scalar_settings_are_saved_as_numbers(digits, tmp_path):
+    """As a grid search over np.arange hands them to best_estimator_."""
+    X, _ = digits
+    model = DrLIM(n_neighbors=np.int64(7), learning_rate=np.float32(0.01), epochs=1,
+                  random_state=0).fit(X[:100])
+    loaded = DrLIM.load(model.save(tmp_path / "model.drlim"))
+    assert loaded.n_neighbors == 7 and type(loaded.n_neighbors) is int
+    assert loaded.learning_rate == pytest.approx(0.01)
+    np.testing.assert_array_equal(loaded.transform(X[:5]), model.transform(X[:5]))
+
+
 def test_save_and_load_round_trip(fitted, digits, tmp_path):
     X, _ = digits
     path = fitted.save(tmp_path / "model.drlim")
@@ -370,6 +381,39 @@ def test_warm_start_continues_from_the_trained_network(monkeypatch):
     assert not np.allclose(model.transform(X), cold.transform(X))
     with pytest.raises(ValueError, match="warm_start"):
         model.fit(X[:, :4])
+    with pytest.raises(ValueError, match="^warm_start=True continues the trained network, "
+                                         "but the settings now make a different one"):
+        model.set_params(n_components=3).fit(X)
+    assert model.transform(X).shape == (70, 2)  # the failed fit changed nothing
+
+
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was(digits):
+    X, _ = digits
+    model = DrLIM(epochs=1, random_state=0).fit(X[:100])
+    before = model.transform(X[:5])
+    with pytest.raises(ValueError, match="n_neighbors must be at most"):
+        model.fit(X[:3, :10])
+    assert model.n_features_in_ == 64 and not hasattr(model, "feature_names_in_")
+    np.testing.assert_array_equal(model.transform(X[:5]), before)
+    with pytest.raises(ValueError, match="^network='lenet' needs images"):
+        DrLIM(network="lenet").fit(X[:100])
+    with pytest.raises(ValueError, match="^augment='shift:2' needs images"):
+        DrLIM(augment="shift:2").fit(X[:100])
+
+
+def test_labels_of_any_sortable_type_and_minus_one_for_unlabelled(digits):
+    X, y = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"], dtype=object)[y[:200]]
+    names[::4] = -1
+    semi = DrLIM(epochs=1, random_state=0).fit(X[:200], names)
+    np.testing.assert_array_equal(semi.graph_.groups == -1, names == -1)
+    with pytest.raises(ValueError, match="^y must be an object array to mark unlabelled"):
+        DrLIM(epochs=1).fit(X[:200], names.astype(str))
+    names[1] = None
+    with pytest.raises(ValueError, match="^y must hold labels of one type that sorts .* got "
+                                         "NoneType, str"):
+        DrLIM(epochs=1).fit(X[:200], names)
 
 
 def test_default_length_lets_small_sets_settle(digits):
