@@ -71,14 +71,28 @@ REFINE_BLOCK = 256
 # map's own trustworthiness, but held-out samples then land worse.
 REFINE_MAP_EPOCHS = 300.0
 # refine_map's step (SGD with momentum, decayed to zero by a cosine), in units of the network
-# map's standard deviation times the batch size (the loss is a mean over a step's anchors, so
-# a place's gradient shrinks as 1 / batch). Not Adam: most places get no gradient in most
-# steps, and Adam moves each one by some 30 learning rates after every gradient it does get,
-# whatever its size (MNIST-10's 58,000 places went from T@5 0.955 to 0.875 in 50 epochs).
-# 0.03 did worse than 0.01 (MNIST 4/9 0.932 / 0.973, all ten digits 0.941 / 0.959).
-REFINE_MAP_LEARNING_RATE = 0.01
+# map's local scale (local_scale: the median distance to the 15th nearest place) times the batch
+# size (the loss is a mean over a step's anchors, so a place's gradient shrinks as 1 / batch). Not
+# Adam: most places get no gradient in most steps, and Adam moves each one by some 30 learning
+# rates after every gradient it does get, whatever its size (MNIST-10's 58,000 places went from
+# T@5 0.955 to 0.875 in 50 epochs).
+# Until 2026-12-06 the unit was the map's standard deviation, at 0.01 (0.03 did worse: MNIST 4/9
+# 0.932 / 0.973, all ten digits 0.941 / 0.959). But the spread grows with the number of samples
+# while the kernel holds neighbourhoods near 1 (spread / local scale: 10.8, 10.2 and 78.5 for the
+# InfoNCE maps of 1,000 8x8 digits, 5,000 and 58,000 MNIST digits), so all ten digits took steps
+# 7x larger against their neighbourhoods. Validation splits (held-out T@5 / 5-NN; spread units):
+# all ten digits, split 0: 0.01 0.957 / 0.965, 0.005 0.961 / 0.966, 0.003 0.963 / 0.964, 0.002
+# 0.962 / 0.966; split 1: 0.01 0.958 / 0.963, 0.005 0.961 / 0.963; MNIST 4/9 flat from 0.002 to
+# 0.02 (T@5 0.936-0.938, 5-NN 0.975-0.978); 8x8 digits within a few of the 297 held-out digits. In
+# local units: all ten digits 0.1 0.962 / 0.967 (split 0) and 0.962 / 0.966 (split 1), 0.15 0.963
+# / 0.965 (split 0); MNIST 4/9 0.1 0.940 / 0.980, 0.15 0.937 / 0.979, 0.2 0.936 / 0.978, 0.3 0.935
+# / 0.977. 0.1 is within 2% (4/9) and 7% (8x8) of the old step on the smaller sets.
+REFINE_MAP_LEARNING_RATE = 0.1
 # SGD's momentum in refine_map (the learning rate above was measured with it).
 MOMENTUM = 0.9
+# local_scale's neighbour (the 15 of the comparison's graphs) and how many places it samples.
+LOCAL_SCALE_NEIGHBOURS = 15
+LOCAL_SCALE_SAMPLES = 10_000
 # Row numbers travel as float32 samples through drlim.train: exact up to 2**24.
 MAX_PLACES = 2**24
 
@@ -230,10 +244,10 @@ def refine_map(
 
     A non-parametric embedding started from a network's map: the same loss, graph, batch
     size, negatives and seed as ``config``, for ``epochs`` passes, SGD with momentum at
-    ``learning_rate`` times ``Z``'s standard deviation times the batch size, decayed to zero
-    (cosine). It runs ``epochs * n / batch_size`` steps (on 58,000 MNIST digits, 300 epochs
-    of 256 edges take some 200 s on 2 cores). The network is no longer involved, so nothing
-    here learns an invariance ``config.augment`` names.
+    ``learning_rate`` times ``Z``'s neighbourhood scale (:func:`local_scale`) times the batch
+    size, decayed to zero (cosine). It runs ``epochs * n / batch_size`` steps (on 58,000
+    MNIST digits, 300 epochs of 256 edges take some 200 s on 2 cores). The network is no
+    longer involved, so nothing here learns an invariance ``config.augment`` names.
 
     >>> from drlim.neighbors import knn_graph
     >>> X = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
@@ -253,18 +267,42 @@ def refine_map(
         return Z
     if len(Z) > MAX_PLACES:
         raise ValueError(f"refine_map takes at most {MAX_PLACES} samples, got {len(Z)}")
-    spread = float(np.std(Z))
-    if spread == 0:
+    if float(np.std(Z)) == 0:
         raise ValueError("Z has every sample at one place: there is no map to refine")
     config = dataclasses.replace(
         config, steps=0, epochs=float(epochs), optimizer="sgd", momentum=MOMENTUM,
         schedule="cosine", augment="", checkpoint_every=0,
-        learning_rate=learning_rate * config.batch_size * spread)
+        learning_rate=learning_rate * config.batch_size * local_scale(Z))
     rows = np.arange(len(Z), dtype=np.float32)[:, None]
     result = train(Places(len(Z), Z.shape[1]), rows, graph, config,
                    params={"params": {"places": jnp.asarray(Z, jnp.float32)}},
                    progress=progress)
     return np.asarray(result.params["params"]["places"], np.float64)
+
+
+def local_scale(Z: Any, k: int = LOCAL_SCALE_NEIGHBOURS,
+                max_samples: int = LOCAL_SCALE_SAMPLES) -> float:
+    """The scale of neighbourhoods on the map ``Z``: the median distance from a place to its
+    ``k``-th nearest other place (over ``max_samples`` places drawn with seed 0, against all
+    of them), or the root mean square spread where that is 0 (places that coincide).
+
+    The loss's kernel sets this scale, so it stays near 1 while the map's spread grows with
+    the number of samples (the InfoNCE maps of 1,000, 5,000 and 58,000 digits: 1.5, 1.1 and
+    0.95 against spreads of 16, 11 and 75).
+
+    >>> grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), -1).reshape(-1, 2)
+    >>> local_scale(grid, k=4), local_scale(3 * grid, k=4)
+    (1.0, 3.0)
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = as_samples(Z, "Z", min_samples=2, dtype=np.float64)
+    k = min(check_int(k, "k", 1), len(Z) - 1)
+    max_samples = check_int(max_samples, "max_samples", 1)
+    rows = np.random.default_rng(0).permutation(len(Z))[:max_samples]
+    distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z[rows])
+    scale = float(np.median(distances[:, k]))
+    return scale if scale > 0 else float(np.sqrt(np.mean(np.sum((Z - Z.mean(0)) ** 2, 1))))
 
 
 def _check_shapes(Z: np.ndarray, X: np.ndarray, X_reference: np.ndarray,
@@ -282,6 +320,6 @@ def _check_shapes(Z: np.ndarray, X: np.ndarray, X_reference: np.ndarray,
                          f"got {X.shape[1]}")
 
 
-__all__ = ["REFINE_LEARNING_RATE", "REFINE_MAP_EPOCHS", "REFINE_MAP_LEARNING_RATE",
-           "REFINE_PERPLEXITY", "Places", "input_affinities", "kl_gradient", "refine_embedding",
-           "refine_map"]
+__all__ = ["LOCAL_SCALE_NEIGHBOURS", "LOCAL_SCALE_SAMPLES", "REFINE_LEARNING_RATE",
+           "REFINE_MAP_EPOCHS", "REFINE_MAP_LEARNING_RATE", "REFINE_PERPLEXITY", "Places",
+           "input_affinities", "kl_gradient", "local_scale", "refine_embedding", "refine_map"]

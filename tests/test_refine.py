@@ -13,7 +13,13 @@ import pytest
 from sklearn.datasets import load_digits
 
 from drlim import DrLIM, TrainConfig, knn_accuracy, knn_graph, trustworthiness
-from drlim.refine import input_affinities, kl_gradient, refine_embedding, refine_map
+from drlim.refine import (
+    input_affinities,
+    kl_gradient,
+    local_scale,
+    refine_embedding,
+    refine_map,
+)
 
 
 def kl_objective(z, reference, neighbours, affinities):
@@ -193,3 +199,20 @@ def test_refine_map_refuses_what_it_cannot_refine(digits_graph, Z, config, learn
     Z = np.random.default_rng(6).normal(size=(600, 2)) if Z is None else Z
     with pytest.raises(ValueError, match=match):
         refine_map(Z, digits_graph[1], config, learning_rate=learning_rate)
+
+
+def test_local_scale_is_the_median_distance_to_the_kth_nearest_other_place():
+    from scipy.spatial.distance import cdist
+
+    Z = np.random.default_rng(7).normal(size=(500, 2)) * [1.0, 3.0]
+    kth = np.sort(cdist(Z, Z), axis=1)[:, 15]  # column 0 is the place itself
+    assert local_scale(Z, k=15) == pytest.approx(np.median(kth), rel=1e-12)
+    assert local_scale(5.0 * Z, k=15) == pytest.approx(5.0 * np.median(kth), rel=1e-12)
+    assert local_scale(Z, k=15, max_samples=200) == pytest.approx(np.median(kth), rel=0.15)
+    # a denser map of the same spread has a smaller scale: what the step should follow
+    dense = np.random.default_rng(8).normal(size=(5000, 2)) * [1.0, 3.0]
+    assert local_scale(dense) < 0.4 * local_scale(Z)
+    # most places on top of one another: the spread, not 0
+    stacked = np.vstack([np.zeros((400, 2)), Z[:100]])
+    spread = np.sqrt(np.mean(np.sum((stacked - stacked.mean(0)) ** 2, axis=1)))
+    assert local_scale(stacked) == pytest.approx(spread)
