@@ -379,7 +379,7 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     results: the config, the machine, and per data set its sizes, one row of numbers per
     method and where the methods stand. With ``resume``, rows that an earlier run of the
     same settings finished in ``run_dir`` are read back, not fitted again (each row keeps
-    when and on which CPU it was measured).
+    when and on which CPU it was measured; ``read_back`` lists them).
 
     >>> import tempfile
     >>> quick = dataclasses.replace(QUICK, datasets=("digits-8x8",), baselines=("pca",),
@@ -408,12 +408,16 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
                     "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
         "datasets": [],
     }
+    read_back = []
     for name in config.datasets:
         data = comparison_data(name, config)
         for method in _methods(name, config):
             settings = _run_settings(method, name, config)
+            saved = _modified(run_dir / name / method / "metrics.json")
             row = run_method(settings.pop("method"), data, run_dir / name / method,
                              resume=resume, **settings)
+            if saved is not None and _modified(run_dir / name / method / "metrics.json") == saved:
+                read_back.append(f"{name}/{method}")
             if verbose:
                 first = settings["scores"][0]
                 print(f"{name:10s} {method:16s} fit {row['fit_seconds']:7.1f} s  "
@@ -435,9 +439,15 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
                         for m in _methods(name, config)],
         })
     header["seconds"] = time.perf_counter() - started
+    header["read_back"] = read_back
     result = collect_comparison(run_dir, header)
     write_json(run_dir / "results.json", result)
     return result
+
+
+def _modified(path: Path) -> int | None:
+    """When ``path`` was last written (nanoseconds), or None when it does not exist."""
+    return path.stat().st_mtime_ns if path.exists() else None
 
 
 def rescore_comparison(run_dir: str | os.PathLike, verbose: bool = True) -> dict:

@@ -692,8 +692,9 @@ def _check_n_neighbors(n_neighbors: int, n: int) -> None:
 
 
 def _is_unlabelled(label: Any) -> bool:
-    """Whether an object array's label is the integer -1 (not the string "-1" or True)."""
-    return isinstance(label, Integral) and not isinstance(label, bool) and label == UNLABELLED
+    """Whether an object array's label is the number -1 (as in a numeric array; not the
+    string "-1")."""
+    return isinstance(label, Real) and not isinstance(label, bool) and label == UNLABELLED
 
 
 def _fitted_state(model: DrLIM) -> dict[str, Any]:
@@ -736,7 +737,8 @@ def _check_labels(y: Any, n: int) -> np.ndarray:
     if y.dtype.kind == "U" and np.any(y == str(UNLABELLED)):
         raise ValueError(
             "y must be an object array to mark unlabelled samples among string labels, got "
-            "strings with '-1': pass np.array(y, dtype=object) holding the integer -1"
+            "strings with '-1': pass np.array(y, dtype=object) holding the number -1 where "
+            "a sample is unlabelled, or give a class named '-1' another name"
         )
     if y.dtype.kind in "iuf":
         unlabelled = y == UNLABELLED

@@ -498,13 +498,15 @@ def _where_and_when(result: dict) -> str:
     here = (f"{machine['cpu_count']} CPU cores{cpu} (load average "
             f"{machine['load_average_at_start'][0]:.1f} at start)")
     minutes = f"{result['seconds'] / 60:.1f} min{_rescored(result)}"
+    read_back = set(result.get("read_back", ()))
     rows = [row for entry in result["datasets"] for row in entry["methods"]]
     earlier: dict[str, list[str]] = {}
-    for row in rows:
-        measured = row.get("measured", {})
-        if "started" in result and measured.get("finished", "") < result["started"]:
-            earlier.setdefault(measured.get("cpu", "a CPU not recorded"), []).append(
-                measured.get("finished", ""))
+    for entry in result["datasets"]:
+        for row in entry["methods"]:
+            if f"{entry['name']}/{row['method']}" in read_back:
+                measured = row.get("measured", {})
+                earlier.setdefault(measured.get("cpu", "a CPU not recorded"), []).append(
+                    measured.get("finished", ""))
     if not earlier:
         return f"Measured on {here}; the whole comparison took {minutes}."
     count = sum(len(times) for times in earlier.values())

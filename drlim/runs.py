@@ -18,6 +18,7 @@ them). Tables, figures and target checks are drawn from run directories by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -82,6 +83,24 @@ class Data:
     factors_test: dict[str, np.ndarray]
     fit_subset: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     n_test_pool: int = 0
+
+    def digest(self) -> str:
+        """A short SHA-256 of the samples, their factors and the fit subset: what tells two
+        runs' data apart when their sizes agree (:func:`finished_run`).
+
+        >>> data = load_data("digits-8x8", max_fit=100, max_test=50)
+        >>> data.digest() == load_data("digits-8x8", max_fit=100, max_test=50).digest()
+        True
+        >>> data.digest() == load_data("digits-8x8", max_fit=100, max_test=60).digest()
+        False
+        """
+        sha = hashlib.sha256()
+        factors = [self.factors_train[k] for k in sorted(self.factors_train)]
+        factors += [self.factors_test[k] for k in sorted(self.factors_test)]
+        for array in (self.x_train, self.x_test, self.fit_subset, *factors):
+            sha.update(str((array.dtype, array.shape)).encode())
+            sha.update(np.ascontiguousarray(array).tobytes())
+        return sha.hexdigest()[:16]
 
 
 def _subsample(n: int, size: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -466,7 +485,8 @@ def run_method(
               "n_neighbors": n_neighbors, "seed": seed, "params": params,
               "scoring": {"scores": list(scores), "repeats": repeats,
                           "stability_singles": stability_singles, "knn_k": knn_k},
-              "samples": {"fit": len(x_fit), "test": len(data.x_test)}}
+              "samples": {"fit": len(x_fit), "test": len(data.x_test),
+                          "sha256": data.digest()}}
     if resume:
         saved = finished_run(out, config)
         if saved is not None:
@@ -508,9 +528,9 @@ def finished_run(run_dir: str | os.PathLike, config: dict) -> dict | None:
     """The metrics of the run in ``run_dir`` if it finished (``metrics.json`` and
     ``embeddings.npz`` written) with ``config`` as its ``config.json``; else ``None``.
 
-    A setting changed since (a parameter, a score, the number of samples) makes it
-    unfinished, so nothing is read back that the settings asked to compute differently. A
-    change of code is not seen: rerun without ``resume`` after one.
+    A setting changed since (a parameter, a score, the samples: ``config.json`` holds their
+    :meth:`Data.digest`) makes it unfinished, so nothing is read back that the settings asked
+    to compute differently. A change of code is not seen: rerun without ``resume`` after one.
 
     >>> import tempfile
     >>> run_dir = Path(tempfile.mkdtemp())

@@ -408,6 +408,9 @@ def test_labels_of_any_sortable_type_and_minus_one_for_unlabelled(digits):
     names[::4] = -1
     semi = DrLIM(epochs=1, random_state=0).fit(X[:200], names)
     np.testing.assert_array_equal(semi.graph_.groups == -1, names == -1)
+    names[::8] = -1.0  # as a float array's -1.0
+    again = DrLIM(epochs=1, random_state=0).fit(X[:200], names)
+    np.testing.assert_array_equal(again.graph_.groups, semi.graph_.groups)
     with pytest.raises(ValueError, match="^y must be an object array to mark unlabelled"):
         DrLIM(epochs=1).fit(X[:200], names.astype(str))
     names[1] = None

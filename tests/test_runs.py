@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -70,19 +71,23 @@ def _never_fit(*args, **kwargs):
 def test_resume_reads_back_only_a_finished_run_of_the_same_settings(digits, tmp_path,
                                                                     monkeypatch):
     settings = {"scores": ("trustworthiness_5",), "stability_singles": 2}
-    row = run_method("pca", digits, tmp_path, **settings)
+    finished = tmp_path / "finished"
+    row = run_method("pca", digits, finished, **settings)
     monkeypatch.setattr(drlim.runs, "fit_method", _never_fit)
-    assert run_method("pca", digits, tmp_path, resume=True, **settings) == row
+    assert run_method("pca", digits, finished, resume=True, **settings) == row
     fewer = load_data("digits-8x8", max_fit=400, max_test=100)
-    for data, change in [(fewer, {}), (digits, {"knn_k": 3}), (digits, {"seed": 1}),
-                         (digits, {"scores": ("trustworthiness_5", "knn_accuracy")})]:
+    other_test = load_data("digits-8x8", max_fit=400, max_test=200, seed=1)  # same sizes
+    changes = [(fewer, {}), (other_test, {}), (digits, {"knn_k": 3}), (digits, {"seed": 1}),
+               (digits, {"scores": ("trustworthiness_5", "knn_accuracy")})]
+    for number, (data, change) in enumerate(changes):
+        run_dir = tmp_path / str(number)
+        shutil.copytree(finished, run_dir)
         with pytest.raises(RuntimeError, match="fitted again"):
-            run_method("pca", data, tmp_path, resume=True, **{**settings, **change})
-    # the failed run left its own config.json: the old numbers are not taken for its own
-    assert not (tmp_path / "metrics.json").exists()
-    with pytest.raises(RuntimeError, match="fitted again"):
-        run_method("pca", digits, tmp_path, resume=True,
-                   **{**settings, "scores": ("trustworthiness_5", "knn_accuracy")})
+            run_method("pca", data, run_dir, resume=True, **{**settings, **change})
+        # the failed run left its own config.json: the old numbers are not taken for its own
+        assert not (run_dir / "metrics.json").exists()
+        with pytest.raises(RuntimeError, match="fitted again"):
+            run_method("pca", data, run_dir, resume=True, **{**settings, **change})
 
 
 def test_a_drlim_run_keeps_its_training_log_and_network(digits, tmp_path):
