@@ -40,7 +40,7 @@ from drlim.methods import BASELINES, PEERS, is_installed, method_call, missing_p
 from drlim.methods import METHODS as REGISTRY
 from drlim.runs import MAX_DIGITS_TEST as _MAX_DIGITS_TEST
 from drlim.runs import Data, load_data
-from drlim.timing import read_cpuinfo
+from drlim.timing import read_cpuinfo, utc_timestamp
 from drlim.validation import check_choice, check_int
 
 __all__ = [
@@ -402,7 +402,7 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     started = time.perf_counter()
     header: dict[str, Any] = {
         "config": json.loads(json.dumps(dataclasses.asdict(config))),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "started": utc_timestamp(),
         "machine": {"cpu": read_cpuinfo()["model"], "cpu_count": os.cpu_count(),
                     "platform": platform.platform(),
                     "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},

@@ -36,6 +36,7 @@ __all__ = [
     "lighting_spread_ratio",
     "orbit_spread_ratio",
     "split_knn_accuracy",
+    "spread",
     "transform_stability",
     "trustworthiness",
 ]
@@ -207,8 +208,12 @@ def _label_kind(labels: np.ndarray) -> str:
     return "number" if kind in "biuf" else "text" if kind in "US" else "other"
 
 
-def _spread(Z: np.ndarray) -> float:
-    """The map's spread: the root mean square distance of the samples to their centroid."""
+def spread(Z: np.ndarray) -> float:
+    """The map's spread: the root mean square distance of the samples to their centroid.
+
+    >>> spread(np.array([[0.0, 0.0], [2.0, 0.0]]))
+    1.0
+    """
     return float(np.sqrt(np.mean(np.sum((Z - Z.mean(axis=0)) ** 2, axis=1))))
 
 
@@ -228,11 +233,11 @@ def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
     """
     Z = as_samples(Z, "Z", min_samples=2, dtype=np.float64)
     rtol = check_number(rtol, "rtol", 0, closed="right")
-    spread = _spread(Z)
-    if spread == 0.0:
+    scale = spread(Z)
+    if scale == 0.0:
         return 1.0
     nearest, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
-    return float(np.mean(nearest[:, 1] < rtol * spread))
+    return float(np.mean(nearest[:, 1] < rtol * scale))
 
 
 def transform_stability(Z, Z_regrouped, index=None) -> float:
@@ -280,11 +285,11 @@ def transform_stability(Z, Z_regrouped, index=None) -> float:
             f"Z_regrouped must have shape ({rows.size}, {Z.shape[1]}), "
             f"got {Z_regrouped.shape}"
         )
-    spread = _spread(Z)
-    if spread == 0.0:
+    scale = spread(Z)
+    if scale == 0.0:
         raise ValueError("Z must have a spread > 0 (distinct points), got all points equal")
     moves = np.sqrt(np.sum((Z[rows] - Z_regrouped) ** 2, axis=1))
-    return float(moves.max() / spread)
+    return float(moves.max() / scale)
 
 
 def split_knn_accuracy(Z, y, k: int = 5, seed: int = 0) -> float:

@@ -37,6 +37,7 @@ import numpy as np
 import optax
 
 from drlim.config import TrainConfig
+from drlim.metrics import spread
 from drlim.neighbors import Graph, conditional_probabilities
 from drlim.train import pad_rows, train
 from drlim.validation import as_samples, check_int, check_number
@@ -269,7 +270,7 @@ def refine_map(
         return Z
     if len(Z) > MAX_PLACES:
         raise ValueError(f"refine_map takes at most {MAX_PLACES} samples, got {len(Z)}")
-    if float(np.std(Z)) == 0:
+    if spread(Z) == 0:
         raise ValueError("Z has every sample at one place: there is no map to refine")
     config = dataclasses.replace(
         config, steps=0, epochs=float(epochs), optimizer="sgd", momentum=MOMENTUM,
@@ -304,7 +305,7 @@ def local_scale(Z: Any, k: int = LOCAL_SCALE_NEIGHBOURS,
     rows = np.random.default_rng(0).permutation(len(Z))[:max_samples]
     distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z[rows])
     scale = float(np.median(distances[:, k]))
-    return scale if scale > 0 else float(np.sqrt(np.mean(np.sum((Z - Z.mean(0)) ** 2, 1))))
+    return scale if scale > 0 else spread(Z)
 
 
 def _check_shapes(Z: np.ndarray, X: np.ndarray, X_reference: np.ndarray,

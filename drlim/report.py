@@ -499,7 +499,7 @@ def _where_and_when(result: dict) -> str:
             f"{machine['load_average_at_start'][0]:.1f} at start)")
     minutes = f"{result['seconds'] / 60:.1f} min{_rescored(result)}"
     read_back = set(result.get("read_back", ()))
-    rows = [row for entry in result["datasets"] for row in entry["methods"]]
+    total = sum(len(entry["methods"]) for entry in result["datasets"])
     earlier: dict[str, list[str]] = {}
     for entry in result["datasets"]:
         for row in entry["methods"]:
@@ -509,9 +509,9 @@ def _where_and_when(result: dict) -> str:
                     measured.get("finished", ""))
     if not earlier:
         return f"Measured on {here}; the whole comparison took {minutes}."
-    count = sum(len(times) for times in earlier.values())
-    return (f"This run took {minutes} on {here} and fitted {len(rows) - count} of the "
-            f"{len(rows)} rows; {count} were read back from earlier runs (`drlim compare "
+    count = len(read_back)
+    return (f"This run took {minutes} on {here} and fitted {total - count} of the "
+            f"{total} rows; {count} were read back from earlier runs (`drlim compare "
             "--resume`) with the times measured then: "
             + "; ".join(f"{len(times)} on {cpu_name}{_finished(times)}"
                         for cpu_name, times in sorted(earlier.items())) + ".")

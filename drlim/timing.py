@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from drlim.validation import check_int
 
-__all__ = ["read_cpuinfo", "timed_call"]
+__all__ = ["read_cpuinfo", "timed_call", "utc_timestamp"]
 
 T = TypeVar("T")
 
@@ -65,3 +65,13 @@ def read_cpuinfo(text: str | None = None) -> dict:
         elif key == "flags":
             info["flags"] = value.split()
     return info
+
+
+def utc_timestamp() -> str:
+    """Now, in UTC, as ISO 8601 to the second (``2026-12-06T13:58:04Z``): when a run was
+    measured, comparable across machines' time zones.
+
+    >>> len(utc_timestamp()), utc_timestamp().endswith("Z")
+    (20, True)
+    """
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
