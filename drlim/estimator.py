@@ -26,6 +26,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -59,8 +60,11 @@ from drlim.train import (
 NETWORKS = ("auto", "mlp", "lenet")
 UNLABELLED = -1
 MODEL_KEYS = ("settings", "input_shape", "params", "history")
-# What a model fitted with refine > 0 keeps besides (the training samples and their map).
-REFINE_KEYS = ("reference", "embedding")
+# What a model fitted with refine > 0 keeps besides: the training samples (or their principal
+# components' coordinates, with refine_pca, and those components) and the training map.
+REFINE_KEYS = ("reference", "embedding", "pca_mean", "pca_components")
+# Rows projected on refine_pca's axes at a time: 32 MB of float64 for 1,024 features.
+PROJECT_BLOCK = 4096
 # Small data sets still get enough steps for the map to settle.
 MIN_STEPS = 100
 # With ``epochs=None``, at least this many steps whatever the loss. Eq. 4's 2 epochs are 100
@@ -164,6 +168,13 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       refine_epochs: those epochs (0 keeps the network's map); only used with ``refine``.
         They add ``refine_epochs * n_samples / batch_size`` steps to the fit (300 epochs of
         58,000 MNIST digits: some 200 s on 2 cores).
+      refine_pca: ``None``, or the number of principal components of the training samples on
+        which ``refine`` compares samples (its neighbours and affinities), to leave out the
+        dimensions of noise; the model then keeps those coordinates instead of the samples
+        (12 MB instead of 246 MB for 60,000 MNIST digits, zero-padded to 32×32, at 50). Only
+        used with ``refine``. On two validation splits of MNIST's training digits (58,000
+        fitted, 2,000 held out) 50 components raised the held-out 5-NN accuracy from 0.9665
+        and 0.966 to 0.968 and 0.968, T@5 within 0.001; on MNIST 4/9 they changed nothing.
       schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
         (better on large sets trained for many epochs: see ``figures/comparison.md``).
       similar_fraction: weight of the similar-pair loss in the objective.
@@ -185,8 +196,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       params_: the trained network parameters. network_: the Flax module used.
       graph_: the neighbourhood graph of the training samples. history_: training log.
       n_features_in_, input_shape_: the shape of one training sample.
-      reference_, embedding_ (with ``refine`` > 0): the training samples, flattened, and
-        their refined map (the network's map with ``refine_epochs=0``).
+      reference_, embedding_ (with ``refine`` > 0): the training samples, flattened (their
+        coordinates on the principal axes with ``refine_pca``), and their refined map (the
+        network's map with ``refine_epochs=0``). pca_mean_, pca_components_ (with
+        ``refine_pca``): the training samples' mean and principal axes (rows).
 
     >>> from sklearn.datasets import load_digits
     >>> X = load_digits().data / 16.0
@@ -215,6 +228,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "augment": [str, callable, None],
         "refine": [Interval(Integral, 0, None, closed="left")],
         "refine_epochs": [Interval(Real, 0, np.inf, closed="left")],
+        "refine_pca": [Interval(Integral, 1, None, closed="left"), None],
         "metric": [StrOptions(set(METRICS))],
         "knn_method": [StrOptions(set(KNN_METHODS))],
         "warm_start": ["boolean"],
@@ -242,6 +256,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         augment: Any = None,
         refine: int = 0,
         refine_epochs: float = REFINE_MAP_EPOCHS,
+        refine_pca: int | None = None,
         metric: str = "euclidean",
         knn_method: str = "auto",
         warm_start: bool = False,
@@ -266,6 +281,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.augment = augment
         self.refine = refine
         self.refine_epochs = refine_epochs
+        self.refine_pca = refine_pca
         self.metric = metric
         self.knn_method = knn_method
         self.warm_start = warm_start
@@ -306,6 +322,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if n < 2:
             raise ValueError(f"DrLIM needs at least 2 samples to form pairs, got n_samples={n}")
         self._check_images(X)
+        self._check_refine_pca(X)
         self.network_ = self._make_network(X.shape[1:])
         if start is not None:
             _check_same_network(self.network_, start, X)
@@ -327,7 +344,11 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         for name in REFINE_KEYS:
             self.__dict__.pop(f"{name}_", None)
         if self.refine:
-            self.reference_ = _as_unit_float(X).reshape(n, -1)
+            flat = _as_unit_float(X).reshape(n, -1)
+            if self.refine_pca is not None:
+                self.pca_mean_, self.pca_components_ = _principal_components(
+                    flat, self.refine_pca, config.seed)
+            self.reference_ = self._refine_coordinates(flat)
             self.embedding_ = refine_map(embed(self.network_, self.params_, X), self.graph_,
                                          config, self.refine_epochs,
                                          progress=self.verbose or None).astype(np.float32)
@@ -346,8 +367,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"refine={self.refine} needs the training samples, which a model keeps only "
                 "when fitted with refine > 0; fit again with it, or set refine=0"
             )
-        return refine_embedding(Z, _as_unit_float(X), self.reference_, self.embedding_,
-                                self.refine)
+        flat = _as_unit_float(X).reshape(X.shape[0], -1)
+        return refine_embedding(Z, self._refine_coordinates(flat), self.reference_,
+                                self.embedding_, self.refine)
 
     def fit_transform(self, X: Any, y: Any = None, *, graph: Graph | None = None) -> np.ndarray:
         """Fit, then map the training samples with :meth:`transform` (with ``refine`` > 0,
@@ -452,6 +474,25 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if needed and X.ndim == 2:
                 raise ValueError(f"{name}={getattr(self, name)!r} needs images (n, height, "
                                  f"width), got flat samples of shape {X.shape}")
+
+    def _check_refine_pca(self, X: np.ndarray) -> None:
+        """Raise, before any work, when ``refine_pca`` asks for more components than ``X``
+        has."""
+        if not self.refine or self.refine_pca is None:
+            return
+        most = min(X.shape[0], math.prod(self.input_shape_))
+        if self.refine_pca > most:
+            raise ValueError(
+                f"refine_pca must be at most min(n_samples, n_features) = {most}, got "
+                f"{self.refine_pca}"
+            )
+
+    def _refine_coordinates(self, flat: np.ndarray) -> np.ndarray:
+        """Flattened float32 samples (as the network reads them) where ``refine`` compares
+        them: on the principal components when the model has them (``refine_pca``)."""
+        if not hasattr(self, "pca_components_"):
+            return flat
+        return _project(flat, self.pca_mean_, self.pca_components_)
 
     def _make_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         if isinstance(self.network, nn.Module):
@@ -598,6 +639,30 @@ def _read_model_file(path: Path) -> tuple[dict, dict]:
     if not isinstance(settings, dict) or "network" not in settings:
         raise refuse("the settings name no network")
     return payload, settings
+
+
+def _principal_components(flat: np.ndarray, count: int,
+                          seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the first ``count`` principal axes (rows) of ``flat``, as float32."""
+    pca = PCA(n_components=count, random_state=seed).fit(flat)
+    return pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
+
+
+def _project(flat: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """``flat``'s coordinates on the principal ``axes`` (rows) about ``mean``, as float32.
+
+    Computed in float64, :data:`PROJECT_BLOCK` rows at a time: a float32 matrix product's
+    rounding depends on the other rows and on the memory layout (after refining, test digits
+    mapped alone moved by 3e-5 of the map's spread in the comparison's MNIST run), and a
+    sample's place must not depend on the samples mapped with it; float64's differences
+    vanish when rounded to float32.
+    """
+    mean, axes = mean.astype(np.float64), axes.T.astype(np.float64)
+    out = np.empty((len(flat), axes.shape[1]), np.float32)
+    for start in range(0, len(flat), PROJECT_BLOCK):
+        rows = slice(start, start + PROJECT_BLOCK)
+        out[rows] = (flat[rows] - mean) @ axes
+    return out
 
 
 def _as_unit_float(X: np.ndarray) -> np.ndarray:

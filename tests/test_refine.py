@@ -140,6 +140,55 @@ def test_uint8_samples_are_refined_on_the_scale_the_network_reads(digits_split):
                                rtol=0, atol=1e-5)
 
 
+def test_refine_pca_compares_samples_on_the_principal_axes(digits_split, tmp_path):
+    rng = np.random.default_rng(0)  # jitter: no tied distances for rounding to reorder
+    X, X_test = (A + rng.normal(scale=0.01, size=A.shape) for A in digits_split[0::2])
+    settings = dict(loss="infonce", epochs=2.0, refine=20, random_state=0)
+    pixels = DrLIM(**settings).fit(X)
+    rotated = DrLIM(**settings, refine_pca=X.shape[1]).fit(X)  # every axis: distances kept
+    sample = rng.choice(len(X), size=(200, 2))
+
+    def distance(A):
+        return np.linalg.norm(A[sample[:, 0]] - A[sample[:, 1]], axis=1)
+
+    np.testing.assert_allclose(distance(rotated.reference_), distance(pixels.reference_),
+                               rtol=1e-4, atol=1e-5)
+    Z = pixels.transform(X_test)
+    np.testing.assert_allclose(rotated.transform(X_test), Z, rtol=0, atol=1e-3 * np.std(Z))
+    few = DrLIM(**settings, refine_pca=10).fit(X)
+    centred = X - X.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:10]
+    independent = centred @ axes.T  # the axes' signs may differ; distances may not
+    assert few.reference_.shape == (len(X), 10) and few.reference_.dtype == np.float32
+    np.testing.assert_allclose(distance(few.reference_), distance(independent), rtol=1e-4,
+                               atol=1e-5)
+    alone = np.concatenate([few.transform(X_test[i:i + 1]) for i in range(10)])
+    np.testing.assert_array_equal(alone, few.transform(X_test)[:10])  # whatever the batch
+    path = few.save(tmp_path / "few.drlim")
+    np.testing.assert_array_equal(DrLIM.load(path).transform(X_test), few.transform(X_test))
+    assert path.stat().st_size < pixels.save(tmp_path / "pixels.drlim").stat().st_size
+    assert not hasattr(few.set_params(refine_pca=None).fit(X), "pca_components_")
+
+
+def test_refine_pca_reads_uint8_images_as_the_network_does():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(120, 28, 28), dtype=np.uint8)
+    model = DrLIM(loss="infonce", epochs=2.0, refine=10, refine_pca=20, random_state=0)
+    model.fit(images[:100])
+    assert model.pca_components_.shape == (20, 32 * 32)  # the network's zero-padded digits
+    np.testing.assert_allclose(model.transform(images[100:]),
+                               model.transform(images[100:].astype(np.float32) / 255),
+                               rtol=0, atol=1e-5)
+
+
+def test_refine_pca_refuses_more_axes_than_the_samples_have(digits_split):
+    X = digits_split[0]
+    with pytest.raises(ValueError, match=r"refine_pca must be at most .* = 64, got 65"):
+        DrLIM(loss="infonce", refine=20, refine_pca=65).fit(X)
+    with pytest.raises(ValueError, match=r"refine_pca must be at most .* = 30, got 31"):
+        DrLIM(loss="infonce", refine=20, refine_pca=31).fit(X[:30])
+
+
 @pytest.fixture(scope="module")
 def digits_graph(digits_split):
     X = digits_split[0][:600]
