@@ -638,6 +638,8 @@ def _read_model_file(path: Path) -> tuple[dict, dict]:
         raise refuse(f"settings or history are not JSON: {error}") from None
     if not isinstance(settings, dict) or "network" not in settings:
         raise refuse("the settings name no network")
+    if ("pca_mean" in payload) != ("pca_components" in payload):
+        raise refuse("it holds one of pca_mean and pca_components without the other")
     return payload, settings
 
 

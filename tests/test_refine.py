@@ -6,6 +6,7 @@ graph it trains on, errors."""
 
 import dataclasses
 
+import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -166,6 +167,12 @@ def test_refine_pca_compares_samples_on_the_principal_axes(digits_split, tmp_pat
     np.testing.assert_array_equal(alone, few.transform(X_test)[:10])  # whatever the batch
     path = few.save(tmp_path / "few.drlim")
     np.testing.assert_array_equal(DrLIM.load(path).transform(X_test), few.transform(X_test))
+    payload = flax.serialization.msgpack_restore(path.read_bytes())
+    del payload["pca_mean"]
+    damaged = tmp_path / "damaged.drlim"
+    damaged.write_bytes(flax.serialization.msgpack_serialize(payload))
+    with pytest.raises(ValueError, match="not a drlim model file.*without the other"):
+        DrLIM.load(damaged)
     assert path.stat().st_size < pixels.save(tmp_path / "pixels.drlim").stat().st_size
     assert not hasattr(few.set_params(refine_pca=None).fit(X), "pca_components_")
 
