@@ -413,10 +413,11 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
         data = comparison_data(name, config)
         for method in _methods(name, config):
             settings = _run_settings(method, name, config)
-            saved = _modified(run_dir / name / method / "metrics.json")
+            metrics_path = run_dir / name / method / "metrics.json"
+            saved = _modified(metrics_path)
             row = run_method(settings.pop("method"), data, run_dir / name / method,
                              resume=resume, **settings)
-            if saved is not None and _modified(run_dir / name / method / "metrics.json") == saved:
+            if saved is not None and _modified(metrics_path) == saved:
                 read_back.append(f"{name}/{method}")
             if verbose:
                 first = settings["scores"][0]

@@ -344,7 +344,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         for name in REFINE_KEYS:
             self.__dict__.pop(f"{name}_", None)
         if self.refine:
-            flat = _as_unit_float(X).reshape(n, -1)
+            flat = _unit_rows(X)
             if self.refine_pca is not None:
                 self.pca_mean_, self.pca_components_ = _principal_components(
                     flat, self.refine_pca, config.seed)
@@ -367,8 +367,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"refine={self.refine} needs the training samples, which a model keeps only "
                 "when fitted with refine > 0; fit again with it, or set refine=0"
             )
-        flat = _as_unit_float(X).reshape(X.shape[0], -1)
-        return refine_embedding(Z, self._refine_coordinates(flat), self.reference_,
+        return refine_embedding(Z, self._refine_coordinates(_unit_rows(X)), self.reference_,
                                 self.embedding_, self.refine)
 
     def fit_transform(self, X: Any, y: Any = None, *, graph: Graph | None = None) -> np.ndarray:
@@ -667,9 +666,11 @@ def _project(flat: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray
     return out
 
 
-def _as_unit_float(X: np.ndarray) -> np.ndarray:
-    """``X`` as float32 the way the network reads it: ``uint8`` images scaled to [0, 1]."""
-    return X.astype(np.float32) / 255 if X.dtype == np.uint8 else X.astype(np.float32)
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    """``X``'s samples as flat float32 rows, the way the network reads them: ``uint8``
+    images scaled to [0, 1]."""
+    rows = X.reshape(X.shape[0], -1)
+    return rows.astype(np.float32) / 255 if X.dtype == np.uint8 else rows.astype(np.float32)
 
 
 def _to_network_layout(X: np.ndarray) -> np.ndarray:
