@@ -109,9 +109,15 @@ def refine_embedding(
     *,
     perplexity: float = REFINE_PERPLEXITY,
     learning_rate: float = REFINE_LEARNING_RATE,
+    from_nearest: bool = False,
 ) -> np.ndarray:
     """Move the new samples ``X``, mapped to ``Z``, to lower their t-SNE objective against
     the fixed map ``Z_reference`` of ``X_reference``; returns the refined ``Z`` (float64).
+
+    A sample that starts in the wrong cluster can stay there: the objective has a minimum
+    in each cluster it has neighbours in. With ``from_nearest``, each sample is also refined
+    from the place of its nearest training sample in input space, and keeps whichever of
+    its two results has the lower objective (twice the work).
 
     Args:
       Z: (m, p) starting positions of the new samples (the network's map of ``X``).
@@ -122,6 +128,7 @@ def refine_embedding(
       perplexity: of each sample's affinities to its ``3 * perplexity`` nearest training
         samples (at most ``(n - 1) / 3`` is used).
       learning_rate: Adam's step, in units of ``Z_reference``'s standard deviation.
+      from_nearest: also refine from the nearest training sample's place (see above).
 
     >>> rng = np.random.default_rng(0)
     >>> X_ref = rng.normal(size=(60, 3)); Z_ref = X_ref[:, :2]
@@ -145,15 +152,27 @@ def refine_embedding(
     centre = Z_reference.mean(axis=0)  # the kernel's squared distances lose less far from 0
     reference = jnp.asarray(Z_reference - centre)
     rate = learning_rate * float(np.std(Z_reference))
+    starts = [Z - centre] + ([Z_reference[neighbours[:, 0]] - centre] if from_nearest else [])
     out = np.empty_like(Z)
     for start in range(0, len(Z), REFINE_BLOCK):
         rows = slice(start, start + REFINE_BLOCK)
         count = len(Z[rows])
-        block = [pad_rows(a, REFINE_BLOCK) for a in (Z[rows] - centre, neighbours[rows],
-                                                    affinities[rows])]
-        moved = _refine_block(*block, reference, steps, rate)
-        out[rows] = np.asarray(moved)[:count] + centre
+        block = [pad_rows(a[rows], REFINE_BLOCK) for a in (neighbours, affinities)]
+        moved = [_refine_block(pad_rows(z[rows], REFINE_BLOCK), *block, reference, steps, rate)
+                 for z in starts]
+        out[rows] = np.asarray(_lowest_objective(moved, reference, *block))[:count] + centre
     return out.astype(np.float64)
+
+
+@jax.jit
+def _lowest_objective(candidates: list[jax.Array], reference: jax.Array,
+                      neighbours: jax.Array, affinities: jax.Array) -> jax.Array:
+    """Each row of whichever of ``candidates`` (the same rows placed differently) has the
+    lowest :func:`kl_divergence`; the first of them on ties."""
+    divergences = jnp.stack([kl_divergence(z, reference, neighbours, affinities)
+                             for z in candidates])
+    best = jnp.argmin(divergences, axis=0)
+    return jnp.stack(candidates)[best, jnp.arange(best.shape[0])]
 
 
 def input_affinities(X: np.ndarray, X_reference: np.ndarray,
@@ -175,6 +194,27 @@ def input_affinities(X: np.ndarray, X_reference: np.ndarray,
     affinities = conditional_probabilities(distances.astype(np.float64) ** 2,
                                            min(perplexity, max(k / 3, 1.0)))
     return neighbours.astype(np.int32), affinities.astype(np.float32)
+
+
+def kl_divergence(z: jax.Array, reference: jax.Array, neighbours: jax.Array,
+                  affinities: jax.Array) -> jax.Array:
+    """Each row's ``KL(P_i || Q_i)`` (b,), the objective :func:`kl_gradient` differentiates:
+    ``P_i`` the ``affinities`` (b, k) on the rows ``neighbours`` (b, k) of ``reference``
+    (n, p), ``Q_i`` the Cauchy kernel from ``z_i`` (b, p) to every reference row, normalised.
+
+    >>> reference = jnp.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> near, far = jnp.array([[0.0, 0.0]]), jnp.array([[3.0, 0.0]])
+    >>> args = (reference, jnp.array([[0]]), jnp.array([[1.0]]))
+    >>> bool(kl_divergence(near, *args)[0] < kl_divergence(far, *args)[0])
+    True
+    """
+    sq = (jnp.sum(z * z, axis=1)[:, None] + jnp.sum(reference * reference, axis=1)[None, :]
+          - 2.0 * z @ reference.T)
+    log_normaliser = jnp.log(jnp.sum(1.0 / (1.0 + jnp.maximum(sq, 0.0)), axis=1))
+    offsets = z[:, None, :] - reference[neighbours]
+    log_kernel = -jnp.log1p(jnp.sum(offsets * offsets, axis=-1))
+    entropy = jnp.sum(jax.scipy.special.xlogy(affinities, affinities), axis=1)
+    return entropy - jnp.sum(affinities * log_kernel, axis=1) + log_normaliser
 
 
 def kl_gradient(z: jax.Array, reference: jax.Array, neighbours: jax.Array,
@@ -325,4 +365,5 @@ def _check_shapes(Z: np.ndarray, X: np.ndarray, X_reference: np.ndarray,
 
 __all__ = ["LOCAL_SCALE_NEIGHBOURS", "LOCAL_SCALE_SAMPLES", "REFINE_LEARNING_RATE",
            "REFINE_MAP_EPOCHS", "REFINE_MAP_LEARNING_RATE", "REFINE_PERPLEXITY", "Places",
-           "input_affinities", "kl_gradient", "local_scale", "refine_embedding", "refine_map"]
+           "input_affinities", "kl_divergence", "kl_gradient", "local_scale", "refine_embedding",
+           "refine_map"]

@@ -5,6 +5,8 @@ Refining the training map itself: what it does to the map's neighbourhoods, the 
 graph it trains on, errors."""
 
 import dataclasses
+import functools
+import json
 
 import flax.serialization
 import jax
@@ -15,7 +17,9 @@ from sklearn.datasets import load_digits
 
 from drlim import DrLIM, TrainConfig, knn_accuracy, knn_graph, trustworthiness
 from drlim.refine import (
+    REFINE_PERPLEXITY,
     input_affinities,
+    kl_divergence,
     kl_gradient,
     local_scale,
     refine_embedding,
@@ -47,6 +51,48 @@ def test_gradient_matches_automatic_differentiation_of_the_objective(problem):
     args = (jnp.asarray(Z_reference), jnp.asarray(neighbours), jnp.asarray(affinities))
     expected = jax.grad(kl_objective)(z, *args)
     np.testing.assert_allclose(kl_gradient(z, *args), expected, rtol=2e-4, atol=1e-6)
+
+
+def test_each_row_s_divergence_is_its_kl_written_out(problem):
+    X, X_reference, Z_reference = problem
+    neighbours, affinities = input_affinities(X, X_reference, 10.0)
+    z = jnp.asarray(np.random.default_rng(1).normal(size=(40, 2)), jnp.float32)
+    args = (jnp.asarray(Z_reference), jnp.asarray(neighbours), jnp.asarray(affinities))
+    expected = [float(kl_objective(z[i:i + 1], args[0], args[1][i:i + 1], args[2][i:i + 1]))
+                for i in range(len(z))]
+    np.testing.assert_allclose(kl_divergence(z, *args), expected, rtol=1e-4, atol=1e-5)
+    assert np.all(np.asarray(kl_divergence(z, *args)) > 0)
+
+
+def test_from_nearest_frees_samples_started_in_the_wrong_cluster():
+    rng = np.random.default_rng(4)
+    centres = np.array([[0.0] * 6, [8.0] * 6])
+    X_reference = np.concatenate([c + rng.normal(size=(60, 6)) for c in centres])
+    Z_reference = np.concatenate([[0.0, 0.0] + rng.normal(size=(60, 2)),
+                                  [100.0, 0.0] + rng.normal(size=(60, 2))])
+    X = centres[0] + rng.normal(size=(10, 6))  # neighbours in cluster 0, started in 1
+    start = np.tile([100.0, 0.0], (10, 1))
+    args = (X.astype(np.float32), X_reference.astype(np.float32),
+            Z_reference.astype(np.float32))
+    stuck = refine_embedding(start, *args, steps=5)
+    freed = refine_embedding(start, *args, steps=5, from_nearest=True)
+    assert np.all(stuck[:, 0] > 50) and np.all(np.abs(freed[:, 0]) < 20)
+    neighbours, affinities = input_affinities(*args[:2], REFINE_PERPLEXITY)
+    kl = functools.partial(kl_divergence, reference=jnp.asarray(Z_reference, jnp.float32),
+                           neighbours=neighbours, affinities=affinities)
+    assert np.all(kl(jnp.asarray(freed, jnp.float32)) < kl(jnp.asarray(stuck, jnp.float32)))
+    alone = np.concatenate([refine_embedding(start[i:i + 1], args[0][i:i + 1], *args[1:],
+                                             steps=5, from_nearest=True) for i in (0, 9)])
+    np.testing.assert_array_equal(alone, freed[[0, 9]])
+    centroids = np.einsum("ik,ikd->id", affinities, Z_reference[neighbours])
+    start = np.concatenate([start[:5], centroids[5:]])  # 5 started far, 5 well
+    from_network = refine_embedding(start, *args, steps=5)
+    from_nearest = refine_embedding(Z_reference[neighbours[:, 0]], *args, steps=5)
+    kept = kl(jnp.asarray(from_nearest, jnp.float32)) < kl(jnp.asarray(from_network,
+                                                                        jnp.float32))
+    assert 0 < kept.sum() < len(kept)
+    np.testing.assert_array_equal(refine_embedding(start, *args, steps=5, from_nearest=True),
+                                  np.where(kept[:, None], from_nearest, from_network))
 
 
 def test_affinities_are_rows_of_the_asked_perplexity_on_the_nearest_samples(problem):
@@ -129,6 +175,18 @@ def test_the_estimator_s_refine_moves_held_out_digits_closer_to_their_neighbours
     np.testing.assert_array_equal(loaded.transform(X_test), Z_refined)
     with pytest.raises(ValueError, match="refine=100 needs the training samples"):
         plain.set_params(refine=100).transform(X_test)
+    path = refined.set_params(refine_from_nearest=True).save(tmp_path / "nearest.drlim")
+    network_Z = refined.set_params(refine=0).transform(X_test)
+    np.testing.assert_array_equal(
+        DrLIM.load(path).transform(X_test),
+        refine_embedding(network_Z, X_test, refined.reference_, refined.embedding_, 100,
+                         from_nearest=True))
+    payload = flax.serialization.msgpack_restore(path.read_bytes())
+    settings = json.loads(payload["settings"])
+    del settings["refine_from_nearest"]  # as in files written before it existed
+    payload["settings"] = json.dumps(settings)
+    path.write_bytes(flax.serialization.msgpack_serialize(payload))
+    assert DrLIM.load(path).refine_from_nearest is False
 
 
 def test_uint8_samples_are_refined_on_the_scale_the_network_reads(digits_split):
