@@ -117,7 +117,7 @@ def refine_embedding(
     A sample that starts in the wrong cluster can stay there: the objective has a minimum
     in each cluster it has neighbours in. With ``from_nearest``, each sample is also refined
     from the place of its nearest training sample in input space, and keeps whichever of
-    its two results has the lower objective (twice the work).
+    its two results has the lower objective (twice the refinement steps).
 
     Args:
       Z: (m, p) starting positions of the new samples (the network's map of ``X``).
@@ -160,7 +160,8 @@ def refine_embedding(
         block = [pad_rows(a[rows], REFINE_BLOCK) for a in (neighbours, affinities)]
         moved = [_refine_block(pad_rows(z[rows], REFINE_BLOCK), *block, reference, steps, rate)
                  for z in starts]
-        out[rows] = np.asarray(_lowest_objective(moved, reference, *block))[:count] + centre
+        best = moved[0] if len(moved) == 1 else _lowest_objective(moved, reference, *block)
+        out[rows] = np.asarray(best)[:count] + centre
     return out.astype(np.float64)
 
 
@@ -208,13 +209,11 @@ def kl_divergence(z: jax.Array, reference: jax.Array, neighbours: jax.Array,
     >>> bool(kl_divergence(near, *args)[0] < kl_divergence(far, *args)[0])
     True
     """
-    sq = (jnp.sum(z * z, axis=1)[:, None] + jnp.sum(reference * reference, axis=1)[None, :]
-          - 2.0 * z @ reference.T)
-    log_normaliser = jnp.log(jnp.sum(1.0 / (1.0 + jnp.maximum(sq, 0.0)), axis=1))
+    log_normaliser = jnp.log(jnp.sum(1.0 / (1.0 + _squared_distances(z, reference)), axis=1))
     offsets = z[:, None, :] - reference[neighbours]
     log_kernel = -jnp.log1p(jnp.sum(offsets * offsets, axis=-1))
-    entropy = jnp.sum(jax.scipy.special.xlogy(affinities, affinities), axis=1)
-    return entropy - jnp.sum(affinities * log_kernel, axis=1) + log_normaliser
+    negative_entropy = jnp.sum(jax.scipy.special.xlogy(affinities, affinities), axis=1)
+    return negative_entropy - jnp.sum(affinities * log_kernel, axis=1) + log_normaliser
 
 
 def kl_gradient(z: jax.Array, reference: jax.Array, neighbours: jax.Array,
@@ -230,12 +229,18 @@ def kl_gradient(z: jax.Array, reference: jax.Array, neighbours: jax.Array,
     offsets = z[:, None, :] - reference[neighbours]
     kernel = 1.0 / (1.0 + jnp.sum(offsets * offsets, axis=-1))
     attraction = 2.0 * jnp.sum((affinities * kernel)[..., None] * offsets, axis=1)
-    sq = (jnp.sum(z * z, axis=1)[:, None] + jnp.sum(reference * reference, axis=1)[None, :]
-          - 2.0 * z @ reference.T)
-    q = 1.0 / (1.0 + jnp.maximum(sq, 0.0))
+    q = 1.0 / (1.0 + _squared_distances(z, reference))
     q2 = q * q
     repulsion = 2.0 * (z * jnp.sum(q2, axis=1, keepdims=True) - q2 @ reference)
     return attraction - repulsion / jnp.sum(q, axis=1, keepdims=True)
+
+
+def _squared_distances(z: jax.Array, reference: jax.Array) -> jax.Array:
+    """(b, n) squared distances from each row of ``z`` to each of ``reference``, as one matrix
+    product (never below 0, where rounding would put them)."""
+    sq = (jnp.sum(z * z, axis=1)[:, None] + jnp.sum(reference * reference, axis=1)[None, :]
+          - 2.0 * z @ reference.T)
+    return jnp.maximum(sq, 0.0)
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))

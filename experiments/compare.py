@@ -68,7 +68,8 @@ the same two splits held-out T@5 / 5-NN 0.9625 / 0.971 and 0.9641 / 0.973 agains
 0.968 and 0.9627 / 0.968 (choosing the start by the objective and refining only it: 0.9619 /
 0.9695 and 0.9637 / 0.9725). On MNIST 4/9 (1,000 held out) it gave 0.9331 / 0.978 and 0.9335 /
 0.977 against 0.9317 / 0.982 and 0.9322 / 0.981, on the 8x8 digits (297) 0.9788 / 0.973 and
-0.9777 / 0.976 against 0.9768 / 0.983 and 0.9726 / 0.976: T@5 higher, 5-NN lower, so not there.
+0.9777 / 0.976 against 0.9768 / 0.983 and 0.9726 / 0.976: T@5 higher, 5-NN lower or equal,
+so not there.
 On MNIST 4/9 nothing tried clearly beat the defaults (more epochs, 5 or 30 neighbours, wider,
 slower; batches of 64 edges gained 0.006-0.010 T@5 for the three losses on one split of 5,000
 and 1,000 training digits, but InfoNCE lost 0.003 with them on MNIST-10's split).
