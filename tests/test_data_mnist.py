@@ -229,6 +229,9 @@ def test_pad_images_centres_and_keeps_dtype():
     np.testing.assert_array_equal(padded[:, 1:4, 1:4], images)
     assert padded.sum() == images.sum()
     assert pad_images(np.ones((1, 28, 28, 1), np.float32)).shape == (1, 32, 32, 1)
+    channels = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(2, 3, 4, 2) + 1
+    np.testing.assert_array_equal(  # odd margins: the extra row and column at the bottom right
+        pad_images(channels, size=6), np.pad(channels, ((0, 0), (1, 2), (1, 1), (0, 0))))
     with pytest.raises(ValueError, match="size must be >= 28, got 20"):
         pad_images(np.ones((1, 28, 28)), size=20)
     with pytest.raises(ValueError, match="size must be an int >= 28, got 32.0"):
