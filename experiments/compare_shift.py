@@ -9,8 +9,9 @@ a 5-NN classifier recovers it from the test map. DrLIM's invariant maps draw a r
 up to 6 px for every image of every step (``augment="shift:6"``), so neighbours seen under
 independent shifts are similar pairs: with each loss the shift accuracy should fall towards
 chance (0.2) while the digit accuracy stays high. shift_accuracy and knn_accuracy_label are
-5-NN classifiers within the test map (split halves); orbit_spread_ratio is how close the five
-copies of one test digit lie against random pairs.
+5-NN classifiers within the test map (split halves: of the samples for the shift, as in the
+paper; of whole digits for the digit, so that a digit's own shifted copies never vote for it);
+orbit_spread_ratio is how close the five copies of one test digit lie against random pairs.
 """
 
 import dataclasses

@@ -315,6 +315,13 @@ def test_rescore_recomputes_the_scores_from_the_saved_embeddings(quick_run, tmp_
     other = load_data("digits-8x8", dataclasses.replace(QUICK, seed=1))
     with pytest.raises(ValueError, match="fitted on the data given, got other samples"):
         rescored_metrics(other, metrics_json.parent, scores=compare.scores(QUICK))
+    config_json = metrics_json.parent / "config.json"
+    saved = json.loads(config_json.read_text())
+    saved["samples"]["sha256"] = "0" * 16  # same labels, other pixels
+    config_json.write_text(json.dumps(saved))
+    same = load_data("digits-8x8", QUICK)
+    with pytest.raises(ValueError, match="got other samples \\(their digest differs\\)"):
+        rescored_metrics(same, metrics_json.parent, scores=compare.scores(QUICK))
     assert json.loads(metrics_json.read_text()) == stale
     for extra in (["--runs", str(tmp_path / "none")], ["--runs", str(runs), "--quick"]):
         with pytest.raises(SystemExit) as stop:

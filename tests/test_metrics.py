@@ -158,6 +158,24 @@ def test_split_knn_accuracy_uses_disjoint_halves():
     assert metrics.split_knn_accuracy(Z, y, k=5, seed=4) == 1.0
 
 
+def test_split_knn_accuracy_by_groups_keeps_each_group_in_one_half():
+    rng = np.random.default_rng(0)
+    originals = rng.normal(size=(300, 2))
+    source = np.repeat(np.arange(300), 4)
+    digit = rng.integers(0, 3, size=300)[source]
+    collapsed = originals[source]  # copies coincide; the digit is not on the map
+    assert metrics.split_knn_accuracy(collapsed, digit) > 0.5
+    assert abs(metrics.split_knn_accuracy(collapsed, digit, groups=source) - 1 / 3) < 0.06
+    # Each group in one half: with k=1 a test sample's own group is never its neighbour.
+    assert metrics.split_knn_accuracy(collapsed, source, k=1, groups=source) == 0.0
+    Z, y = _blobs()  # a map that keeps the factor still scores it, whatever the groups
+    assert metrics.split_knn_accuracy(Z, y, groups=np.arange(len(y)) // 3) == 1.0
+    with pytest.raises(ValueError, match="groups must name at least 2 groups, got 1"):
+        metrics.split_knn_accuracy(Z, y, groups=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="groups must have shape"):
+        metrics.split_knn_accuracy(Z, y, groups=np.arange(5))
+
+
 def test_knn_accuracy_rejects_bad_input():
     Z, y = _blobs()
     with pytest.raises(ValueError, match="labels of one kind .* got int64 and <U21"):
