@@ -666,8 +666,8 @@ SCORE_MEANINGS = {
     "positions, and a map that forgets the shift can fall below it, because a digit's nearest "
     "neighbours are then its own copies at other shifts)",
     "knn_accuracy_label": "a 5-NN classifier fitted on the test map of a random half of the "
-    "test digits (all shifted copies of each) predicts the digit of the other half's (high: "
-    "digits kept apart; no digit's own copies vote for it)",
+    "test digits, each with all its shifted copies, predicts the digits of the other half "
+    "(high: digits kept apart; no digit's own copies vote for it)",
     "orbit_spread_ratio": "mean distance between the shifted copies of one test digit over the "
     "mean distance of random pairs (0: the copies coincide)",
 }
