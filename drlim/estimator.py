@@ -489,10 +489,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _check_refine_pca(self, X: np.ndarray) -> None:
         """Raise, before any work, when ``refine_pca`` asks for more components than ``X``
-        has."""
+        has, counted in the network's layout (28×28 digits have 1,024 padded pixels)."""
         if not self.refine or self.refine_pca is None:
             return
-        most = min(X.shape[0], math.prod(self.input_shape_))
+        most = min(X.shape[0], math.prod(X.shape[1:]))
         if self.refine_pca > most:
             raise ValueError(
                 f"refine_pca must be at most min(n_samples, n_features) = {most}, got "

@@ -254,6 +254,9 @@ def test_refine_pca_reads_uint8_images_as_the_network_does():
     model = DrLIM(loss="infonce", epochs=2.0, refine=10, refine_pca=20, random_state=0)
     model.fit(images[:100])
     assert model.pca_components_.shape == (20, 32 * 32)  # the network's zero-padded digits
+    many = rng.integers(0, 256, size=(1100, 28, 28), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"refine_pca must be at most .* = 1024, got 1025"):
+        model.set_params(refine_pca=1025).fit(many)
     np.testing.assert_allclose(model.transform(images[100:]),
                                model.transform(images[100:].astype(np.float32) / 255),
                                rtol=0, atol=1e-5)
