@@ -212,6 +212,7 @@ def test_uint8_samples_are_refined_on_the_scale_the_network_reads(digits_split):
                                rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # 35 s: make test-slow runs it (in CI too)
 def test_refine_pca_compares_samples_on_the_principal_axes(digits_split, tmp_path):
     rng = np.random.default_rng(0)  # jitter: no tied distances for rounding to reorder
     X, X_test = (A + rng.normal(scale=0.01, size=A.shape) for A in digits_split[0::2])
