@@ -13,8 +13,10 @@ from drlim.models import (
     _im2col,
     _mean_pool,
     _reshaped_mean_pool,
+    _windows,
     count_params,
     default_network,
+    for_mapping,
     lecun_normal_hwio,
     resolve_activation,
 )
@@ -135,6 +137,24 @@ def test_mean_pool_and_its_gradient_are_bitwise_the_reshaped_mean(shape):
         _mean_pool(x, 3)[0, 0, 0], np.asarray(x)[0, :3, :3].mean(axis=(0, 1)), rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("shape", "span", "step"),
+    [((2, 32, 32, 1), (8, 8), (3, 3)), ((1, 14, 17, 3), (8, 8), (3, 3)),
+     ((2, 9, 7, 2), (4, 3), (2, 1))],
+)
+def test_windows_are_the_windows_a_loop_reads(shape, span, step):
+    x = uniform(shape, seed=5)
+    batch, height, width, _ = shape
+    count = ((height - span[0]) // step[0] + 1, (width - span[1]) // step[1] + 1)
+    expected = [
+        x[b, r : r + span[0], c : c + span[1], :].reshape(-1)
+        for b in range(batch)
+        for r in range(0, step[0] * count[0], step[0])
+        for c in range(0, step[1] * count[1], step[1])
+    ]
+    np.testing.assert_array_equal(_windows(jnp.asarray(x), span, step, count), np.stack(expected))
+
+
 def test_im2col_tile_must_divide_the_output_width():
     with pytest.raises(ValueError, match="tile must divide the output width 4"):
         _im2col(jnp.zeros((1, 9, 9, 1)), 6, 3)
@@ -146,8 +166,9 @@ def test_im2col_tile_must_divide_the_output_width():
     [((32, 32, 1), "tanh"), ((32, 32, 1), "relu"), ((14, 17, 3), "tanh"), ((12, 15, 2), "tanh"),
      ((9, 10, 1), "relu")],
 )
-def test_fast_formulation_matches_nn_conv_reference(shape, activation):
-    fast = LeNetDrLIM(n_components=3, activation=activation)
+@pytest.mark.parametrize("forward_only", [False, True])
+def test_fast_formulation_matches_nn_conv_reference(shape, activation, forward_only):
+    fast = LeNetDrLIM(n_components=3, activation=activation, forward_only=forward_only)
     ref = LeNetDrLIMReference(n_components=3, activation=activation)
     x = uniform((6, *shape), seed=1)
     params = perturbed(jax.eval_shape(fast.init, jax.random.key(0), x)["params"], seed=2)
@@ -172,6 +193,13 @@ def test_fast_formulation_matches_nn_conv_reference(shape, activation):
             np.testing.assert_allclose(
                 grad_fast[name][leaf], grad_ref[name][leaf], atol=1e-5, rtol=1e-4
             )
+
+
+def test_for_mapping_switches_only_the_lenet_to_its_forward_form():
+    net = LeNetDrLIM(n_components=3, activation="relu")
+    assert for_mapping(net) == LeNetDrLIM(n_components=3, activation="relu", forward_only=True)
+    mlp = MLP(hidden=(4,))
+    assert for_mapping(mlp) is mlp
 
 
 def test_relu_variant_differs_from_tanh_and_a_callable_equals_its_name():
