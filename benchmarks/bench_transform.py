@@ -69,19 +69,21 @@ def profile_seconds(call: Any, repeats: int) -> dict[str, float]:
 
 def pieces(model: Any, X_test: np.ndarray, repeats: int) -> dict:
     """Warm seconds of transform's public pieces alone (``linear_embed_s``: ``embed`` with
-    the identity for the network's activation, same parameters), and the network's XLA
-    cost."""
+    the identity for the network's activation, same parameters), and the XLA cost of the
+    network in the form ``embed`` maps with."""
     import jax
     from sklearn.utils import check_array
 
     from drlim.data.mnist import pad_images
+    from drlim.models import for_mapping
     from drlim.train import embed
 
     layout = pad_images(X_test[..., None], size=32)
-    forward = jax.jit(model.network_.apply).lower(model.params_, layout).compile()
+    mapper = for_mapping(model.network_)  # the form embed maps with
+    forward = jax.jit(mapper.apply).lower(model.params_, layout).compile()
     cost = xla_cost(forward)
     jax.block_until_ready(forward(model.params_, layout))
-    linear = model.network_.clone(activation=_identity)
+    linear = mapper.clone(activation=_identity)
     for network in (model.network_, linear):
         embed(network, model.params_, layout)
     return {

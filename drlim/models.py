@@ -4,8 +4,10 @@ Two networks from the paper and a helper that picks one for a given input shape:
 
 - :class:`LeNetDrLIM`, the convolutional network of the MNIST experiments, written in a form
   that trains fast on CPU (banded im2col + one matmul, window pooling, C3 as a dense layer);
+- :class:`LeNetDrLIMMapping`, the same network in the form that maps (forward passes)
+  soonest, which :func:`for_mapping` picks and :func:`drlim.train.embed` uses;
 - :class:`LeNetDrLIMReference`, the same network written with ``nn.Conv`` and ``nn.avg_pool``.
-  It consumes the same parameter tree and exists to prove the fast form right (see the tests);
+  It consumes the same parameter tree and exists to prove the fast forms right (see the tests);
 - :class:`MLP`, the fully connected network of the NORB experiment;
 - :func:`default_network` and :func:`count_params`.
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Number
-from typing import Any
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -118,7 +120,8 @@ def _im2col(x: jax.Array, size: int, tile: int) -> jax.Array:
     tiles share the overlapping columns of ``tile`` neighbouring outputs, so the patch matrix
     is smaller (2.25x at ``tile = 3``, ``size = 6``) and its matmul against the banded kernel
     of :func:`_shifted_kernels` has ``tile`` times more output columns. With C1 at 3 outputs
-    a row the paper's network maps 256 images sooner than at 1, 2, 4 or 9.
+    a row the paper's network mapped 256 images sooner than at 1, 2, 4 or 9 (measured before
+    mapping moved to :class:`LeNetDrLIMMapping`; training uses this form).
     """
     _, height, width, _ = x.shape
     out_h, out_w = height - size + 1, width - size + 1
@@ -172,8 +175,9 @@ def _mean_pool(x: jax.Array, size: int) -> jax.Array:
     Bitwise the values of :func:`_reshaped_mean_pool`, computed by XLA's window reduction:
     on 2 AMD EPYC cores that pooled C1's 256 x 27 x 27 x 15 maps (with their bias and tanh)
     in a median 2.0 ms against 3.7 ms, and the whole network mapped 1,982 digits about 5%
-    sooner. The derivative is :func:`_reshaped_mean_pool`'s (pooling is linear), as XLA's
-    window-reduction gradient is slow on CPU.
+    sooner (when mapping used this form; training does). The derivative is
+    :func:`_reshaped_mean_pool`'s (pooling is linear), as XLA's window-reduction gradient is
+    slow on CPU.
     """
     window = (1, size, size, 1)
     return jax.lax.reduce_window(x, 0.0, jax.lax.add, window, window, "VALID") / (size * size)
@@ -218,8 +222,9 @@ class _Im2colConv(nn.Module):
 
 
 class _PooledConv(nn.Module):
-    """C1, its activation and S2 in one, for mapping: (B, H', W', ``lanes``) pooled maps,
-    the features after the first ``features`` zero; nn.Conv's parameter layout.
+    """C1, its activation and S2 in one, for mapping: (B, H', W', ``lanes``) pooled maps
+    whose channels after the first ``features`` are padding (the activation of 0, which
+    :class:`_WholeMapConv` meets with zeros); nn.Conv's parameter layout.
 
     Each row of one matmul is the (size + pool - 1)-square window that one pooled output
     reads, and its columns are the pool x pool outputs that it averages (see
@@ -254,22 +259,23 @@ class _PooledConv(nn.Module):
 class _WholeMapConv(nn.Module):
     """A valid convolution whose kernel covers the whole input map, i.e. a dense layer.
 
-    Output (B, features); the parameters have nn.Conv's layout (H, W, C, features). With
-    ``channels`` set, the input's channels after the first ``channels`` are padding (see
-    :class:`_PooledConv`): the kernel has ``channels`` and meets them with zeros.
+    Output (B, features); the parameters have nn.Conv's layout (H, W, C, features). The
+    kernel has ``channels`` input channels; any further channels of the input are padding
+    (see :class:`_PooledConv`), met with zeros.
     """
 
     features: int
-    channels: int | None = None
+    channels: int
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        batch, height, width, channels = x.shape
+        batch, height, width, lanes = x.shape
         kernel = self.param(
-            "kernel", lecun_normal_hwio, (height, width, self.channels or channels, self.features)
+            "kernel", lecun_normal_hwio, (height, width, self.channels, self.features)
         )
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, channels - kernel.shape[2]), (0, 0)))
+        if lanes > self.channels:
+            kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, lanes - self.channels), (0, 0)))
         return x.reshape(batch, -1) @ kernel.reshape(-1, self.features) + bias
 
 
@@ -308,23 +314,17 @@ class LeNetDrLIM(_LeNetSettings):
     train 4.9x to 6.5x faster on 2 AMD EPYC cores (batch 256 and 64 pairs,
     ``benchmarks/bench_models.py``).
 
-    ``forward_only=True`` computes C1 and S2 in the form that maps samples soonest (one
-    matmul row per pooling window, :class:`_PooledConv`): the same function of the same
-    parameters, equal to float rounding, and differentiable, but slower to train. It mapped
-    2,048 digits 12-19% sooner on 2 Intel Xeon cores and trained a batch of 128 or 512
-    images 7-25% slower. :func:`for_mapping` switches it on; :func:`drlim.train.embed` does.
+    :class:`LeNetDrLIMMapping` is the same network in the form that maps soonest.
 
     >>> net = LeNetDrLIM(n_components=2, activation="tanh")
     >>> variables = net.init(jax.random.key(0), jnp.zeros((1, 32, 32)))
     >>> net.apply(variables, jnp.ones((3, 32, 32))).shape
     (3, 2)
-    >>> mapper = net.clone(forward_only=True)
-    >>> bool(jnp.allclose(mapper.apply(variables, jnp.ones((3, 32, 32))),
-    ...                   net.apply(variables, jnp.ones((3, 32, 32))), atol=1e-6))
-    True
     """
 
-    forward_only: bool = False
+    # Class-level, not a field: the training form's repr (which identifies a run to resume)
+    # stays what it was before the mapping form existed.
+    forward_only: ClassVar[bool] = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -338,19 +338,43 @@ class LeNetDrLIM(_LeNetSettings):
         return nn.Dense(self.n_components, name="F5")(h)
 
 
-def for_mapping(network: nn.Module) -> nn.Module:
-    """``network`` in the form that maps samples soonest: :class:`LeNetDrLIM` with
-    ``forward_only=True``, any other network as it is. The parameters are the same.
+class LeNetDrLIMMapping(LeNetDrLIM):
+    """:class:`LeNetDrLIM` computing C1 and S2 in the form that maps samples soonest: one
+    matmul row per window that a pooled output reads (:class:`_PooledConv`).
 
-    >>> for_mapping(LeNetDrLIM(n_components=3))
-    LeNetDrLIM(
-        # attributes
-        n_components = 3
-        activation = 'tanh'
-        forward_only = True
-    )
+    The same function of the same parameters, equal to float rounding, for an elementwise
+    activation that is finite at 0, and differentiable. In two runs of
+    ``python -m benchmarks.bench_models`` on 2 Intel Xeon cores it mapped 128 images 8-18%
+    and 512 images 39-59% faster than :class:`LeNetDrLIM`; its training step ran 17-23%
+    slower at 64 pairs (the paper's batch) and 11-25% faster at 256. Training keeps
+    :class:`LeNetDrLIM`, whose float rounding every saved result has. :func:`for_mapping`
+    picks this form; :func:`drlim.train.embed` maps with it.
+
+    >>> net, mapper = LeNetDrLIM(), LeNetDrLIMMapping()
+    >>> x = jnp.ones((3, 32, 32))
+    >>> variables = net.init(jax.random.key(0), x)
+    >>> bool(jnp.allclose(mapper.apply(variables, x), net.apply(variables, x), atol=1e-6))
+    True
     """
-    return network.clone(forward_only=True) if isinstance(network, LeNetDrLIM) else network
+
+    forward_only: ClassVar[bool] = True
+
+
+def for_mapping(network: nn.Module) -> nn.Module:
+    """``network`` in the form that maps samples soonest, with the same parameters:
+    :class:`LeNetDrLIMMapping` for a :class:`LeNetDrLIM` whose activation is one of
+    :data:`ACTIVATIONS` (elementwise, zero at 0), any other network as it is (a callable
+    activation, which might not be elementwise, or a subclass, which might compute otherwise).
+
+    >>> type(for_mapping(LeNetDrLIM(n_components=3))).__name__
+    'LeNetDrLIMMapping'
+    >>> type(for_mapping(LeNetDrLIM(activation=jnp.tanh))).__name__
+    'LeNetDrLIM'
+    """
+    if type(network) is LeNetDrLIM and isinstance(network.activation, str):
+        return LeNetDrLIMMapping(n_components=network.n_components,
+                                 activation=network.activation)
+    return network
 
 
 class LeNetDrLIMReference(_LeNetSettings):
@@ -461,6 +485,7 @@ def count_params(params: object) -> int:
 
 __all__ = [
     "LeNetDrLIM",
+    "LeNetDrLIMMapping",
     "LeNetDrLIMReference",
     "MLP",
     "count_params",

@@ -232,7 +232,7 @@ def embed(
     of the same parameters: the paper's conv net mapped 1,982 test digits in a median 39.4 ms
     against 46.0 ms in its training form (60 alternating calls of ``DrLIM.transform`` on 2
     Intel Xeon cores, 2026-12-06; 128, 256 and 512 rows a batch then took 45.9, 44.9 and
-    47.2 ms in another run).
+    47.2 ms in another run). The timings above are of the training form.
     ``uint8`` images are scaled to [0, 1] on the device, as in :func:`train`. No samples map
     to ``(0, n_components)``: one batch of padding is mapped to learn the network's width.
 
@@ -766,7 +766,8 @@ def _optimizer_state(config: TrainConfig, n: int, params: Any) -> Any:
 
 @functools.partial(jax.jit, static_argnums=0)
 def _apply_batches(network: nn.Module, params: Any, batches: jax.Array) -> jax.Array:
-    """``network`` applied to each of ``batches`` (batches, rows, ...) in turn."""
+    """``network`` applied to each of ``batches`` (batches, rows, ...) in turn, in the form
+    that maps soonest (:func:`drlim.models.for_mapping`)."""
     network = for_mapping(network)
     return jax.lax.map(lambda batch: network.apply(params, _as_float(batch)), batches)
 

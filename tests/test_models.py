@@ -9,6 +9,7 @@ import pytest
 from drlim.models import (
     MLP,
     LeNetDrLIM,
+    LeNetDrLIMMapping,
     LeNetDrLIMReference,
     _im2col,
     _mean_pool,
@@ -166,9 +167,9 @@ def test_im2col_tile_must_divide_the_output_width():
     [((32, 32, 1), "tanh"), ((32, 32, 1), "relu"), ((14, 17, 3), "tanh"), ((12, 15, 2), "tanh"),
      ((9, 10, 1), "relu")],
 )
-@pytest.mark.parametrize("forward_only", [False, True])
-def test_fast_formulation_matches_nn_conv_reference(shape, activation, forward_only):
-    fast = LeNetDrLIM(n_components=3, activation=activation, forward_only=forward_only)
+@pytest.mark.parametrize("form", [LeNetDrLIM, LeNetDrLIMMapping])
+def test_fast_formulation_matches_nn_conv_reference(shape, activation, form):
+    fast = form(n_components=3, activation=activation)
     ref = LeNetDrLIMReference(n_components=3, activation=activation)
     x = uniform((6, *shape), seed=1)
     params = perturbed(jax.eval_shape(fast.init, jax.random.key(0), x)["params"], seed=2)
@@ -195,11 +196,35 @@ def test_fast_formulation_matches_nn_conv_reference(shape, activation, forward_o
             )
 
 
-def test_for_mapping_switches_only_the_lenet_to_its_forward_form():
+def test_for_mapping_switches_only_the_lenet_with_a_named_activation():
     net = LeNetDrLIM(n_components=3, activation="relu")
-    assert for_mapping(net) == LeNetDrLIM(n_components=3, activation="relu", forward_only=True)
-    mlp = MLP(hidden=(4,))
-    assert for_mapping(mlp) is mlp
+    assert for_mapping(net) == LeNetDrLIMMapping(n_components=3, activation="relu")
+
+    class Custom(LeNetDrLIM):
+        pass
+
+    for kept in (MLP(hidden=(4,)), LeNetDrLIM(activation=jnp.tanh), Custom()):
+        assert for_mapping(kept) is kept
+
+
+def test_mapping_form_initialises_the_same_parameters_and_keeps_the_training_repr():
+    x = jnp.zeros((1, 14, 17, 3))
+    both = [form().init(jax.random.key(5), x) for form in (LeNetDrLIM, LeNetDrLIMMapping)]
+    assert jax.tree_util.tree_structure(both[0]) == jax.tree_util.tree_structure(both[1])
+    for a, b in zip(*map(jax.tree_util.tree_leaves, both), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # A run is identified by the network's repr: checkpoints written before the mapping form
+    # existed name these two attributes only, and must still resume.
+    assert "forward_only" not in repr(LeNetDrLIM())
+
+
+def test_mapping_form_with_an_activation_not_zero_at_zero_matches_the_reference():
+    """Its padding lanes hold sigmoid(0) = 0.5, which C3 must meet with zeros."""
+    x = uniform((4, 12, 15, 2), seed=6)
+    ref = LeNetDrLIMReference(activation=jax.nn.sigmoid)
+    params = perturbed(jax.eval_shape(ref.init, jax.random.key(0), x), seed=7)
+    np.testing.assert_allclose(LeNetDrLIMMapping(activation=jax.nn.sigmoid).apply(params, x),
+                               ref.apply(params, x), atol=1e-5, rtol=1e-5)
 
 
 def test_relu_variant_differs_from_tanh_and_a_callable_equals_its_name():
