@@ -111,6 +111,7 @@ def test_run_writes_its_directory(tmp_path, capsys):
     assert (out / "checkpoint.msgpack").exists()
 
 
+@pytest.mark.slow
 def test_reproduce_quick_writes_every_figure_and_number(tmp_path):
     """The CI smoke test of `drlim reproduce --quick` (quality targets are for full runs)."""
     figures, runs = tmp_path / "figures", tmp_path / "runs"

@@ -22,6 +22,7 @@ TRANSDUCTIVE = {"spectral", "tsne"}
 LEARNED_FUNCTIONS = {"drlim", "drlim-labels", "pca", "isomap", "lle", "parametric-umap"}
 
 
+# A whole quick comparison (85 s on 2 cores): the tests that read it run in make test-slow.
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
@@ -34,6 +35,7 @@ def _rows(result):
     return [(entry, row) for entry in result["datasets"] for row in entry["methods"]]
 
 
+@pytest.mark.slow
 def test_quick_writes_every_file(quick_run):
     _, root = quick_run
     for name in ("comparison.md", "comparison.json", "comparison.png"):
@@ -43,6 +45,7 @@ def test_quick_writes_every_file(quick_run):
     assert not list((root / "figures").glob(".*"))  # no temporary files left behind
 
 
+@pytest.mark.slow
 def test_the_all_digits_map_is_an_interactive_page_of_the_best_drlim_map(quick_run):
     result, root = quick_run
     page = (root / "figures" / "comparison_mnist-10_interactive.html").read_text()
@@ -53,6 +56,7 @@ def test_the_all_digits_map_is_an_interactive_page_of_the_best_drlim_map(quick_r
     assert page.count("iVBORw0KGgo") >= entry["n_test"]  # one base64 PNG thumbnail per point
 
 
+@pytest.mark.slow
 def test_table_has_a_row_per_method_and_data_set(quick_run):
     result, root = quick_run
     text = (root / "figures" / "comparison.md").read_text()
@@ -81,6 +85,7 @@ def test_table_has_a_row_per_method_and_data_set(quick_run):
             assert f"{compare.METHOD_TITLES[peer]}: `{entry['peer_calls'][peer]}`." in text
 
 
+@pytest.mark.slow
 def test_numbers_are_in_range_and_flags_right(quick_run):
     result, _ = quick_run
     for entry, row in _rows(result):
@@ -107,6 +112,7 @@ def test_numbers_are_in_range_and_flags_right(quick_run):
     assert mnist10["drlim-labels"]["knn_accuracy"] > 0.3
 
 
+@pytest.mark.slow
 def test_transductive_rows_are_marked_in_the_table(quick_run):
     _, root = quick_run
     for line in (root / "figures" / "comparison.md").read_text().splitlines():
@@ -134,6 +140,7 @@ def _reference_trustworthiness(X, Z, k):
     return 1 - 2 * penalty / (n * k * (2 * n - 3 * k - 1))
 
 
+@pytest.mark.slow
 def test_scores_agree_with_independent_references(quick_run):
     """Recompute trustworthiness and 5-NN accuracy from the saved embeddings."""
     result, root = quick_run
@@ -153,6 +160,7 @@ def test_scores_agree_with_independent_references(quick_run):
         assert row["knn_accuracy"] == pytest.approx(np.mean(predicted == y_test))
 
 
+@pytest.mark.slow
 def test_figure_has_a_panel_per_method_and_data_set(quick_run):
     _, root = quick_run
     fig = report.comparison_figure(root / "runs" / "compare")
@@ -296,6 +304,7 @@ def test_config_rejects_bad_values(changes, name):
         dataclasses.replace(CompareConfig(), **changes)
 
 
+@pytest.mark.slow
 def test_rescore_recomputes_the_scores_from_the_saved_embeddings(quick_run, tmp_path, capsys):
     """--rescore fits nothing: a metric changed after the run reaches the report."""
     result, root = quick_run
@@ -330,6 +339,7 @@ def test_rescore_recomputes_the_scores_from_the_saved_embeddings(quick_run, tmp_
     assert "results.json" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_fits_only_the_rows_an_earlier_run_did_not_finish(quick_run, tmp_path, capsys):
     """A comparison stopped part way goes on: finished rows are read back, and the report
     says how many, measured where and when."""
