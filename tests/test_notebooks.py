@@ -47,6 +47,7 @@ def test_committed_notebook_is_valid_and_has_no_outputs(name):
     assert path.stat().st_size < MAX_COMMITTED_BYTES
 
 
+@pytest.mark.slow  # 10-16 s each, 73 s for the five
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_runs_top_to_bottom(name, monkeypatch):
     # One BLAS thread in the kernel (JAX keeps its own thread pool): on a shared machine,
