@@ -83,15 +83,17 @@ def _as_nhwc(x: jax.Array) -> jax.Array:
     return x
 
 
-def pooled_size(height: int, width: int) -> tuple[int, int]:
+def pooled_size(height: int, width: int, size: int = C1_SIZE,
+                pool: int = POOL_SIZE) -> tuple[int, int]:
     """Spatial size of the S2 map for an input image of ``height`` x ``width``.
 
-    C1 (6x6, valid) removes 5 pixels per axis, S2 (3x3, stride 3) divides by 3 rounding down.
+    C1 (6x6, valid) removes 5 pixels per axis, S2 (3x3, stride 3) divides by 3 rounding down;
+    ``size`` and ``pool`` name other kernel and pooling sizes.
 
-    >>> pooled_size(32, 32)
-    (9, 9)
+    >>> pooled_size(32, 32), pooled_size(32, 32, size=5, pool=2)
+    ((9, 9), (14, 14))
     """
-    return (height - C1_SIZE + 1) // POOL_SIZE, (width - C1_SIZE + 1) // POOL_SIZE
+    return (height - size + 1) // pool, (width - size + 1) // pool
 
 
 def lecun_normal_hwio(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
@@ -249,7 +251,7 @@ class _PooledConv(nn.Module):
         extra = self.lanes - self.features
         kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, 0), (0, extra)))
         bias = jnp.tile(jnp.pad(bias, (0, extra)), self.pool * self.pool)
-        pooled = ((height - self.size + 1) // self.pool, (width - self.size + 1) // self.pool)
+        pooled = pooled_size(height, width, self.size, self.pool)
         span = self.size + self.pool - 1
         rows = _windows(x, (span, span), (self.pool, self.pool), pooled)
         h = self.activation(rows @ _shifted_kernels(kernel, self.pool, self.pool) + bias)
