@@ -313,8 +313,8 @@ class LeNetDrLIM(_LeNetSettings):
 
     Why not nn.Conv: on CPU, XLA's convolution and pooling backward passes are slow; one
     banded im2col matmul, a window pooling with a reshape-mean derivative and a dense C3
-    train 4.9x to 6.5x faster on 2 AMD EPYC cores (batch 256 and 64 pairs,
-    ``benchmarks/bench_models.py``).
+    train 4.9x to 6.5x faster on 2 AMD EPYC cores and 3.7x to 4.7x on 2 Intel Xeon cores
+    (batch 256 and 64 pairs, ``benchmarks/bench_models.py``).
 
     :class:`LeNetDrLIMMapping` is the same network in the form that maps soonest.
 
