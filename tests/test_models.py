@@ -6,13 +6,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from drlim import models
 from drlim.models import (
     MLP,
     LeNetDrLIM,
     LeNetDrLIMMapping,
     LeNetDrLIMReference,
+    _biased_maps,
     _im2col,
     _mean_pool,
+    _reshaped_biased_maps,
     _reshaped_mean_pool,
     _windows,
     count_params,
@@ -136,6 +139,56 @@ def test_mean_pool_and_its_gradient_are_bitwise_the_reshaped_mean(shape):
                                   _reshaped_mean_pool(tangent, 3))
     np.testing.assert_allclose(  # and both are the mean of each window
         _mean_pool(x, 3)[0, 0, 0], np.asarray(x)[0, :3, :3].mean(axis=(0, 1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("shape", "tile"), [((4, 27, 27, 15), 3), ((2, 5, 6, 4), 2)])
+def test_biased_maps_and_their_derivatives_are_bitwise_the_reshaped_sum(shape, tile):
+    """The bias tiled onto the matmul's rows gives the reshaped maps plus the bias exactly,
+    in values, gradients and forward-mode tangents."""
+    batch, height, width, features = shape
+    rng = np.random.default_rng(5)
+    rows = jnp.asarray(rng.normal(size=(batch * height * width // tile, tile * features))
+                       .astype(np.float32))
+    bias = jnp.asarray(rng.normal(size=features).astype(np.float32))
+    expected = np.asarray(rows).reshape(shape) + np.asarray(bias)  # NumPy, independently
+    np.testing.assert_array_equal(_biased_maps(rows, bias, shape[:3]), expected)
+    np.testing.assert_array_equal(_reshaped_biased_maps(rows, bias, shape[:3]), expected)
+    weights = jnp.asarray(rng.normal(size=shape).astype(np.float32))
+    grad = jax.grad(lambda rows, bias, maps: jnp.sum(jnp.tanh(maps(rows, bias, shape[:3]))
+                                                     * weights), argnums=(0, 1))
+    jax.tree.map(np.testing.assert_array_equal, grad(rows, bias, _biased_maps),
+                 grad(rows, bias, _reshaped_biased_maps))
+    tangents = (jnp.cos(rows), jnp.sin(bias))
+    np.testing.assert_array_equal(
+        jax.jvp(lambda r, b: _biased_maps(r, b, shape[:3]), (rows, bias), tangents)[1],
+        _reshaped_biased_maps(*tangents, shape[:3]))
+
+
+def test_training_steps_are_bitwise_those_of_the_bias_added_after_the_reshape(monkeypatch):
+    """Three SGD steps of the paper's network (32x32 input, C1's width whole) give bitwise
+    the same losses and parameters whichever way C1's bias is added."""
+    images = jnp.asarray(uniform((8, 32, 32, 1), seed=6))
+    params = perturbed(LeNetDrLIM().init(jax.random.key(0), images[:1])["params"], 7)
+
+    def three_steps() -> tuple:
+        def loss(p):
+            z = LeNetDrLIM().apply({"params": p}, images)
+            return jnp.mean(jnp.sum((z[:4] - z[4:]) ** 2, axis=-1))
+
+        @jax.jit
+        def run(p):
+            losses = []
+            for _ in range(3):
+                value, grads = jax.value_and_grad(loss)(p)
+                p = jax.tree.map(lambda a, g: a - 0.1 * g, p, grads)
+                losses.append(value)
+            return jnp.stack(losses), p
+
+        return run(params)
+
+    tiled = three_steps()
+    monkeypatch.setattr(models, "_biased_maps", _reshaped_biased_maps)
+    jax.tree.map(np.testing.assert_array_equal, tiled, three_steps())
 
 
 @pytest.mark.parametrize(
