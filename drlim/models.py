@@ -207,12 +207,12 @@ def _biased_maps(rows: jax.Array, bias: jax.Array, shape: tuple[int, int, int]) 
     Bitwise the values of :func:`_reshaped_biased_maps`, with the bias added to the rows as
     the matmul leaves them, tiled across their :data:`CONV_TILE` outputs: XLA then fuses the
     addition and the activation over rows of 45 values instead of 15. A training step of the
-    paper's network (32x32 input) took 6.3 and 6.6 ms against 7.0 and 7.2 ms at 64 pairs, and
-    24.3 and 24.0 against 27.0 and 26.1 ms at 256 pairs, on 2 Intel Xeon cores, with bitwise
-    the same losses and gradients. (Where C1's width needs padding, as for 28x28 input, it was
-    no faster, so :class:`_Im2colConv` adds the bias after the slice there.) The derivative
-    is :func:`_reshaped_biased_maps`' (the function is linear), so the gradients are computed
-    as before.
+    paper's network (32x32 input) took 6.3, 5.5 and 6.4 ms against 7.0, 6.3 and 7.9 ms at 64
+    pairs, and 24.3 and 27.7 against 27.0 and 29.7 ms at 256 pairs (alternating 20-step runs
+    on 2 Intel Xeon cores), with bitwise the same losses and gradients. Where C1's width
+    needs padding, as for 28x28 input, it was no faster, so :class:`_Im2colConv` adds the
+    bias after the slice there. The derivative is :func:`_reshaped_biased_maps`' (the
+    function is linear), so the gradients are computed as before.
     """
     batch, height, width = shape
     features = bias.shape[0]
@@ -351,7 +351,7 @@ class LeNetDrLIM(_LeNetSettings):
 
     Why not nn.Conv: on CPU, XLA's convolution and pooling backward passes are slow; one
     banded im2col matmul, a window pooling with a reshape-mean derivative and a dense C3
-    train 4.9x to 6.5x faster on 2 AMD EPYC cores and 3.7x to 4.7x on 2 Intel Xeon cores
+    train 4.9x to 6.5x faster on 2 AMD EPYC cores and 3.8x to 5.3x on 2 Intel Xeon cores
     (batch 256 and 64 pairs, ``benchmarks/bench_models.py``).
 
     :class:`LeNetDrLIMMapping` is the same network in the form that maps soonest.
@@ -384,9 +384,9 @@ class LeNetDrLIMMapping(LeNetDrLIM):
 
     The same function of the same parameters, equal to float rounding, for an elementwise
     activation that is finite at 0, and differentiable. In two runs of
-    ``python -m benchmarks.bench_models`` on 2 Intel Xeon cores it mapped 128 images 8-18%
-    and 512 images 39-59% faster than :class:`LeNetDrLIM`; its training step ran 17-23%
-    slower at 64 pairs (the paper's batch) and 11-25% faster at 256. Training keeps
+    ``python -m benchmarks.bench_models`` on 2 Intel Xeon cores it mapped 128 images 13-17%
+    and 512 images 35-39% faster than :class:`LeNetDrLIM`; its training step ran 26-29%
+    slower at 64 pairs (the paper's batch) and 15-21% faster at 256. Training keeps
     :class:`LeNetDrLIM`, whose float rounding every saved result has. :func:`for_mapping`
     picks this form; :func:`drlim.train.embed` maps with it.
 
