@@ -209,7 +209,8 @@ def _biased_maps(rows: jax.Array, bias: jax.Array, shape: tuple[int, int, int]) 
     addition and the activation over rows of 45 values instead of 15. A training step of the
     paper's network (32x32 input) took 6.3, 5.5 and 6.4 ms against 7.0, 6.3 and 7.9 ms at 64
     pairs, and 24.3 and 27.7 against 27.0 and 29.7 ms at 256 pairs (alternating 20-step runs
-    on 2 Intel Xeon cores), with bitwise the same losses and gradients. Where C1's width
+    on 2 Intel Xeon cores), with bitwise the same losses and gradients on XLA's CPU backend
+    (tested; a GPU's compiler may fuse the two forms differently). Where C1's width
     needs padding, as for 28x28 input, it was no faster, so :class:`_Im2colConv` adds the
     bias after the slice there. The derivative is :func:`_reshaped_biased_maps`' (the
     function is linear), so the gradients are computed as before.

@@ -230,9 +230,10 @@ def embed(
     256 or 512.
     The network maps in the form :func:`drlim.models.for_mapping` gives, the same function
     of the same parameters: the paper's conv net mapped 1,982 test digits in a median 39.4 ms
-    against 46.0 ms in its training form (60 alternating calls of ``DrLIM.transform`` on 2
-    Intel Xeon cores, 2026-12-06; 128, 256 and 512 rows a batch then took 45.9, 44.9 and
-    47.2 ms in another run). The timings above are of the training form.
+    against 46.0 ms in its training form before C1's bias moved onto the matmul's rows (60
+    alternating calls of ``DrLIM.transform`` on 2 Intel Xeon cores, 2026-12-06; 128, 256
+    and 512 rows a batch then took 45.9, 44.9 and 47.2 ms in another run). The timings
+    above are of the training form.
     ``uint8`` images are scaled to [0, 1] on the device, as in :func:`train`. No samples map
     to ``(0, n_components)``: one batch of padding is mapped to learn the network's width.
 
