@@ -29,7 +29,7 @@ reproduce: $(STAMP)
 	$(BIN)/drlim reproduce --out figures
 
 # The checks marked slow (numba's first compilations, whole benchmark and experiment runs:
-# about 7 minutes) run in `make test-slow`, keeping `make test` within its 15 minutes on 2 cores.
+# about 5 minutes) run in `make test-slow`, keeping `make test` within its 15 minutes on 2 cores.
 test: $(STAMP) lint
 	$(BIN)/pytest -q -m "not slow"
 
