@@ -332,7 +332,7 @@ def _first_position(sampler: PairSampler, start: jax.Array, end: jax.Array,
     def halve(_, bounds):
         lo, hi = bounds
         searching = lo < hi
-        mid = (lo + hi) // 2
+        mid = lo + (hi - lo) // 2  # lo + hi may pass int32's range above 2**30 edges
         right = before(jnp.minimum(mid, last))
         return jnp.where(searching & right, mid + 1, lo), jnp.where(searching & ~right, mid, hi)
 

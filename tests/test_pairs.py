@@ -14,7 +14,13 @@ from drlim.neighbors import (
     sequence_graph,
     union,
 )
-from drlim.pairs import is_similar, make_sampler, sample_block, sample_pairs
+from drlim.pairs import (
+    _first_position,
+    is_similar,
+    make_sampler,
+    sample_block,
+    sample_pairs,
+)
 
 
 def graphs():
@@ -165,3 +171,11 @@ def test_graphs_without_one_kind_of_pair():
     complete = make_sampler(label_graph([1, 1, 1]))
     with pytest.raises(ValueError, match="similar_fraction must be 1"):
         sample_pairs(jax.random.key(0), complete, 8)
+
+
+def test_binary_search_near_int32s_end_does_not_overflow():
+    """Rows past 2**30 edges: the midpoint of two positions must not pass int32's range."""
+    sampler = make_sampler(sequence_graph(4, window=1)).replace(search_steps=8)
+    end = jnp.int32(2**31 - 2)
+    found = _first_position(sampler, jnp.int32(2**31 - 100), end, lambda at: at == at)
+    assert int(found) == int(end)
