@@ -65,16 +65,19 @@ class Graph:
     weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        table = as_int_array(self.neighbors, "neighbors", ndim=2).astype(np.int32)
+        table = as_int_array(self.neighbors, "neighbors", ndim=2)
         n = table.shape[0]
-        _check_table(table)
+        _check_table(table)  # before the cast to int32, which would wrap larger ids
+        table = table.astype(np.int32)
         groups = None
         if self.groups is not None:
-            groups = as_int_array(self.groups, "groups", ndim=1).astype(np.int32)
+            groups = as_int_array(self.groups, "groups", ndim=1)
             if groups.shape != (n,):
                 raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
-            if groups.size and groups.min() < -1:
-                raise ValueError(f"groups must be >= -1, got minimum {groups.min()}")
+            if groups.size and (groups.min() < -1 or groups.max() > np.iinfo(np.int32).max):
+                raise ValueError(f"groups must lie in [-1, {np.iinfo(np.int32).max}], got range "
+                                 f"[{groups.min()}, {groups.max()}]")
+            groups = groups.astype(np.int32)
             rows, cols = np.nonzero(table >= 0)
             g_src, g_dst = groups[rows], groups[table[rows, cols]]
             if np.any((g_src >= 0) & (g_src == g_dst)):
