@@ -296,13 +296,13 @@ def _as_search_data(X: Any) -> np.ndarray | scipy.sparse.csr_matrix:
     """X as finite (n, d) float32 data with n >= 2 and d >= 1: a C-ordered array, or a CSR
     matrix when X is SciPy sparse."""
     if scipy.sparse.issparse(X):
-        data = scipy.sparse.csr_matrix(X, dtype=np.float32)
+        data = scipy.sparse.csr_matrix(X, dtype=np.float32, copy=True)  # the caller's is kept
         if data.shape[0] < 2 or data.shape[1] == 0:
             raise ValueError(f"X must have shape (n, d) with n >= 2 and d >= 1, got {data.shape}")
         bad = int(np.sum(~np.isfinite(data.data)))
         if bad:
             raise ValueError(f"X must be finite, got {bad} NaN/inf")
-        data.sort_indices()
+        data.sum_duplicates()  # a column stored twice in a row counts once, with the sum
         return data
     return np.ascontiguousarray(as_samples(X, "X", min_samples=2, dtype=np.float32))
 

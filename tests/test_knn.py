@@ -163,6 +163,24 @@ def test_exact_on_sparse_input_matches_the_dense_search(metric):
     )
 
 
+def test_sparse_input_with_a_column_stored_twice_counts_it_once_and_is_left_as_given():
+    """A bag of words built with one stored entry per token occurrence."""
+    rng = np.random.default_rng(3)
+    rows = np.repeat(np.arange(60), 8)
+    cols = rng.integers(0, 12, size=rows.size)  # columns repeat within rows
+    given = scipy.sparse.csr_matrix(
+        (np.ones(rows.size, np.float32), cols, np.arange(0, rows.size + 1, 8)), shape=(60, 12))
+    stored = (given.data.copy(), given.indices.copy())
+    assert not given.has_canonical_format
+    found = knn_indices(given, k=4, method="exact")
+    summed = given.toarray()  # toarray adds the duplicates up
+    np.testing.assert_allclose(pair_distances(summed, found, "euclidean"),
+                               pair_distances(summed, reference_knn(summed, 4), "euclidean"),
+                               atol=1e-5)
+    np.testing.assert_array_equal(given.data, stored[0])
+    np.testing.assert_array_equal(given.indices, stored[1])
+
+
 @pytest.mark.slow
 def test_approx_recall_against_exact_on_clustered_data(blobs, approx_euclidean):
     exact = knn_indices(blobs, k=10, method="exact")
