@@ -129,7 +129,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       margin: the contrastive loss margin ``m`` (``loss="drlim"`` only).
       network: ``"auto"`` (with ``loss="drlim"`` the paper's conv net for images
         ``(n, h, w[, c])`` and an MLP for flat ``(n, d)`` data; with the other losses an MLP
-        256-256-256 ReLU), ``"mlp"``, ``"lenet"``, or any Flax module mapping a batch to
+        256-256-256 ReLU), ``"mlp"`` (:class:`~drlim.models.MLP`'s defaults, whatever the
+        loss), ``"lenet"``, or any Flax module mapping a batch to
         ``(batch, n_components)``. 28×28 images are zero-padded to 32×32 as in the paper;
         other image sizes (at least 8×8) go to the conv net unpadded.
       loss: ``"drlim"``, ``"umap"``, ``"infonce"`` or ``"neg"`` (see above).
@@ -137,7 +138,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         edge anchor (other losses) per epoch, as in :class:`drlim.train.TrainConfig`.
         ``None``: the loss's default (``LOSS_DEFAULTS``), and at least
         ``DEFAULT_MIN_STEPS`` (1,000) steps, so that small sets train long enough to settle
-        (``history_`` shows the steps run).
+        (``history_`` shows the steps run). A given ``epochs`` runs at least ``MIN_STEPS``
+        (100) steps.
       batch_size: anchors per training step, each drawn with its partner: for ``"drlim"``
         ``batch_size`` anchors plus one neighbour each (``2 * batch_size`` images, every pair
         among them used; at most ``n_samples`` anchors); positive edges per step for the
@@ -185,7 +187,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         the 8x8 digits it raised T@5 by 0.001 to 0.005 but lowered 5-NN by up to 0.010.
       schedule: ``"constant"`` learning rate, or ``"cosine"`` decay to zero over the run
         (better on large sets trained for many epochs: see ``figures/comparison.md``).
-      similar_fraction: weight of the similar-pair loss in the objective.
+      similar_fraction: weight of the similar-pair loss in the objective (``loss="drlim"``
+        only; the other losses weigh their positive and negative terms themselves).
       target_weight: in [0, 1], how much the labels count in a semi-supervised fit (some
         labels -1): 0 ignores them; 1 makes every same-label pair similar and removes the kNN
         edges that join two labelled samples of different classes. With every sample
@@ -198,7 +201,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         a fresh one (same sample shape required); the graph is rebuilt from the new ``X``.
       random_state: integer seed in [0, 2**32 - 1] (``None`` means 0: fits are
         reproducible by default).
-      verbose: show a progress bar.
+      verbose: True shows progress bars (training, and ``refine``'s map); False, the
+        default, shows them only when stderr is a terminal.
 
     Attributes:
       params_: the trained network parameters. network_: the Flax module used.
@@ -389,8 +393,19 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self.fit(X, y, graph=graph).transform(X)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model (parameters and settings) to one file, atomically."""
+        """Write the fitted model (parameters and settings) to one file, atomically.
+
+        The settings must still make the fitted network: :meth:`load` builds the network from
+        them, so a ``set_params`` of ``network``, ``n_components`` or ``loss`` since the fit
+        is refused here rather than saved beside parameters of another shape.
+        """
         check_is_fitted(self, "params_")
+        if self._make_network(self._network_input_shape()) != self.network_:
+            raise ValueError(
+                "cannot save: the settings now make a different network than the fitted one "
+                "(network, n_components or loss changed since the fit); set them back or fit "
+                "again"
+            )
         settings = self.get_params()
         if isinstance(self.network, nn.Module):
             settings["network"] = "custom"
@@ -434,9 +449,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"not a drlim model file: {path} (settings: {error})") from None
         model.input_shape_ = tuple(int(s) for s in payload["input_shape"])
         model.n_features_in_ = model.input_shape_[0]
-        model.network_ = model._make_network(
-            _to_network_layout(np.zeros((1, *model.input_shape_), np.float32)).shape[1:]
-        )
+        model.network_ = model._make_network(model._network_input_shape())
         model.params_ = payload["params"]
         model.history_ = json.loads(payload["history"])
         model._n_features_out = model.n_components
@@ -505,6 +518,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if not hasattr(self, "pca_components_"):
             return flat
         return _project(flat, self.pca_mean_, self.pca_components_)
+
+    def _network_input_shape(self) -> tuple[int, ...]:
+        """The shape of one sample as the network sees it (images padded, channels last)."""
+        return _to_network_layout(np.zeros((1, *self.input_shape_), np.float32)).shape[1:]
 
     def _make_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         if isinstance(self.network, nn.Module):

@@ -1,5 +1,7 @@
 """The scikit-learn estimator: shapes, out-of-sample transform, conventions, save and load."""
 
+import copy
+
 import jax
 import numpy as np
 import pytest
@@ -103,6 +105,17 @@ def test_save_and_load_round_trip(fitted, digits, tmp_path):
     loaded = DrLIM.load(path)
     np.testing.assert_array_equal(loaded.transform(X[:50]), fitted.transform(X[:50]))
     assert loaded.get_params() == fitted.get_params()
+
+
+def test_save_refuses_settings_that_make_another_network(fitted, tmp_path):
+    """load builds the network from the saved settings: they must fit the saved parameters."""
+    model = copy.deepcopy(fitted)
+    model.set_params(n_components=3)
+    with pytest.raises(ValueError, match="different network than the fitted one"):
+        model.save(tmp_path / "model.drlim")
+    assert not (tmp_path / "model.drlim").exists()
+    model.set_params(n_components=fitted.n_components)
+    assert DrLIM.load(model.save(tmp_path / "model.drlim")).n_components == fitted.n_components
 
 
 def test_pipeline_and_clone(digits):
