@@ -42,6 +42,13 @@ from drlim.neighbors import Graph, describe
 # Binary searches of a bucketed sampler take at least this many steps (rows of up to 255
 # neighbours), so that kNN graphs of one size share a shape whatever their largest degree.
 MIN_SEARCH_STEPS = 8
+# Above this many samples :func:`sample_edges` draws its anchors in two stages, a block of
+# rows and then a row in it. One float32 draw over all the rows gives a row its share of the
+# weight only to within about n / 2**23 of it (a float32 uniform takes 2**23 values): 0.1% at
+# 6,000 samples, 1% at 70,000, up to 20% off at a million (measured, every value of the
+# uniform enumerated). Up to here the single draw is kept, so that every saved result of the
+# edge losses (64,000 samples at most) stays as it was.
+TWO_STAGE_ANCHORS_ABOVE = 2**16
 
 
 @struct.dataclass
@@ -264,9 +271,10 @@ def sample_edges(
     included) is drawn with probability ``w_ij / sum w``; without weights every edge counts
     1, so each sample anchors edges in proportion to its degree -- UMAP's edge sampling,
     unlike :func:`sample_pairs`, which is uniform over anchors. The anchor is found by
-    binary search in the running sum of ``row_weight``, the partner by binary search in its
-    row. With ``self_loops`` every sample is also its own neighbour, with weight 1: the pair
-    a sample forms with a transformed copy of itself (see :mod:`drlim.augment`).
+    binary search in the running sum of ``row_weight`` (:func:`_draw_anchors`), the partner
+    by binary search in its row. With ``self_loops`` every sample is also its own
+    neighbour, with weight 1: the pair a sample forms with a transformed copy of itself
+    (see :mod:`drlim.augment`).
     Deterministic for ``key``; ``count`` and ``self_loops`` are static.
 
     >>> from drlim.neighbors import Graph
@@ -281,9 +289,7 @@ def sample_edges(
         raise ValueError("sampler: sample_edges needs a graph with at least one similar pair")
     key_row, key_slot = jax.random.split(key)
     row_weight = sampler.row_weight + (1.0 if self_loops else 0.0)
-    cumulative = jnp.cumsum(row_weight)
-    target = jax.random.uniform(key_row, (count,)) * cumulative[-1]
-    anchors = jnp.minimum(jnp.searchsorted(cumulative, target, side="right"), sampler.n - 1)
+    anchors = _draw_anchors(key_row, row_weight, count)
     slot = jax.random.uniform(key_slot, (count,)) * row_weight[anchors]
     if sampler.weighted:
         partners = _partner_at_weight(sampler, anchors, slot)
@@ -293,6 +299,47 @@ def sample_edges(
     if self_loops:
         partners = jnp.where(slot >= sampler.row_weight[anchors], anchors, partners)
     return anchors.astype(jnp.int32), partners.astype(jnp.int32)
+
+
+def _draw_anchors(key: jax.Array, row_weight: jax.Array, count: int) -> jax.Array:
+    """``count`` rows drawn with probability ``row_weight / sum(row_weight)``.
+
+    Up to :data:`TWO_STAGE_ANCHORS_ABOVE` rows, one draw in the running sum of all the rows.
+    Beyond, a block of about sqrt(n) rows is drawn by its total weight, then a row within it
+    by its weight, so that each stage's float32 grid is fine against the weights it splits
+    (a million rows of degree 16 or 76: every share within 0.05%, against up to 20% in one
+    draw; every value of each stage's uniform enumerated). A draw
+    rounded up to the very end of a running sum is taken back to its last row of positive
+    weight.
+
+    >>> weights = jnp.zeros(2**17).at[jnp.array([3, 70_000])].set(jnp.array([1.0, 3.0]))
+    >>> rows = _draw_anchors(jax.random.key(0), weights, 4000)
+    >>> sorted(set(rows.tolist())), 0.72 < float(jnp.mean(rows == 70_000)) < 0.78
+    ([3, 70000], True)
+    """
+    n = row_weight.shape[0]
+    if n <= TWO_STAGE_ANCHORS_ABOVE:
+        cumulative = jnp.cumsum(row_weight)
+        target = jax.random.uniform(key, (count,)) * cumulative[-1]
+        return jnp.minimum(jnp.searchsorted(cumulative, target, side="right"), n - 1)
+    width = _next_power_of_two(math.isqrt(n))
+    blocks = -(-n // width)
+    weights = jnp.pad(row_weight, (0, blocks * width - n)).reshape(blocks, width)
+    within = jnp.cumsum(weights, axis=1)  # each block's own running sum
+    key_block, key_row = jax.random.split(key)
+    totals = jnp.cumsum(within[:, -1])
+    target = jax.random.uniform(key_block, (count,)) * totals[-1]
+    block = jnp.minimum(jnp.searchsorted(totals, target, side="right"),
+                        _last_positive(within[:, -1]))
+    running = within[block]  # (count, width)
+    target = jax.random.uniform(key_row, (count,)) * running[:, -1]
+    row = jax.vmap(functools.partial(jnp.searchsorted, side="right"))(running, target)
+    return block * width + jnp.minimum(row, _last_positive(weights[block]))
+
+
+def _last_positive(weights: jax.Array) -> jax.Array:
+    """The position of the last positive value along the last axis."""
+    return jnp.max(jnp.where(weights > 0, jnp.arange(weights.shape[-1]), 0), axis=-1)
 
 
 def sample_negatives(key: jax.Array, sampler: PairSampler, shape: tuple[int, ...]) -> jax.Array:

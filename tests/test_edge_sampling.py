@@ -1,11 +1,13 @@
 """Edge and negative sampling for UMAP's and InfoNCE's losses: proportional to weights."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from drlim.neighbors import Graph, label_graph, pairs_graph, union
+from drlim import pairs
+from drlim.neighbors import Graph, label_graph, pairs_graph, sequence_graph, union
 from drlim.pairs import make_sampler, sample_edges, sample_negatives
 
 
@@ -51,6 +53,38 @@ def test_unweighted_edges_are_uniform_over_edges_groups_included():
     counts = _observed(i, j, list(zip(anchors, partners, strict=True)))
     assert counts.sum() == 30_000
     assert chisquare(counts).pvalue > 1e-3
+
+
+def test_up_to_the_limit_anchors_are_one_draw_in_the_running_sum_as_before():
+    """The draws every saved result of the edge losses was made with."""
+    sampler = make_sampler(_weighted_graph())
+    key = jax.random.key(5)
+    anchors, _ = sample_edges(key, sampler, 1000)
+    running = jnp.cumsum(sampler.row_weight)
+    target = jax.random.uniform(jax.random.split(key)[0], (1000,)) * running[-1]
+    np.testing.assert_array_equal(
+        anchors, jnp.minimum(jnp.searchsorted(running, target, side="right"), 4))
+
+
+def test_beyond_the_limit_anchors_are_drawn_by_block_then_row_in_proportion(monkeypatch):
+    monkeypatch.setattr(pairs, "TWO_STAGE_ANCHORS_ABOVE", 16)
+    rng = np.random.default_rng(6)
+    weights = (rng.random(300) * (rng.random(300) < 0.7)).astype(np.float32)
+    weights[-5:] = 0.0  # the last block ends in zero weights, then padding
+    rows = np.asarray(pairs._draw_anchors(jax.random.key(7), jnp.asarray(weights), 200_000))
+    counts = np.bincount(rows, minlength=300)
+    assert counts.size == 300 and counts[weights == 0].sum() == 0
+    positive = weights > 0
+    expected = 200_000 * weights[positive] / weights[positive].sum(dtype=np.float64)
+    assert chisquare(counts[positive], expected).pvalue > 1e-3
+
+
+def test_edges_of_a_graph_beyond_the_limit_are_edges():
+    n = pairs.TWO_STAGE_ANCHORS_ABOVE + 3_000
+    i, j = sample_edges(jax.random.key(8), make_sampler(sequence_graph(n, window=1)), 4096)
+    i, j = np.asarray(i), np.asarray(j)
+    assert np.all(np.abs(i - j) == 1) and i.min() >= 0 and i.max() < n
+    assert np.mean(i >= n - 3_000) == pytest.approx(3_000 / n, abs=0.02)
 
 
 def test_negatives_are_uniform_and_deterministic():
