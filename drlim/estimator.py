@@ -582,6 +582,8 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"graph must have {n} nodes (one per sample), got {graph.n}")
             return graph
         labels = None if y is None else _check_labels(y, n)
+        if labels is not None and self.target_weight == 0 and np.any(labels == UNLABELLED):
+            labels = None  # ignored: the graph (UMAP's fuzzy one too) is the one without y
         if self.perplexity is not None:
             return self._perplexity_graph(X, labels)
         if labels is not None and not np.any(labels == UNLABELLED):

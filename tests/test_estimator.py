@@ -265,6 +265,10 @@ def test_target_weight_zero_ignores_labels_and_half_keeps_about_half(digits):
     unsupervised = DrLIM(epochs=1).fit(X[:n]).graph_.to_dense()
     ignored = DrLIM(epochs=1, target_weight=0.0).fit(X[:n], labels).graph_.to_dense()
     np.testing.assert_array_equal(ignored, unsupervised)
+    fuzzy = DrLIM(loss="umap")._graph(X[:n], None, None)
+    ignored_fuzzy = DrLIM(loss="umap", target_weight=0.0)._graph(X[:n], labels, None)
+    np.testing.assert_array_equal(ignored_fuzzy.neighbors, fuzzy.neighbors)
+    np.testing.assert_array_equal(ignored_fuzzy.weights, fuzzy.weights)
     half = DrLIM(epochs=1, target_weight=0.5).fit(X[:n], labels).graph_.to_dense()
     labelled = labels >= 0
     same = labelled[:, None] & labelled[None, :] & (labels[:, None] == labels[None, :])
