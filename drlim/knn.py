@@ -17,6 +17,10 @@ Two methods:
 ``"auto"`` takes the exact search below :data:`AUTO_EXACT_LIMIT` samples and NN-descent from
 there on (see :func:`resolve_method`). Metrics: ``"euclidean"``, ``"cosine"`` (one minus the
 cosine similarity; an all-zero row is at distance 1 from everything) and ``"manhattan"``.
+NN-descent builds its cosine graph on pynndescent's log-transformed similarity, which puts
+every pair with a cosine of 0 or less at the same largest distance (and, for sparse input,
+two all-zero rows at distance 0): where such pairs are among a sample's k nearest, the exact
+search orders them and the approximate one does not.
 SciPy sparse input (CSR, as text features come) goes to pynndescent's sparse NN-descent, or for
 the exact method to scikit-learn's brute-force search on the sparse matrix, so it is never
 densified.
