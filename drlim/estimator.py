@@ -190,9 +190,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       similar_fraction: weight of the similar-pair loss in the objective (``loss="drlim"``
         only; the other losses weigh their positive and negative terms themselves).
       target_weight: in [0, 1], how much the labels count in a semi-supervised fit (some
-        labels -1): 0 ignores them; 1 makes every same-label pair similar and removes the kNN
-        edges that join two labelled samples of different classes. With every sample
-        labelled the graph is the labels' alone, whatever ``target_weight``.
+        labels -1): 0 ignores them (the fit is ``fit(X)``'s, checks included); 1 makes
+        every same-label pair similar and removes the kNN edges that join two labelled
+        samples of different classes. With every sample labelled the graph is the labels'
+        alone, whatever ``target_weight``.
       metric: distance of the default kNN graph: ``"euclidean"``, ``"cosine"`` or
         ``"manhattan"`` (UMAP's fuzzy graph, ``loss="umap"``, is Euclidean only).
       knn_method: ``"auto"`` (exact below ``drlim.knn.AUTO_EXACT_LIMIT`` samples, NN-descent
@@ -395,12 +396,14 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model (parameters and settings) to one file, atomically.
 
-        The settings must still make the fitted network: :meth:`load` builds the network from
-        them, so a ``set_params`` of ``network``, ``n_components`` or ``loss`` since the fit
-        is refused here rather than saved beside parameters of another shape.
+        The settings must still make the fitted network and its width: :meth:`load` builds
+        the network from them, so a ``set_params`` of ``network``, ``n_components`` or
+        ``loss`` since the fit is refused here rather than saved beside parameters of another
+        shape.
         """
         check_is_fitted(self, "params_")
-        if self._make_network(self._network_input_shape()) != self.network_:
+        if (self._make_network(self._network_input_shape()) != self.network_
+                or self.n_components != self._n_features_out):
             raise ValueError(
                 "cannot save: the settings now make a different network than the fitted one "
                 "(network, n_components or loss changed since the fit); set them back or fit "

@@ -303,10 +303,10 @@ def _as_search_data(X: Any) -> np.ndarray | scipy.sparse.csr_matrix:
         data = scipy.sparse.csr_matrix(X, dtype=np.float32, copy=True)  # the caller's is kept
         if data.shape[0] < 2 or data.shape[1] == 0:
             raise ValueError(f"X must have shape (n, d) with n >= 2 and d >= 1, got {data.shape}")
+        data.sum_duplicates()  # a column stored twice in a row counts once, with the sum
         bad = int(np.sum(~np.isfinite(data.data)))
         if bad:
             raise ValueError(f"X must be finite, got {bad} NaN/inf")
-        data.sum_duplicates()  # a column stored twice in a row counts once, with the sum
         return data
     return np.ascontiguousarray(as_samples(X, "X", min_samples=2, dtype=np.float32))
 

@@ -67,8 +67,9 @@ class Graph:
     def __post_init__(self) -> None:
         table = as_int_array(self.neighbors, "neighbors", ndim=2)
         n = table.shape[0]
-        _check_table(table)  # before the cast to int32, which would wrap larger ids
+        _check_ids(table)  # before the cast to int32, which would wrap larger ids
         table = table.astype(np.int32)
+        _check_table(table)
         groups = None
         if self.groups is not None:
             groups = as_int_array(self.groups, "groups", ndim=1)
@@ -832,16 +833,21 @@ def _check_weights(weights: Any, table: np.ndarray) -> np.ndarray:
     return np.array(w)
 
 
-def _check_table(table: np.ndarray) -> None:
-    """Check the Graph invariants: ids in range, -1 padding at the end, sorted rows without
-    duplicates or self loops, symmetry."""
+def _check_ids(table: np.ndarray) -> None:
+    """Check that a neighbour table, of any integer type, holds row ids or -1."""
     n = table.shape[0]
-    if table.size == 0:
-        return
-    if table.min() < -1 or table.max() >= n:
+    if table.size and (table.min() < -1 or table.max() >= n):
         raise ValueError(
             f"neighbors must hold ids in [0, {n}) or -1, got range [{table.min()}, {table.max()}]"
         )
+
+
+def _check_table(table: np.ndarray) -> None:
+    """Check the other Graph invariants of an int32 table whose ids :func:`_check_ids`
+    passed: -1 padding at the end, sorted rows without duplicates or self loops, symmetry."""
+    n = table.shape[0]
+    if table.size == 0:
+        return
     valid = table >= 0
     early_padding = np.any(valid[:, 1:] & ~valid[:, :-1], axis=1)
     if np.any(early_padding):

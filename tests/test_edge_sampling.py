@@ -55,15 +55,18 @@ def test_unweighted_edges_are_uniform_over_edges_groups_included():
     assert chisquare(counts).pvalue > 1e-3
 
 
-def test_up_to_the_limit_anchors_are_one_draw_in_the_running_sum_as_before():
+@pytest.mark.parametrize(
+    "graph", [_weighted_graph(), sequence_graph(pairs.TWO_STAGE_ANCHORS_ABOVE, window=2)],
+    ids=["weighted", "at-the-limit"])
+def test_up_to_the_limit_anchors_are_one_draw_in_the_running_sum_as_before(graph):
     """The draws every saved result of the edge losses was made with."""
-    sampler = make_sampler(_weighted_graph())
+    sampler = make_sampler(graph)
     key = jax.random.key(5)
     anchors, _ = sample_edges(key, sampler, 1000)
     running = jnp.cumsum(sampler.row_weight)
     target = jax.random.uniform(jax.random.split(key)[0], (1000,)) * running[-1]
     np.testing.assert_array_equal(
-        anchors, jnp.minimum(jnp.searchsorted(running, target, side="right"), 4))
+        anchors, jnp.minimum(jnp.searchsorted(running, target, side="right"), graph.n - 1))
 
 
 def test_beyond_the_limit_anchors_are_drawn_by_block_then_row_in_proportion(monkeypatch):
@@ -85,6 +88,11 @@ def test_edges_of_a_graph_beyond_the_limit_are_edges():
     i, j = np.asarray(i), np.asarray(j)
     assert np.all(np.abs(i - j) == 1) and i.min() >= 0 and i.max() < n
     assert np.mean(i >= n - 3_000) == pytest.approx(3_000 / n, abs=0.02)
+    i, j = sample_edges(jax.random.key(9), make_sampler(sequence_graph(n, window=1)), 4096,
+                        self_loops=True)
+    i, j = np.asarray(i), np.asarray(j)
+    assert np.all(np.abs(i - j) <= 1) and i.max() < n
+    assert np.mean(i == j) == pytest.approx(1 / 3, abs=0.03)  # weight 1 beside degree 2
 
 
 def test_negatives_are_uniform_and_deterministic():

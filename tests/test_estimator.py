@@ -118,6 +118,14 @@ def test_save_refuses_settings_that_make_another_network(fitted, tmp_path):
     assert DrLIM.load(model.save(tmp_path / "model.drlim")).n_components == fitted.n_components
 
 
+def test_save_refuses_another_width_with_a_custom_module(digits, tmp_path):
+    X, _ = digits
+    model = DrLIM(network=MLP(n_components=2), epochs=1, random_state=0).fit(X[:100])
+    model.set_params(n_components=3)  # the module stays, but load would report 3 features
+    with pytest.raises(ValueError, match="different network than the fitted one"):
+        model.save(tmp_path / "model.drlim")
+
+
 def test_pipeline_and_clone(digits):
     X, _ = digits
     pipe = make_pipeline(MinMaxScaler(), DrLIM(epochs=1, random_state=0))

@@ -179,6 +179,10 @@ def test_sparse_input_with_a_column_stored_twice_counts_it_once_and_is_left_as_g
                                atol=1e-5)
     np.testing.assert_array_equal(given.data, stored[0])
     np.testing.assert_array_equal(given.indices, stored[1])
+    overflowing = scipy.sparse.csr_matrix(
+        (np.full(3, 2e38, np.float32), [0, 0, 1], [0, 2, 3]), shape=(2, 2))
+    with pytest.raises(ValueError, match="X must be finite, got 1 NaN/inf"):
+        knn_indices(overflowing, k=1, method="exact")  # 2e38 + 2e38 is inf in float32
 
 
 @pytest.mark.slow

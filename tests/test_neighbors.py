@@ -265,6 +265,7 @@ def test_pairs_graph_union_and_symmetrize():
         (lambda: Graph(np.array([[1], [0]]), groups=np.array([3, 3])), "one group"),
         (lambda: Graph(np.array([[1], [0]]), groups=np.array([0])), "groups must have shape"),
         (lambda: Graph(np.array([[1], [2**32]])), r"neighbors must hold ids in \[0, 2\)"),
+        (lambda: Graph(np.array([[2, 1], [0, 2], [0, 1]], np.uint8)), "sorted .*, got row 0"),
         (lambda: Graph(np.empty((3, 0), int), groups=np.array([5, 2**32 + 5, 7])),
          r"groups must lie in \[-1, 2147483647\], got range \[5, 4294967301\]"),
         (lambda: describe("graph"), "graph must be a Graph"),
