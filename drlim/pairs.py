@@ -47,7 +47,7 @@ MIN_SEARCH_STEPS = 8
 # weight only to within about n / 2**23 of it (a float32 uniform takes 2**23 values): 0.1% at
 # 6,000 samples, 1% at 70,000, up to 20% off at a million (measured, every value of the
 # uniform enumerated). Up to here the single draw is kept, so that every saved result of the
-# edge losses (64,000 samples at most) stays as it was.
+# edge losses (60,000 samples at most) stays as it was.
 TWO_STAGE_ANCHORS_ABOVE = 2**16
 
 
