@@ -331,6 +331,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _fit(self, X: Any, y: Any, graph: Graph | Any) -> DrLIM:
         """:meth:`fit`, which may leave the model half changed when it fails."""
+        self._check_numbers()
         use_compilation_cache()  # before the graph: its kNN search is cached too
         start = self._warm_start_params(X)
         X = self._validate(X, reset=True)
@@ -521,6 +522,19 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if not hasattr(self, "pca_components_"):
             return flat
         return _project(flat, self.pca_mean_, self.pca_components_)
+
+    def _check_numbers(self) -> None:
+        """Refuse what scikit-learn's ``Interval`` lets through: a bool for a number (``True``
+        would be taken as 1) and an int too large for a float."""
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if not any(isinstance(c, Interval) for c in constraints) or value is None:
+                continue
+            if isinstance(value, bool | np.bool_):
+                raise ValueError(f"{name} must be a number, not a bool, got {value!r}")
+            if isinstance(value, Integral) and abs(value) > int(np.finfo(np.float64).max):
+                raise ValueError(f"{name} must be a finite number, got an int of "
+                                 f"{len(str(abs(value)))} digits")
 
     def _network_input_shape(self) -> tuple[int, ...]:
         """The shape of one sample as the network sees it (images padded, channels last)."""

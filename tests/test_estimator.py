@@ -107,6 +107,18 @@ def test_save_and_load_round_trip(fitted, digits, tmp_path):
     assert loaded.get_params() == fitted.get_params()
 
 
+@pytest.mark.parametrize(("setting", "match"), [
+    ({"refine": True}, "refine must be a number, not a bool, got True"),
+    ({"margin": True}, "margin must be a number, not a bool"),
+    ({"n_components": True}, "n_components must be a number, not a bool"),
+    ({"margin": 10**400}, "margin must be a finite number, got an int of 401 digits"),
+])
+def test_numbers_that_scikit_learns_intervals_let_through_are_refused(digits, setting, match):
+    X, _ = digits
+    with pytest.raises(ValueError, match=match):
+        DrLIM(epochs=1, **setting).fit(X[:50])
+
+
 def test_save_refuses_settings_that_make_another_network(fitted, tmp_path):
     """load builds the network from the saved settings: they must fit the saved parameters."""
     model = copy.deepcopy(fitted)
