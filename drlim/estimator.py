@@ -447,6 +447,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if network is None:
                 raise ValueError("network must be given: the model was saved with a custom module")
             settings["network"] = network
+        elif network is not None:
+            raise ValueError(f"network must be None: the model was saved with "
+                             f"network={settings['network']!r}, which load builds itself")
         try:
             model = cls(**settings)
         except TypeError as error:
@@ -606,7 +609,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if labels is not None and not np.any(labels == UNLABELLED):
             return label_graph(labels)
         k = self._setting("n_neighbors")
-        _check_n_neighbors(k, n)
+        _check_n_neighbors(k, n, given=self.n_neighbors is not None)
         flat = X.reshape(n, -1)
         seed = 0 if self.random_state is None else int(self.random_state)
         if self.loss == "umap" and labels is None:
@@ -798,8 +801,21 @@ def label_group_shares(target_weight: float) -> np.ndarray:
     return np.append(np.full(equal, size), max(0.0, 1 - equal * size))
 
 
-def _check_n_neighbors(n_neighbors: int, n: int) -> None:
-    """With ``n_samples - 1`` neighbours every pair is similar and the map collapses."""
+def _check_n_neighbors(n_neighbors: int, n: int, given: bool = True) -> None:
+    """With ``n_samples - 1`` neighbours every pair is similar and the map collapses.
+    ``given``: whether the user set ``n_neighbors`` (else the loss's default is named).
+
+    >>> _check_n_neighbors(5, 3, given=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the kNN graph with the default n_neighbors=5 needs at least 7 samples, ...
+    """
+    if n_neighbors > n - 2 and not given:
+        raise ValueError(
+            f"the kNN graph with the default n_neighbors={n_neighbors} needs at least "
+            f"{n_neighbors + 2} samples, got n_samples={n}; pass more samples, a smaller "
+            "n_neighbors, y or graph"
+        )
     if n_neighbors > n - 2:
         raise ValueError(
             f"n_neighbors must be at most n_samples - 2 = {n - 2} (with n_samples - 1 every "

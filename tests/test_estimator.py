@@ -119,6 +119,18 @@ def test_numbers_that_scikit_learns_intervals_let_through_are_refused(digits, se
         DrLIM(epochs=1, **setting).fit(X[:50])
 
 
+def test_too_few_samples_for_the_default_graph_and_a_network_load_would_ignore(
+        fitted, digits, tmp_path):
+    X, _ = digits
+    with pytest.raises(ValueError, match="default n_neighbors=5 needs at least 7 samples, got "
+                                         "n_samples=4"):
+        DrLIM(epochs=1).fit(X[:4])
+    path = fitted.save(tmp_path / "model.drlim")
+    with pytest.raises(ValueError, match="network must be None: the model was saved with "
+                                         "network='auto'"):
+        DrLIM.load(path, network=MLP())
+
+
 def test_save_refuses_settings_that_make_another_network(fitted, tmp_path):
     """load builds the network from the saved settings: they must fit the saved parameters."""
     model = copy.deepcopy(fitted)
@@ -428,7 +440,7 @@ def test_a_failed_fit_leaves_the_fitted_model_as_it_was(digits):
     X, _ = digits
     model = DrLIM(epochs=1, random_state=0).fit(X[:100])
     before = model.transform(X[:5])
-    with pytest.raises(ValueError, match="n_neighbors must be at most"):
+    with pytest.raises(ValueError, match="default n_neighbors=5 needs at least 7 samples"):
         model.fit(X[:3, :10])
     assert model.n_features_in_ == 64 and not hasattr(model, "feature_names_in_")
     np.testing.assert_array_equal(model.transform(X[:5]), before)
