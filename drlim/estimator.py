@@ -810,18 +810,19 @@ def _check_n_neighbors(n_neighbors: int, n: int, given: bool = True) -> None:
     ...
     ValueError: the kNN graph with the default n_neighbors=5 needs at least 7 samples, ...
     """
-    if n_neighbors > n - 2 and not given:
+    if n_neighbors <= n - 2:
+        return
+    if not given:
         raise ValueError(
             f"the kNN graph with the default n_neighbors={n_neighbors} needs at least "
             f"{n_neighbors + 2} samples, got n_samples={n}; pass more samples, a smaller "
             "n_neighbors, y or graph"
         )
-    if n_neighbors > n - 2:
-        raise ValueError(
-            f"n_neighbors must be at most n_samples - 2 = {n - 2} (with n_samples - 1 every "
-            f"pair is similar and the map collapses to a point), got n_neighbors={n_neighbors} "
-            f"for n_samples={n}"
-        )
+    raise ValueError(
+        f"n_neighbors must be at most n_samples - 2 = {n - 2} (with n_samples - 1 every "
+        f"pair is similar and the map collapses to a point), got n_neighbors={n_neighbors} "
+        f"for n_samples={n}"
+    )
 
 
 def _is_unlabelled(label: Any) -> bool:

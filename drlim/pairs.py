@@ -319,22 +319,24 @@ def _draw_anchors(key: jax.Array, row_weight: jax.Array, count: int) -> jax.Arra
     """
     n = row_weight.shape[0]
     if n <= TWO_STAGE_ANCHORS_ABOVE:
-        cumulative = jnp.cumsum(row_weight)
-        target = jax.random.uniform(key, (count,)) * cumulative[-1]
-        return jnp.minimum(jnp.searchsorted(cumulative, target, side="right"), n - 1)
+        return _position_in(jnp.cumsum(row_weight), jax.random.uniform(key, (count,)), n - 1)
     width = _next_power_of_two(math.isqrt(n))
     blocks = -(-n // width)
     weights = jnp.pad(row_weight, (0, blocks * width - n)).reshape(blocks, width)
     within = jnp.cumsum(weights, axis=1)  # each block's own running sum
     key_block, key_row = jax.random.split(key)
-    totals = jnp.cumsum(within[:, -1])
-    target = jax.random.uniform(key_block, (count,)) * totals[-1]
-    block = jnp.minimum(jnp.searchsorted(totals, target, side="right"),
-                        _last_positive(within[:, -1]))
-    running = within[block]  # (count, width)
-    target = jax.random.uniform(key_row, (count,)) * running[:, -1]
-    row = jax.vmap(functools.partial(jnp.searchsorted, side="right"))(running, target)
-    return block * width + jnp.minimum(row, _last_positive(weights)[block])
+    block = _position_in(jnp.cumsum(within[:, -1]), jax.random.uniform(key_block, (count,)),
+                         _last_positive(within[:, -1]))
+    row = jax.vmap(_position_in)(within[block], jax.random.uniform(key_row, (count,)),
+                                 _last_positive(weights)[block])
+    return block * width + row
+
+
+def _position_in(running: jax.Array, uniform: jax.Array, last: jax.Array | int) -> jax.Array:
+    """Where ``uniform`` (in [0, 1)) of the way along the running sum ``running`` falls: each
+    position with the probability of its step, at most ``last``."""
+    target = uniform * running[-1]
+    return jnp.minimum(jnp.searchsorted(running, target, side="right"), last)
 
 
 def _last_positive(weights: jax.Array) -> jax.Array:
