@@ -21,7 +21,6 @@ import ast
 import contextlib
 import fcntl
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -32,7 +31,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
-from drlim.config import ExperimentConfig, config_to_dict, overridable_fields, override
+from drlim.config import (
+    ExperimentConfig,
+    changed_settings,
+    overridable_fields,
+    override,
+)
 
 if TYPE_CHECKING:
     from drlim.compare import CompareConfig
@@ -213,24 +217,12 @@ def _remove_entries(directory: Path, names: set[str]) -> None:
 
 def check_same_config(out: Path, config: ExperimentConfig) -> None:
     """Refuse to resume a run directory made with other settings (the result would mix them)."""
-    saved_path = out / "config.json"
-    if not saved_path.exists():
-        return
-    saved = _flatten(json.loads(saved_path.read_text()))
-    wanted = _flatten(config_to_dict(config))
-    changed = [f"{k} {saved.get(k)!r} -> {wanted.get(k)!r}"
-               for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)]
+    changed = changed_settings(out, config)
     if changed:
         raise UsageError(
             f"argument --resume: must continue with the settings {out} was run with (or "
             f"--overwrite to start again), got other settings ({'; '.join(changed)})"
         )
-
-
-def _flatten(config: dict) -> dict:
-    flat = {k: v for k, v in config.items() if k != "train"}
-    flat.update(config.get("train", {}))
-    return flat
 
 
 def run_summary(config: ExperimentConfig, result: dict, out: Path, seconds: float) -> str:

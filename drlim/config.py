@@ -281,6 +281,31 @@ def config_to_dict(config: Any) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def changed_settings(run_dir: Path, config: ExperimentConfig) -> list[str]:
+    """The settings in which ``config`` differs from the ``config.json`` of the run in
+    ``run_dir`` (none when there is no such file), as ``"name old -> new"``.
+
+    >>> import tempfile
+    >>> run_dir = Path(tempfile.mkdtemp())
+    >>> _ = (run_dir / "config.json").write_text(json.dumps(config_to_dict(ExperimentConfig("x"))))
+    >>> changed_settings(run_dir, ExperimentConfig("x", n_neighbors=10))
+    ['n_neighbors 5 -> 10']
+    """
+    saved_path = run_dir / "config.json"
+    if not saved_path.exists():
+        return []
+    saved = _flatten(json.loads(saved_path.read_text()))
+    wanted = _flatten(config_to_dict(config))
+    return [f"{k} {saved.get(k)!r} -> {wanted.get(k)!r}"
+            for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)]
+
+
+def _flatten(config: dict) -> dict:
+    flat = {k: v for k, v in config.items() if k != "train"}
+    flat.update(config.get("train", {}))
+    return flat
+
+
 def _coerce(name: str, value: Any, current: Any) -> Any:
     """Convert a command-line string to the type of the field it overrides."""
     if not isinstance(value, str):
@@ -309,6 +334,7 @@ __all__ = [
     "ExperimentConfig",
     "TrainConfig",
     "cache_dir",
+    "changed_settings",
     "config_to_dict",
     "overridable_fields",
     "override",

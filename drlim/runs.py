@@ -19,7 +19,6 @@ them). Tables, figures and target checks are drawn from run directories by
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -32,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from drlim import metrics
-from drlim._io import atomic_write, write_json
-from drlim.config import ExperimentConfig, config_to_dict
+from drlim._io import array_digest, atomic_write, write_json
+from drlim.config import ExperimentConfig, changed_settings, config_to_dict
 from drlim.methods import fit_method, lle_on_graph
 from drlim.timing import read_cpuinfo, utc_timestamp
 from drlim.validation import check_choice, check_int
@@ -97,13 +96,9 @@ class Data:
         >>> data.digest == load_data("digits-8x8", max_fit=100, max_test=60).digest
         False
         """
-        sha = hashlib.sha256()
         factors = [self.factors_train[k] for k in sorted(self.factors_train)]
         factors += [self.factors_test[k] for k in sorted(self.factors_test)]
-        for array in (self.x_train, self.x_test, self.fit_subset, *factors):
-            sha.update(str((array.dtype, array.shape)).encode())
-            sha.update(np.ascontiguousarray(array).tobytes())
-        return sha.hexdigest()[:16]
+        return array_digest(self.x_train, self.x_test, self.fit_subset, *factors)
 
 
 def _subsample(n: int, size: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -378,12 +373,18 @@ def run_experiment(
     """Run one paper experiment into ``out_dir`` and return its ``metrics.json`` content.
 
     With ``resume``, training continues from the checkpoint in ``out_dir`` (see
-    :func:`drlim.train.train`). Each stage is announced on the ``drlim`` logger.
+    :func:`drlim.train.train`); a directory run with other settings is refused. Each stage is
+    announced on the ``drlim`` logger.
     """
     from drlim.neighbors import describe
 
     out = Path(out_dir)
+    changed = changed_settings(out, config) if resume else []
+    if changed:
+        raise ValueError(f"cannot resume in {out}: it was run with other settings "
+                         f"({'; '.join(changed)})")
     out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").unlink(missing_ok=True)  # a run that fails must not look finished
     write_json(out / "config.json", config_to_dict(config))
     started = time.perf_counter()
     if config.kind == "loss-curves":

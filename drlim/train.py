@@ -50,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import re
 import sys
@@ -69,7 +70,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from drlim._io import read_jsonl, write_bytes
+from drlim._io import array_digest, read_jsonl, write_bytes
 from drlim._xla import FAST_COMPILE
 from drlim.augment import Augment, augment_batch, parse_augment
 from drlim.config import TrainConfig, cache_dir
@@ -94,6 +95,8 @@ from drlim.pairs import (
     sample_pairs,
 )
 from drlim.validation import check_int
+
+log = logging.getLogger("drlim")
 
 MAX_ALL_PAIRS_SAMPLES = 4096
 CHECKPOINT_NAME = "checkpoint.msgpack"
@@ -339,10 +342,12 @@ def train(
     first_call = None if resume else compiler.submit(
         _compile, network, static, min(config.log_every, total), user_augment, data, sampler,
         *_fresh_state_shapes(network, config, data, graph.n, params), base_key)
-    record = _run_record(network, config, augment, data)
+    record = None if workdir is None else _run_record(network, config, augment, data, graph)
     try:
         if resume and workdir is not None:
             _check_resumable(workdir, record)
+            if not (workdir / CHECKPOINT_NAME).exists():
+                log.warning("no checkpoint to resume in %s: training starts at step 0", workdir)
         state, history = _starting_state(network, data, config, graph.n, params,
                                          workdir if resume else None)
         if state["step"] > total:
@@ -391,11 +396,12 @@ def train(
 
 
 def _run_record(network: nn.Module, config: TrainConfig, augment: str | Augment | None,
-                data: jax.Array) -> dict:
-    """What identifies a run for resuming: its network, configuration and augmentation, and
-    the data's shape and type. How long it runs, how often it logs and on how many devices
-    may change (a run may be extended), unless a cosine schedule ties the learning rate of
-    every step to the length."""
+                data: jax.Array, graph: Graph) -> dict:
+    """What identifies a run for resuming: its network, configuration and augmentation, the
+    data's shape, type and values, and the graph. How long it runs, how often it logs and on
+    how many devices may change (a run may be extended), unless a cosine schedule ties the
+    learning rate of every step to the length. An augmentation function is known by its
+    name only."""
     settings = json.loads(json.dumps(dataclasses.asdict(config)))
     settings["network"] = re.sub(r" at 0x[0-9a-f]+", "", repr(network))  # no addresses
     if augment is not None:
@@ -405,23 +411,26 @@ def _run_record(network: nn.Module, config: TrainConfig, augment: str | Augment 
     if config.schedule != "cosine":
         free |= {"steps", "epochs"}
     return {"config": {name: value for name, value in settings.items() if name not in free},
-            "data": {"shape": list(data.shape), "dtype": str(data.dtype)}}
+            "data": {"shape": list(data.shape), "dtype": str(data.dtype),
+                     "digest": array_digest(np.asarray(data))},
+            "graph": {"digest": array_digest(graph.neighbors, graph.groups, graph.weights)}}
 
 
 def _check_resumable(workdir: Path, record: dict) -> None:
-    """Refuse to resume a checkpoint that a run of other settings left in ``workdir``."""
+    """Refuse to resume a checkpoint that a run of other settings, data or graph left in
+    ``workdir``. A record written by an older drlim is checked on what it holds."""
     if not (workdir / CHECKPOINT_NAME).exists():
         return
     path = workdir / RUN_RECORD_NAME
-    saved = json.loads(path.read_text()) if path.exists() else None
-    if saved is not None and saved != record:
-        changed = sorted(
-            f"{part}.{name}" for part in record for name in record[part]
-            if saved.get(part, {}).get(name) != record[part][name]
-        )
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    changed = sorted(
+        f"{part}.{name}" for part in record for name in record[part]
+        if name in saved.get(part, {}) and saved[part][name] != record[part][name]
+    )
+    if changed:
         raise ValueError(
             f"cannot resume in {workdir}: its checkpoint belongs to a run with other settings "
-            f"({', '.join(changed)}); resume=False starts this run afresh"
+            f"({', '.join(changed)}); start this run afresh instead of resuming"
         )
 
 

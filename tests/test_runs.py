@@ -96,3 +96,23 @@ def test_a_drlim_run_keeps_its_training_log_and_network(digits, tmp_path):
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert log and {"step", "loss_similar", "loss_dissimilar"} <= set(log[-1])
     assert 0.0 <= row["trustworthiness_5"] <= 1.0 and row["transform_stability"] == 0.0
+
+
+def test_run_experiment_refuses_to_resume_other_settings_and_drops_a_stale_result(
+        tmp_path, monkeypatch):
+    from drlim.config import ExperimentConfig, TrainConfig
+
+    curves = ExperimentConfig("curves", kind="loss-curves")
+    drlim.runs.run_experiment(curves, tmp_path)
+    other = dataclasses.replace(curves, train=TrainConfig(margin=2.0))
+    with pytest.raises(ValueError, match=r"it was run with other settings \(margin 1.0 -> 2.0\)"):
+        drlim.runs.run_experiment(other, tmp_path, resume=True)
+    assert json.loads((tmp_path / "metrics.json").read_text())["margin"] == 1.0
+
+    def no_data(config):
+        raise OSError("no data")
+
+    monkeypatch.setattr(drlim.runs, "experiment_data", no_data)
+    with pytest.raises(OSError, match="no data"):
+        drlim.runs.run_experiment(ExperimentConfig("x", dataset="mnist-4-9"), tmp_path)
+    assert not (tmp_path / "metrics.json").exists()  # the old result does not look like this run's

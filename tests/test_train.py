@@ -226,7 +226,7 @@ def test_resume_refuses_another_run_s_checkpoint_and_a_longer_run(blobs, tmp_pat
     with pytest.raises(ValueError, match=r"other settings \(config.network\)"):
         train(MLP(hidden=(16,), n_components=2), blobs, graph, config, workdir=tmp_path,
               resume=True)
-    with pytest.raises(ValueError, match="other settings .data.shape"):
+    with pytest.raises(ValueError, match=r"other settings \(data.digest, data.shape, graph.digest"):
         train(MLP(n_components=2), blobs[:100], knn_graph(blobs[:100], k=4), config,
               workdir=tmp_path, resume=True)
     # A fresh run of other settings in the same workdir drops the stale checkpoint.
@@ -239,6 +239,25 @@ def test_resume_refuses_another_run_s_checkpoint_and_a_longer_run(blobs, tmp_pat
     jax.tree.map(np.testing.assert_array_equal, whole.params, resumed.params)
     seconds = [row["seconds"] for row in resumed.history]
     assert seconds == sorted(seconds) and resumed.seconds >= seconds[-1]
+
+
+def test_resume_refuses_other_data_or_graph_of_the_same_shape(blobs, tmp_path, caplog):
+    graph = knn_graph(blobs, k=4)
+    config = TrainConfig(steps=40, batch_size=16, log_every=10, checkpoint_every=10)
+    with caplog.at_level("WARNING", logger="drlim"):
+        train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path, resume=True)
+    assert f"no checkpoint to resume in {tmp_path}: training starts at step 0" in caplog.text
+    with pytest.raises(ValueError, match=r"other settings \(data.digest\)"):
+        train(MLP(n_components=2), blobs + 1, graph, config, workdir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match=r"other settings \(graph.digest\)"):
+        train(MLP(n_components=2), blobs, knn_graph(blobs, k=3), config, workdir=tmp_path,
+              resume=True)
+    # A record written before the digests existed is checked on what it holds.
+    record = json.loads((tmp_path / "train_run.json").read_text())
+    del record["data"]["digest"], record["graph"]
+    (tmp_path / "train_run.json").write_text(json.dumps(record))
+    resumed = train(MLP(n_components=2), blobs, graph, config, workdir=tmp_path, resume=True)
+    assert [row["step"] for row in resumed.history] == [10, 20, 30, 40]
 
 
 def test_resume_refuses_a_checkpoint_past_the_run_s_steps(blobs, tmp_path):
