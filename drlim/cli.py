@@ -159,26 +159,7 @@ def claim_run_dir(out: Path, resume: bool = False, overwrite: bool = False) -> I
         raise UsageError(f"argument --out: must be a directory, got {out}, which is a file")
     created = not out.exists()
     lock_existed = (out / LOCK_NAME).exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        lock = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise UsageError(
-            f"argument --out: must be a directory drlim can write to, got {out} "
-            f"({error.strerror})"
-        ) from None
-    try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                f"argument --out: must be free, got {out}, in use by another drlim run "
-                f"(it holds {LOCK_NAME})"
-            ) from None
-        os.ftruncate(lock, 0)
-        os.write(lock, f"{os.getpid()}\n".encode())
+    with locked(out):
         before = {p.name for p in out.iterdir()} - {LOCK_NAME}
         if before and not (resume or overwrite):
             raise UsageError(
@@ -193,6 +174,35 @@ def claim_run_dir(out: Path, resume: bool = False, overwrite: bool = False) -> I
         except BaseException:
             _clean_after_failure(out, before | ({LOCK_NAME} if lock_existed else set()), created)
             raise
+
+
+@contextlib.contextmanager
+def locked(out: Path, option: str = "--out") -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``out/.lock`` (``out`` is created if need be), so that
+    a second drlim command writing into ``out`` stops at once with a one-line error about
+    ``option``, the argument that named it."""
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise UsageError(
+            f"argument {option}: must be a directory drlim can write to, got {out} "
+            f"({error.strerror})"
+        ) from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"argument {option}: must be free, got {out}, in use by another drlim run "
+                f"(it holds {LOCK_NAME})"
+            ) from None
+        os.ftruncate(lock, 0)
+        os.write(lock, f"{os.getpid()}\n".encode())
+        yield out
     finally:
         os.close(lock)
 
@@ -348,10 +358,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
             raise UsageError(f"--rescore needs a saved comparison, got no {run_dir}/results.json")
         if args.resume:
             raise UsageError("--rescore fits nothing, so --resume has no meaning with it")
-        result = rescore_comparison(run_dir)
-    else:
-        result = run_comparison(compare_config(args.quick, name=args.set), run_dir,
-                                resume=args.resume)
+    with locked(run_dir, "--runs"):
+        if args.rescore:
+            result = rescore_comparison(run_dir)
+        else:
+            result = run_comparison(compare_config(args.quick, name=args.set), run_dir,
+                                    resume=args.resume)
     for path in write_report(result, run_dir, Path(args.out), stem=f"comparison{suffix}"):
         print(path)
 

@@ -492,7 +492,8 @@ def run_method(
     (1297, True)
     """
     out = Path(out_dir)
-    x_fit = data.x_train if whole else data.x_train[data.fit_subset]
+    fit_rows = slice(None) if whole else data.fit_subset
+    x_fit = data.x_train[fit_rows]
     config = {"dataset": data.name, "method": method, "whole": whole, "labels": labels,
               "n_neighbors": n_neighbors, "seed": seed, "params": params,
               "scoring": {"scores": list(scores), "repeats": repeats,
@@ -506,7 +507,7 @@ def run_method(
             return saved
     (out / "metrics.json").unlink(missing_ok=True)  # a run that fails must not look finished
     write_json(out / "config.json", config)
-    y_fit = data.factors_train["label"] if labels else None
+    y_fit = data.factors_train["label"][fit_rows] if labels else None
     result = fit_method(method, x_fit, data.x_test, y_train=y_fit, n_components=2,
                         n_neighbors=n_neighbors, seed=seed, repeats=repeats, **params)
     if result.Z_train is None:

@@ -356,3 +356,16 @@ def test_experiments_travel_with_a_plain_install(tmp_path):
     sets = {p.stem.replace("_", "-") for p in (repo / "experiments").glob("compare*.py")}
     assert names == {*load_experiments(repo / "experiments"), *sets} and "compare" in sets
     assert (target / "drlim" / "experiments" / "mnist_4_9.py").is_file()
+
+
+def test_compare_holds_its_runs_directory_and_checks_arguments_first(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    err = _fails_with(["compare", "--rescore", "--runs", str(runs)], capsys)
+    assert "--rescore needs a saved comparison" in err and not runs.exists()
+    (runs / "compare").mkdir(parents=True)
+    with open(runs / "compare" / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        err = _fails_with(["compare", "--quick", "--runs", str(runs), "--out",
+                           str(tmp_path / "figures")], capsys)
+    assert "argument --runs: must be free" in err and "in use by another drlim run" in err
+    assert not (tmp_path / "figures").exists()

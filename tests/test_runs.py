@@ -116,3 +116,10 @@ def test_run_experiment_refuses_to_resume_other_settings_and_drops_a_stale_resul
     with pytest.raises(OSError, match="no data"):
         drlim.runs.run_experiment(ExperimentConfig("x", dataset="mnist-4-9"), tmp_path)
     assert not (tmp_path / "metrics.json").exists()  # the old result does not look like this run's
+
+
+def test_run_method_learns_from_the_labels_of_the_fit_subset(digits, tmp_path):
+    row = run_method("drlim", digits, tmp_path, whole=False, labels=True,
+                     scores=("knn_accuracy",), epochs=1.0)
+    assert row["n_fit"] == len(digits.fit_subset) < len(digits.x_train)
+    assert row["knn_accuracy"] > 0.5  # the labels of the right digits: chance is 0.1
