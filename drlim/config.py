@@ -12,9 +12,11 @@ configs) load in a fraction of a second: ``drlim list`` and ``drlim --help`` sta
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,12 @@ KINDS = ("loss-curves", "drlim", "lle")
 DATASETS = ("none", "mnist-4-9", "mnist-shift", "norb-airplane")
 GRAPHS = ("knn", "orbit", "grid")
 NETWORKS = ("lenet", "mlp")
+# drlim.models.ACTIVATIONS's names (this module does not import JAX).
+ACTIVATION_NAMES = ("relu", "tanh")
+# The graphs built from a data set's factors, and that data set.
+GRAPH_DATASETS = {"grid": "norb-airplane", "orbit": "mnist-shift"}
+# The MNIST experiments' images: the 28x28 digits padded to the paper's 32x32.
+MNIST_IMAGE_SIZE = 32
 # JAX keys take 32-bit seeds; larger ones would silently wrap around.
 MAX_SEED = 2**32 - 1
 # Epochs that come within float round-off of a whole number of steps give that number.
@@ -228,7 +236,18 @@ class ExperimentConfig:
             ("network", self.network, NETWORKS),
         ):
             check_choice(value, name, choices)
+        check_choice(self.activation, "activation", ACTIVATION_NAMES)
         check_int(self.n_test_originals, "n_test_originals", 0)  # 0: every test digit
+        for name in ("n_neighbors", "n_train_per_digit", "n_test_per_digit", "image_size",
+                     "n_components"):
+            check_int(getattr(self, name), name, 1)
+        if self.dataset.startswith("mnist") and self.image_size != MNIST_IMAGE_SIZE:
+            raise ValueError(f"image_size must be {MNIST_IMAGE_SIZE} for {self.dataset!r} (only "
+                             f"norb-airplane is drawn at other sizes), got {self.image_size}")
+        needs = GRAPH_DATASETS.get(self.graph)
+        if needs is not None and self.kind != "loss-curves" and self.dataset != needs:
+            raise ValueError(f"graph {self.graph!r} needs dataset {needs!r} (its factors), got "
+                             f"dataset {self.dataset!r}")
 
 
 def overridable_fields(config: ExperimentConfig) -> dict[str, Any]:
@@ -262,7 +281,7 @@ def override(config: ExperimentConfig, changes: dict[str, Any]) -> ExperimentCon
         key = key.replace("-", "_")
         if key not in fields:
             raise ValueError(f"config field must be one of {sorted(fields)}, got {key!r}")
-        value = _coerce(key, value, fields[key])
+        value = _coerce(key, value)
         if key in {f.name for f in dataclasses.fields(TrainConfig)}:
             config = dataclasses.replace(
                 config, train=dataclasses.replace(config.train, **{key: value})
@@ -306,20 +325,33 @@ def _flatten(config: dict) -> dict:
     return flat
 
 
-def _coerce(name: str, value: Any, current: Any) -> Any:
-    """Convert a command-line string to the type of the field it overrides."""
+def _coerce(name: str, value: Any) -> Any:
+    """Convert a command-line string to the type the field ``name`` declares (not the type of
+    its value in an experiment file, which may write ``margin=1`` for a float)."""
     if not isinstance(value, str):
         return value
-    if isinstance(current, bool):
+    kind = _field_types()[name]
+    if kind is bool:
         if value.lower() not in ("true", "false", "1", "0"):
             raise ValueError(f"{name} must be true or false, got {value!r}")
         return value.lower() in ("true", "1")
-    if isinstance(current, tuple):
-        kind = type(current[0]) if current else str
-        return tuple(_convert(name, v, kind) for v in value.split(",") if v)
-    if isinstance(current, int | float):
-        return _convert(name, value, type(current))
+    if typing.get_origin(kind) is tuple:
+        if not value:
+            return ()
+        item = typing.get_args(kind)[0]
+        if "" in value.split(","):
+            raise ValueError(f"{name} must be a comma-separated list of {item.__name__}s with no "
+                             f"empty item, got {value!r}")
+        return tuple(_convert(name, v, item) for v in value.split(","))
+    if kind in (int, float):
+        return _convert(name, value, kind)
     return value
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """The declared type of every field of an experiment, its training fields included."""
+    return {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(ExperimentConfig)}
 
 
 def _convert(name: str, value: str, kind: type) -> Any:

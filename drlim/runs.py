@@ -33,7 +33,7 @@ import numpy as np
 from drlim import metrics
 from drlim._io import array_digest, atomic_write, write_json
 from drlim.config import ExperimentConfig, changed_settings, config_to_dict
-from drlim.methods import fit_method, lle_on_graph
+from drlim.methods import METHODS, fit_method, lle_on_graph
 from drlim.timing import read_cpuinfo, utc_timestamp
 from drlim.validation import check_choice, check_int
 
@@ -212,7 +212,7 @@ def experiment_data(config: ExperimentConfig) -> Data:
     options: dict[str, Any] = {"n_train_per_digit": config.n_train_per_digit,
                                "n_test_per_digit": config.n_test_per_digit}
     if config.dataset == "mnist-4-9":
-        options["image_size"] = 32
+        options["image_size"] = config.image_size
     elif config.dataset == "mnist-shift":
         options.update(shifts=config.shifts, shift_train=config.shift_train,
                        n_test_originals=config.n_test_originals)
@@ -378,6 +378,8 @@ def run_experiment(
     """
     from drlim.neighbors import describe
 
+    for name in config.baselines:
+        check_choice(name, "baselines", METHODS)
     out = Path(out_dir)
     changed = changed_settings(out, config) if resume else []
     if changed:

@@ -21,7 +21,13 @@ from drlim.cli import (
     main,
     run_summary,
 )
-from drlim.config import ExperimentConfig, config_to_dict, overridable_fields, override
+from drlim.config import (
+    ExperimentConfig,
+    TrainConfig,
+    config_to_dict,
+    overridable_fields,
+    override,
+)
 from drlim.report import check_targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +78,45 @@ def test_n_test_originals_is_a_count_with_0_for_all():
                          (1.5, "n_test_originals must be an int >= 0, got 1.5")]:
         with pytest.raises(ValueError, match=f"^{message}$"):
             ExperimentConfig("x", dataset="mnist-shift", n_test_originals=bad)
+
+
+def test_overrides_take_the_field_s_declared_type_and_refuse_empty_items():
+    config = ExperimentConfig("x", train=TrainConfig(margin=1))  # a file may write an int
+    assert override(config, {"margin": "0.5"}).train.margin == 0.5
+    assert override(config, {"hidden": "", "baselines": "isomap"}).hidden == ()
+    with pytest.raises(ValueError, match="^shifts must be a comma-separated list of ints with "
+                                         "no empty item, got '-6,,6'$"):
+        override(config, {"shifts": "-6,,6"})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"dataset": "mnist-4-9", "image_size": 28},
+     "image_size must be 32 for 'mnist-4-9' (only norb-airplane is drawn at other sizes), got 28"),
+    ({"dataset": "mnist-4-9", "graph": "grid"},
+     "graph 'grid' needs dataset 'norb-airplane' (its factors), got dataset 'mnist-4-9'"),
+    ({"dataset": "norb-airplane", "graph": "orbit"},
+     "graph 'orbit' needs dataset 'mnist-shift' (its factors), got dataset 'norb-airplane'"),
+    ({"activation": "sigmoid"}, "activation must be one of"),
+    ({"n_neighbors": 0}, "n_neighbors must be >= 1, got 0"),
+    ({"n_components": 0}, "n_components must be >= 1, got 0"),
+])
+def test_experiment_settings_that_cannot_run_are_refused_before_any_work(changes, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        ExperimentConfig("x", **changes)
+
+
+def test_the_config_s_activation_names_are_the_models():
+    from drlim.config import ACTIVATION_NAMES
+    from drlim.models import ACTIVATIONS
+
+    assert ACTIVATION_NAMES == tuple(sorted(ACTIVATIONS))
+
+
+def test_an_unknown_baseline_is_refused_before_the_data_are_loaded(tmp_path, monkeypatch):
+    monkeypatch.setattr(drlim.runs, "experiment_data", pytest.fail)
+    with pytest.raises(ValueError, match="^baselines must be one of .*, got 'isomapp'$"):
+        drlim.runs.run_experiment(ExperimentConfig("x", dataset="mnist-4-9",
+                                                   baselines=("isomapp",)), tmp_path)
 
 
 def test_the_list_example_of_run_help_parses(capsys):
