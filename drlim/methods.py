@@ -181,9 +181,13 @@ def method_call(name: str, n_components: int = 2, seed: int = 0,
     >>> method_call("umap", seed=3)
     'umap.UMAP(n_components=2, random_state=3).fit(X_train), .transform(X_test)'
     """
+    call = _method(name).call
+    if not call:
+        named = sorted(m for m in METHODS if METHODS[m].call)
+        raise ValueError(f"name must be one of {named} (a call to show), got {name!r}")
     given = {"n_components": n_components, "random_state": seed, **(params or {})}
     args = ", ".join(f"{key}={value!r}" for key, value in given.items())
-    return _method(name).call.format(args=args)
+    return call.format(args=args)
 
 
 def keras_network(sample_shape: Sequence[int], n_components: int = 2):

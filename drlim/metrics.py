@@ -71,6 +71,20 @@ def _rank_penalty(rank_space: np.ndarray, neighbors: np.ndarray, block_size: int
     return total
 
 
+def _near_unit(space: np.ndarray) -> np.ndarray:
+    """``space`` less its mean rounded to whole numbers, times a power of two that brings its
+    largest value into [0.5, 1): the distances rank as before, integer data stay exact (so
+    its ties stay ties), and ``|a|^2 + |b|^2 - 2 a.b`` (here and in scikit-learn's neighbour
+    search) neither loses small distances to a large offset nor overflows.
+
+    >>> _near_unit(np.array([[1e8 + 1.0], [1e8 + 3.0]])).ravel().tolist()
+    [-0.5, 0.5]
+    """
+    shifted = space - np.round(space.mean(axis=0))
+    largest = np.max(np.abs(shifted))
+    return np.ldexp(shifted, -np.frexp(largest)[1]) if largest > 0 else shifted
+
+
 def _mean_excess(first: np.ndarray, last: np.ndarray, k: int) -> np.ndarray:
     """Mean of ``max(0, r - k)`` over the ranks r = first, ..., last."""
     def excess_sum(m: np.ndarray) -> np.ndarray:  # sum of max(0, r - k) over r = 1 .. m
@@ -85,6 +99,7 @@ def _neighbourhood_score(
 ) -> float:
     """Shared body of trustworthiness and continuity (roles of the spaces as named)."""
     n = rank_space.shape[0]
+    rank_space, neighbor_space = _near_unit(rank_space), _near_unit(neighbor_space)
     neighbors = NearestNeighbors(n_neighbors=k).fit(neighbor_space).kneighbors(
         return_distance=False
     )
@@ -222,9 +237,10 @@ def coinciding_fraction(Z, rtol: float = 1e-4) -> float:
 
     "On top" means closer than ``rtol`` times the map's spread (the root mean square
     distance of the samples to their centroid). Saturated units or a collapsed map put
-    many distinct inputs on the same point, or a hair apart; neighbourhood scores such as
-    trustworthiness rank samples a hair apart as if they were apart (and exact ties in
-    random order) and do not show it, this does. A healthy
+    many distinct inputs on the same point, or a hair apart; neighbourhood scores do not
+    show it (continuity ranks samples a hair apart on the map as if they were apart, and
+    exact ties in random order; trustworthiness takes the map's k nearest in scikit-learn's
+    order, ties included), this does. A healthy
     continuous map of distinct inputs scores 0.
 
     >>> import numpy as np

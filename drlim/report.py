@@ -555,8 +555,9 @@ def markdown_report(result: dict) -> str:
         "labels, fitted on the embedding of the training samples listed below, predicting "
         "the scored test samples.",
         "- **Coinciding**: the fraction of test samples mapped on top of another one (within "
-        "1e-4 of the map's spread). Trustworthiness and continuity rank only exact ties in "
-        "random order; samples a hair apart still count as ordered, so a map that collapses "
+        "1e-4 of the map's spread). Continuity ranks exact ties on the map in random order "
+        "(trustworthiness takes the map's k nearest as scikit-learn orders them); samples a "
+        "hair apart still count as ordered, so a map that collapses "
         "some samples can still score well on them; this column shows it. A continuous map "
         "of distinct digits has 0.",
         "- **Out-of-sample**: the method learns a mapping of new samples. Spectral embedding "
@@ -715,14 +716,16 @@ def training_figure(result: dict, run_dir: str | os.PathLike) -> Figure | None:
 
 def interactive_map(result: dict, run_dir: str | os.PathLike, out: str | os.PathLike,
                     dataset: str = "mnist-10", stem: str = "comparison") -> Path | None:
-    """The best DrLIM map (by 5-NN label accuracy) of ``dataset``'s test digits as one HTML
-    page where hovering a point shows the digit (:func:`drlim.plots.interactive`); drawn from
-    the run directory's embeddings. None when the comparison did not run ``dataset``.
+    """The best unsupervised DrLIM map (by kNN label accuracy; "DrLIM (labels)" learns from the
+    labels that score it) of ``dataset``'s test digits as one HTML page where hovering a point
+    shows the digit (:func:`drlim.plots.interactive`); drawn from the run directory's
+    embeddings. None when the comparison did not run ``dataset``.
     """
     entry = next((e for e in result["datasets"] if e["name"] == dataset), None)
     if entry is None:
         return None
-    rows = [row for row in entry["methods"] if row["method"].startswith("drlim")]
+    rows = [row for row in entry["methods"]
+            if row["method"].startswith("drlim") and row["method"] != "drlim-labels"]
     best = max(rows, key=lambda row: row["knn_accuracy"])
     with np.load(Path(run_dir) / dataset / best["method"] / "embeddings.npz") as saved:
         z, labels, images = saved["z_test"], saved["label_test"], saved["images_test"]

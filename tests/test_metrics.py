@@ -98,6 +98,19 @@ def test_tied_distances_are_ranked_in_random_order_in_expectation(k):
         _mean_over_tie_orders(tied, tie_free, k), abs=1e-12)
 
 
+def test_neighbourhood_scores_ignore_a_large_offset_and_survive_large_values():
+    """|a|^2 + |b|^2 - 2 a.b on coordinates near 1e8 loses distances of 1e-3 to rounding, and
+    values near 1e155 overflow it to inf - inf = NaN; neither may change a score."""
+    X, Z = _random_data(n=60)
+    for score in (metrics.trustworthiness, metrics.continuity):
+        expected = score(X, Z, k=4)
+        assert score(X + 1e8, Z + 1e8, k=4) == expected
+        assert score(X * 1e155, Z * 1e-3, k=4) == expected
+        # integer data keep their exact ties when shifted
+        tied = np.random.default_rng(1).integers(0, 2, size=(60, 2)).astype(float)
+        assert score(tied + 1e8, Z, k=4) == score(tied, Z, k=4)
+
+
 def test_a_collapsed_map_scores_like_a_random_one_not_perfectly():
     X, _ = _random_data(n=101)
     n, k = len(X), 10

@@ -101,6 +101,9 @@ def test_peer_call_states_the_settings():
         "pacmap.PaCMAP(n_components=2, random_state=2, save_tree=True).fit(X_train), "
         ".transform(X_test, basis=X_train)")
     assert "n_epochs=30" in methods.method_call("parametric-umap", params={"n_epochs": 30})
+    with pytest.raises(ValueError, match=r"^name must be one of \['drlim', .*\(a call to show\), "
+                                         "got 'pca'$"):
+        methods.method_call("pca")  # scikit-learn's baselines are named, not shown as a call
 
 
 def test_bad_arguments_are_refused(monkeypatch, digits):
