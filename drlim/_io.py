@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -70,6 +71,16 @@ def binary_format_code(array: np.ndarray, codes: dict[int, np.dtype]) -> tuple[i
             f"array must have a dtype in {sorted(d.name for d in by_dtype)}, got {array.dtype}"
         )
     return by_dtype[native], native
+
+
+def read_gzip(path: Path) -> bytes:
+    """The decompressed contents of the gzip file ``path``; damage raises ``ValueError``."""
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(
+            f"gzip file {path} must be complete, got a corrupt or truncated one ({error})"
+        ) from error
 
 
 def write_maybe_gzip(path: str | os.PathLike, payload: bytes) -> Path:

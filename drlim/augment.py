@@ -109,19 +109,6 @@ def parse_augment(spec: str) -> Augment | None:
     return composed
 
 
-def resolve_augment(augment: str | Augment | None) -> Augment | None:
-    """A callable ``f(key, image)`` is used as is; a string goes through :func:`parse_augment`.
-
-    >>> resolve_augment(None) is None, resolve_augment("shift:1") is not None
-    (True, True)
-    """
-    if augment is None:
-        return None
-    if callable(augment):
-        return augment
-    return parse_augment(augment)
-
-
 def augment_batch(key: jax.Array, images: jax.Array, augment: Augment) -> jax.Array:
     """Apply ``augment`` to every image of a batch, each with its own key (jittable).
 
@@ -139,5 +126,4 @@ __all__ = [
     "parse_augment",
     "random_rotation",
     "random_shift",
-    "resolve_augment",
 ]

@@ -183,7 +183,7 @@ def parse_augment_spec(spec: str) -> tuple[tuple[str, float], ...]:
             amount = float(size)
         except ValueError as error:
             raise ValueError(f"augment size must be a number > 0, got {part!r}") from error
-        if not amount > 0 or (name == "shift" and amount != int(amount)):
+        if not 0 < amount < math.inf or (name == "shift" and amount != int(amount)):
             raise ValueError(f"augment size must be a number > 0 (whole pixels), got {part!r}")
         steps.append((name, amount))
     return tuple(steps)

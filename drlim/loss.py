@@ -13,7 +13,7 @@ The API takes a boolean ``similar`` array so that nobody has to remember which w
 paper's ``Y`` points; :func:`similar_from_labels` converts 0/1 labels with the convention
 named explicitly.
 
-Two later members of the contrastive family work on the same graph and pairs:
+Three later members of the contrastive family work on the same graph and pairs:
 
 - :func:`umap_loss`: UMAP's fuzzy cross-entropy with negative sampling (McInnes, Healy &
   Melville 2018; parametric UMAP, Sainburg, McInnes & Gentner 2021), with the

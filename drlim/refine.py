@@ -126,7 +126,7 @@ def refine_embedding(
       Z_reference: (n, p) their map, held fixed.
       steps: Adam steps per sample (0 returns ``Z`` unchanged).
       perplexity: of each sample's affinities to its ``3 * perplexity`` nearest training
-        samples (at most ``(n - 1) / 3`` is used).
+        samples (at most ``max((n - 1) / 3, 1)`` is used).
       learning_rate: Adam's step, in units of ``Z_reference``'s standard deviation.
       from_nearest: also refine from the nearest training sample's place (see above).
 

@@ -501,7 +501,8 @@ def _objective(
     def images(idx, key):
         """The step's images as float32, each transformed by its own draw when augmenting."""
         batch = _as_float(data[idx])
-        if augment is not None:  # its own key: the pair draws stay those of an unaugmented run
+        if augment is not None:  # its own key, so DrLIM's pair draws stay an unaugmented run's
+            # (the edge losses' draws do change: augmenting gives each sample a self-loop)
             batch = augment_batch(jax.random.fold_in(key, AUGMENT_STREAM), batch, augment)
         return shard(batch)
 

@@ -122,10 +122,12 @@ def test_write_idx_rejects_unsupported_dtype(tmp_path):
 
 
 def write_mnist_dir(folder, rng, gz):
-    """Small fake IDX files for both splits; returns what was written."""
+    """Fake IDX files of both splits' full sizes (random first rows, then zeros); returns
+    what was written."""
     written = {}
-    for split, n in (("train", 6), ("test", 4)):
-        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    for split, n in mnist.SPLIT_SIZES.items():
+        images = np.zeros((n, 28, 28), np.uint8)
+        images[:6] = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
         labels = rng.integers(0, 10, n).astype(np.uint8)
         image_name, label_name = mnist.IDX_NAMES[split]
         suffix = ".gz" if gz else ""
@@ -151,6 +153,26 @@ def test_load_mnist_reads_environment_directory(tmp_path, monkeypatch):
     written = write_mnist_dir(tmp_path, np.random.default_rng(2), gz=False)
     monkeypatch.setenv(mnist.ENV_DIR, str(tmp_path))
     np.testing.assert_array_equal(load_mnist("test")[0], written["test"][0])
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("short", "MNIST files in .* must hold 10000 test images, got 9999"),
+    ("label", r"MNIST files in .* must hold test labels that are integers 0..9, got uint8 in "
+              r"\[0, 10\]"),
+])
+def test_load_mnist_refuses_a_partial_split_or_labels_beyond_9(tmp_path, damage, message):
+    written = write_mnist_dir(tmp_path, np.random.default_rng(3), gz=False)
+    images, labels = written["test"]
+    image_name, label_name = mnist.IDX_NAMES["test"]
+    if damage == "short":
+        images, labels = images[:-1], labels[:-1]
+    else:
+        labels = labels.copy()
+        labels[5] = 10
+    (tmp_path / image_name).write_bytes(idx_bytes(images, 0x08, ">u1"))
+    (tmp_path / label_name).write_bytes(idx_bytes(labels, 0x08, ">u1"))
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        load_mnist("test", directory=tmp_path)
 
 
 def test_load_mnist_named_directory_without_files(tmp_path):

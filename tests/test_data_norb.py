@@ -122,7 +122,7 @@ def test_render_cache_from_environment_and_corrupt_cache(tmp_path, monkeypatch):
     assert render_airplane(16).images.shape == (N_IMAGES, 16, 16, 1) and calls == [16]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip a bit"])
+@pytest.mark.parametrize("damage", ["truncate", "flip a bit", "empty"])
 def test_a_damaged_cache_is_rendered_again(tmp_path, monkeypatch, damage):
     """A cache cut short (a full disk, a killed copy) or with a flipped bit is a bad zip file:
     it is ignored with a warning and replaced, not raised."""
@@ -137,8 +137,9 @@ def test_a_damaged_cache_is_rendered_again(tmp_path, monkeypatch, damage):
     path = norb._cache_path(tmp_path, 16)
     raw = path.read_bytes()
     middle = len(raw) // 2
-    path.write_bytes(raw[:middle] if damage == "truncate"
-                     else raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1:])
+    damaged = {"truncate": raw[:middle], "empty": b"",  # np.load raises EOFError on b""
+               "flip a bit": raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1:]}
+    path.write_bytes(damaged[damage])
     with pytest.warns(UserWarning, match="ignoring unreadable cache"):
         data = render_airplane(16, cache_dir=tmp_path)
     assert calls == [16, 16] and np.allclose(data.images, 7 / 255)
@@ -182,7 +183,7 @@ def test_norb_airplane_rendered_source(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="seed must be an int >= 0, got 0.5"):
         norb_airplane(seed=0.5)
     with pytest.raises(ValueError, match=r"image_size must be in \[1, 96\], got 128"):
-        norb_airplane(image_size=128)
+        norb_airplane(source=object(), image_size=128)  # refused before the source is read
 
 
 def test_norb_grid_figure_draws_and_validates(rendered):

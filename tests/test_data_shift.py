@@ -119,3 +119,17 @@ def test_uint8_input_shifts_like_its_float_version():
 def test_uint8_output_needs_unit_range():
     with pytest.raises(ValueError, match=r"images must hold values in \[0, 1\] for dtype uint8"):
         shift_images(np.full((1, 2, 4), 2.0), shifts=(1,), dtype=np.uint8)
+
+
+def test_other_integer_outputs_and_non_finite_pixels_are_refused():
+    """uint16 from images in [0, 1] would have truncated every pixel to 0; NaN passed the
+    range check of nanmin / nanmax and became an arbitrary byte."""
+    images = random_images(n=2)
+    with pytest.raises(ValueError, match=r"^dtype must be the images' own \(float32\), a float "
+                                         r"type or uint8, got uint16$"):
+        shift_images(images, shifts=(1,), dtype=np.uint16)
+    images[0, 3, 4] = np.nan
+    with pytest.raises(ValueError, match="^images must be finite, got NaN or inf$"):
+        shift_images(images, shifts=(1,), dtype=np.uint8)
+    finite = images.astype(np.float64)[1:]
+    assert shift_images(finite, shifts=(1,), dtype=np.float32).images.dtype == np.float32

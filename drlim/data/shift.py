@@ -65,11 +65,14 @@ def shift_images(
     for shift in shifts:
         _check_shift(shift, images.shape[2])
     dtype = images.dtype if dtype is None else np.dtype(dtype)
+    if dtype not in (images.dtype, np.uint8) and not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"dtype must be the images' own ({images.dtype}), a float type or "
+                         f"uint8, got {dtype}")
     if dtype == np.uint8 and images.dtype != np.uint8:
-        if images.size and (np.nanmin(images) < 0 or np.nanmax(images) > 1):
+        if images.size and (images.min() < 0 or images.max() > 1):
             raise ValueError(
                 f"images must hold values in [0, 1] for dtype uint8, got "
-                f"[{np.nanmin(images)}, {np.nanmax(images)}]"
+                f"[{images.min()}, {images.max()}]"
             )
         source_images = np.rint(images * np.float32(255)).astype(np.uint8)
     else:
@@ -105,6 +108,8 @@ def _check_images(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim not in (3, 4):
         raise ValueError(f"images must have shape (n, h, w) or (n, h, w, c), got {images.shape}")
+    if np.issubdtype(images.dtype, np.inexact) and not np.isfinite(images).all():
+        raise ValueError("images must be finite, got NaN or inf")
     return images
 
 

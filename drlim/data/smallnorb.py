@@ -15,16 +15,14 @@ images per toy, with two cameras. The small-NORB files (``*-dat.mat``, ``*-cat.m
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from drlim._io import binary_format_code, write_maybe_gzip
+from drlim._io import binary_format_code, read_gzip, write_maybe_gzip
 from drlim.validation import check_int
 
 __all__ = [
@@ -117,12 +115,7 @@ def read_norb_matrix(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"small-NORB file not found: {path}")
     if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(path.read_bytes())
-        except (OSError, EOFError, zlib.error) as error:
-            raise ValueError(
-            f"gzip file {path} must be complete, got a corrupt or truncated one ({error})"
-        ) from error
+        raw = read_gzip(path)
         dtype, shape, header_len = _parse_norb_header(path, raw[:64], len(raw))
         return np.frombuffer(raw, dtype, offset=header_len).reshape(shape)
     with path.open("rb") as stream:
@@ -231,16 +224,15 @@ def _parse_norb_header(path: Path, head: bytes, file_len: int):
 
 
 def _find_norb_sets(directory: Path) -> list[tuple[Path, Path, Path]]:
-    """``(dat, cat, info)`` paths of every complete small-NORB set in ``directory``."""
+    """``(dat, cat, info)`` paths of every complete small-NORB set in ``directory``; a set
+    kept both unpacked and gzipped (``gunzip -k``) counts once, unpacked."""
+    prefixes = sorted({match.group(1) for path in directory.iterdir()
+                       if (match := re.fullmatch(r"(.*)-dat\.mat(\.gz)?", path.name))})
     sets = []
-    for dat in sorted(directory.iterdir()):
-        match = re.fullmatch(r"(.*)-dat\.mat(\.gz)?", dat.name)
-        if not match:
-            continue
-        prefix = match.group(1)
-        partners = [_first_existing(directory, prefix, kind) for kind in ("cat", "info")]
-        if all(partners):
-            sets.append((dat, *partners))
+    for prefix in prefixes:
+        found = [_first_existing(directory, prefix, kind) for kind in ("dat", "cat", "info")]
+        if all(found):
+            sets.append(tuple(found))
     if not sets:
         raise ValueError(
             f"directory must hold small-NORB files *-dat.mat, *-cat.mat, *-info.mat (or .gz), "
