@@ -16,14 +16,17 @@ import numpy as np
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``:
+    a reader finds the old file or the whole new one, after a crash or a power cut too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     try:
-        os.chmod(tmp, 0o644)  # mkstemp creates files readable by the owner only
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp creates files readable by the owner only
             write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before the rename: no power cut leaves it empty
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

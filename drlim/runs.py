@@ -7,8 +7,11 @@ for the paper's experiments, or any method of :mod:`drlim.methods`), one evaluat
     RUN_DIR/config.json        the configuration, as run
     RUN_DIR/metrics.jsonl      training log of DrLIM (similar and dissimilar losses apart)
     RUN_DIR/checkpoint.msgpack DrLIM's final training state
+    RUN_DIR/train_run.json     what the checkpoint belongs to (settings, data and graph digests)
     RUN_DIR/embeddings.npz     z_test (and z_train, z_fit) with the factors of the samples
-    RUN_DIR/metrics.json       the numbers of :func:`evaluate`
+    RUN_DIR/baseline_NAME.npz  a paper experiment's baselines' test embeddings
+    RUN_DIR/metrics.json       the numbers of :func:`evaluate`, written last
+    RUN_DIR/.lock              held by the ``drlim`` command while it writes the directory
 
 :func:`run_experiment` runs a paper experiment (:class:`~drlim.config.ExperimentConfig`);
 :func:`run_method` runs one method of the comparison (:mod:`drlim.compare` is a set of
