@@ -395,3 +395,24 @@ def test_a_stopped_pytorch_run_retraces_the_full_run_to_its_stop(monkeypatch):
     stopped = ttq.torch_protocol(torch, split, epochs=1, stop_at=stop)
     assert [p["step"] for p in stopped["curve"]] == [p["step"] for p in full["curve"][:2]]
     assert [p["trust"] for p in stopped["curve"]] == [p["trust"] for p in full["curve"][:2]]
+
+
+def test_pytorch_s_crossing_is_found_by_a_replay_checking_every_few_steps(monkeypatch):
+    """Quarter-epoch checks would time PyTorch to the end of the stretch in which it crossed;
+    the replay checks every TORCH_FINE_EVERY steps between the last check below and the first
+    above, and says whether it retraced the first run."""
+    from benchmarks import bench_time_to_quality as ttq
+
+    def replay(torch, split, epochs, stop_at=None, checks=None):
+        trust = {step: 0.80 + 0.0002 * step for step in checks}  # crosses 0.83 at step 150
+        return {"curve": [{"step": step, "seconds": step / 100, "trust": trust[step]}
+                          for step in sorted(checks)]}
+
+    monkeypatch.setattr(ttq, "torch_protocol", replay)
+    curve = [{"step": step, "trust": 0.80 + 0.0002 * step} for step in (118, 236)]
+    fine = ttq.fine_crossing(None, None, 3, curve, curve[1])
+    assert [p["step"] for p in fine["curve"]] == [*range(128, 236, ttq.TORCH_FINE_EVERY), 236]
+    assert ttq.first_reaching(fine["curve"])["step"] == 158
+    assert fine["same_trajectory"]
+    assert not ttq.fine_crossing(None, None, 3, curve, {"step": 236, "trust": 0.9})[
+        "same_trajectory"]
