@@ -331,6 +331,20 @@ def machine(device_label: str | None = None) -> dict:
     }
 
 
+def measured_on(machine: dict) -> str:
+    """The CPU a run's ``machine`` record names, or that it names none (older files).
+
+    >>> measured_on({"cpu": "AMD EPYC", "cores": 2, "clock_mhz": 2596.1})
+    '2 cores of an AMD EPYC at 2596 MHz'
+    >>> measured_on({"cpus": 2})
+    '2 CPUs, model not recorded'
+    """
+    if "cpu" not in machine:
+        return f"{machine.get('cpus', '?')} CPUs, model not recorded"
+    clock = f" at {machine['clock_mhz']:.0f} MHz" if machine.get("clock_mhz") else ""
+    return f"{machine['cores']} cores of an {machine['cpu']}{clock}"
+
+
 def run_child(module: str, payload: dict, env: dict | None = None,
               timeout: float = 1800) -> dict:
     """Run ``python -m benchmarks.<module> --child JSON`` in a fresh Python; return the JSON

@@ -23,18 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks import bench_common
 from drlim.config import TrainConfig
 from drlim.data import load_mnist, shift_images
 from drlim.estimator import EDGE_LOSS_HIDDEN, LOSS_DEFAULTS
@@ -206,16 +205,9 @@ def target_row(name: str, target: float, value: float) -> dict:
 
 
 def machine() -> dict:
-    """What the numbers were measured on."""
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "jax": metadata.version("jax"),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "note": "shared machine: timings taken under load from other processes",
-    }
+    """What the numbers were measured on: the CPU, its clock and cores, versions, the date."""
+    return {**bench_common.machine(),
+            "note": "shared machine: timings taken under load from other processes"}
 
 
 def to_markdown(results: dict) -> str:
@@ -231,7 +223,7 @@ def to_markdown(results: dict) -> str:
         f"{s['graph_similar_directed']:,} directed similar pairs (the full rule of Fig. 7 "
         f"would have {s['full_rule_similar_directed']:,}); {s['network']}, {s['loss']}, "
         f"{s['steps']:,} steps of {s['batch_size']} edges x {s['negatives']} negatives. "
-        f"{results['machine']['cpus']} CPUs; {results['machine']['note']}.",
+        f"{bench_common.measured_on(results['machine'])}; {results['machine']['note']}.",
         "",
         "| stage | seconds |",
         "|---|---:|",

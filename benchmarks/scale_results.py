@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.bench_common import BENCH_DIR, add_target, module_main, result
+from benchmarks.bench_common import BENCH_DIR, add_target, measured_on, module_main, result
 
 RESULTS = BENCH_DIR / "results_scale.json"
 MAX_MINUTES = 30.0
@@ -39,7 +39,8 @@ def run(quick: bool = False, path: Path = RESULTS) -> dict:
     run = saved.get("machine", {}).get("date", "at an earlier date (see git log)")
     record = result("scale", "A million samples (make bench-scale)", ["stage", "seconds"], rows,
                     notes=[f"Read from {path.name}, written by `make bench-scale` run {run} "
-                           "(not rerun by `make bench`)."])
+                           f"on {measured_on(saved.get('machine', {}))} (not rerun by `make "
+                           "bench`, so possibly on another machine than the sections above)."])
     record["measurements"] = saved
     slowest = max(saved["stages"], key=lambda stage: float(stage["seconds"]), default=None)
     add_target(record, "1,000,000 samples, graph to map to transform: wall time",

@@ -30,7 +30,7 @@ def check_results(results: dict, samples: int) -> None:
     assert quality["shift_chance"] == pytest.approx(1 / 17, abs=1e-4)
     for name in ("digit_5nn_accuracy", "shift_5nn_accuracy", "test_trustworthiness_5"):
         assert 0.0 <= quality[name] <= 1.0
-    assert results["peak_rss_gb"] > 0 and results["machine"]["cpus"] >= 1
+    assert results["peak_rss_gb"] > 0 and results["machine"]["cores"] >= 1
 
 
 def test_tiny_run_writes_json_and_markdown(tmp_path):
