@@ -174,12 +174,17 @@ def step_limit(measurement: dict, peak: dict | None) -> str:
     parts = {p["part"]: p for p in measurement["parts"]}
     forward, gradient, full = (parts[name] for name in PARTS)
     loop_s = measurement["loop_step_s"]
-    text = (f"at batch {measurement['batch']} the loop's step takes {1e3 * loop_s:.1f} ms: "
-            f"forward {1e3 * forward['seconds']:.1f} ms, backward "
-            f"{1e3 * max(gradient['seconds'] - forward['seconds'], 0.0):.1f} ms, update "
-            f"{1e3 * max(full['seconds'] - gradient['seconds'], 0.0):.1f} ms, sampling + loop "
-            f"{1e3 * max(loop_s - full['seconds'], 0.0):.1f} ms (differences of medians; "
-            "0 where noise made one negative)")
+    text = f"at batch {measurement['batch']} the loop's step takes {1e3 * loop_s:.1f} ms: "
+    if full["seconds"] > loop_s:
+        text += (f"less than its parts jitted apart ({1e3 * full['seconds']:.1f} ms for "
+                 f"forward, backward and update, forward alone {1e3 * forward['seconds']:.1f} "
+                 "ms), so the parts, timed apart, do not split the step")
+    else:
+        text += (f"forward {1e3 * forward['seconds']:.1f} ms, backward "
+                 f"{1e3 * max(gradient['seconds'] - forward['seconds'], 0.0):.1f} ms, update "
+                 f"{1e3 * max(full['seconds'] - gradient['seconds'], 0.0):.1f} ms, sampling + "
+                 f"loop {1e3 * (loop_s - full['seconds']):.1f} ms (differences of medians; "
+                 "0 where noise made one negative)")
     if full["flops"]:
         rate = full["flops"] / loop_s
         text += f"; XLA counts {full['flops'] / 1e9:.2f} GFLOP: {rate / 1e9:.1f} GFLOP/s"
