@@ -377,10 +377,15 @@ def test_first_reaching_and_the_breakdown_add_up():
             "compile": {"compile_s": 3.0}, "train_s": 20.0, "steps": 1000,
             "transform_cold_s": 0.3, "transform_warm_s": 0.1,
             "transform_compile": {"compile_s": 0.2}}
-    stages = dict(ttq.breakdown(ours))
-    fit_stages = [seconds for name, seconds in stages.items()
-                  if not name.startswith(("import", "transform"))]
-    assert sum(fit_stages) == pytest.approx(ours["setup_s"] + ours["train_s"])
+    for setup_s in (5.0, 2.0):  # graph and compilation one after the other, or 0.5 s side by side
+        stages = dict(ttq.breakdown({**ours, "setup_s": setup_s}))
+        fit_stages = [seconds for name, seconds in stages.items()
+                      if not name.startswith(("import", "transform", "  "))]
+        assert sum(fit_stages) == pytest.approx(setup_s + ours["train_s"])
+        parts = [seconds for name, seconds in stages.items() if name.startswith("  of which")]
+        overlap = stages["  graph and compilation side by side (counted in both lines above)"]
+        assert sum(parts) - overlap == pytest.approx(setup_s)
+        assert overlap == pytest.approx(max(1.5 + 1.0 - setup_s, 0.0))
 
 
 def test_a_stopped_pytorch_run_retraces_the_full_run_to_its_stop(monkeypatch):
