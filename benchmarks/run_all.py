@@ -223,15 +223,19 @@ def render_markdown(info: dict, records: Sequence[dict], quick: bool) -> str:
 def merge_previous(path: Path, info: dict, records: list[dict], quick: bool) -> list[dict]:
     """Add the records of ``path`` (a previous results.json) that were not rerun, if comparable.
 
-    Comparable means the same CPU, device label, JAX backend and sizes (quick or full).
+    Comparable means the same CPU model, clock (to 1 MHz) and cores, device label, JAX
+    backend and sizes (quick or full): two AMD EPYCs of other clocks ran PyTorch twice as
+    fast as each other.
     """
     if not path.exists():
         return records
     try:
         previous = json.loads(path.read_text())
         old = previous["machine"]
-        same = (old["cpu"], old["label"], old["jax_device"]["backend"], previous["quick"]) == (
-            info["cpu"], info["label"], info["jax_device"]["backend"], quick)
+        same = (old["cpu"], round(old["clock_mhz"] or 0), old["cores"], old["label"],
+                old["jax_device"]["backend"], previous["quick"]) == (
+            info["cpu"], round(info["clock_mhz"] or 0), info["cores"], info["label"],
+            info["jax_device"]["backend"], quick)
     except (ValueError, KeyError, TypeError):
         return records
     if not same:

@@ -242,6 +242,8 @@ def test_merge_keeps_other_benchmarks_of_the_same_machine(tmp_path):
                                                                       ("knn", 4.0)]
     assert run_all.merge_previous(path, info, new, quick=False) == new
     assert run_all.merge_previous(path, {**info, "label": "other"}, new, quick=True) == new
+    other_clock = {**info, "clock_mhz": (info["clock_mhz"] or 0) + 150.0}
+    assert run_all.merge_previous(path, other_clock, new, quick=True) == new
 
 
 def test_a_failing_benchmark_is_reported_not_raised(monkeypatch):
