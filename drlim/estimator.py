@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from pathlib import Path
@@ -208,7 +209,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     Attributes:
       params_: the trained network parameters. network_: the Flax module used.
       graph_: the neighbourhood graph of the training samples. history_: training log.
-      n_features_in_, input_shape_: the shape of one training sample.
+      n_features_in_, input_shape_: the shape of one training sample. input_uint8_: whether
+        the training samples were ``uint8`` images (scaled by 1/255); ``transform`` warns when
+        its input is not of the same kind, as the two would not be on one scale.
       reference_, embedding_ (with ``refine`` > 0): the training samples, flattened (their
         coordinates on the principal axes with ``refine_pca``), and their refined map (the
         network's map with ``refine_epochs=0``). pca_mean_, pca_components_ (with
@@ -398,9 +401,11 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """Write the fitted model (parameters and settings) to one file, atomically.
 
         The settings must still make the fitted network and its width: :meth:`load` builds
-        the network from them, so a ``set_params`` of ``network``, ``n_components`` or
-        ``loss`` since the fit is refused here rather than saved beside parameters of another
-        shape.
+        the network from them, so a ``set_params`` since the fit that changes them
+        (``network``, ``n_components``, or a ``loss`` whose default network differs) is
+        refused here rather than saved beside parameters of another shape. Other settings are
+        saved as :meth:`get_params` gives them now, like the parameters a later ``fit`` uses
+        (a ``loss`` changed between two with the same network is saved as changed).
         """
         check_is_fitted(self, "params_")
         if (self._make_network(self._network_input_shape()) != self.network_
@@ -418,6 +423,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         payload = {
             "settings": json.dumps(settings, default=_plain_scalar),
             "input_shape": list(self.input_shape_),
+            "input_uint8": self.input_uint8_,
             "params": flax.serialization.to_state_dict(self.params_),
             "history": json.dumps(self.history_),
             "feature_names": json.dumps(
@@ -455,6 +461,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         except TypeError as error:
             raise ValueError(f"not a drlim model file: {path} (settings: {error})") from None
         model.input_shape_ = tuple(int(s) for s in payload["input_shape"])
+        model.input_uint8_ = payload.get("input_uint8")  # None: saved before it was recorded
         model.n_features_in_ = model.input_shape_[0]
         model.network_ = model._make_network(model._network_input_shape())
         model.params_ = payload["params"]
@@ -491,11 +498,17 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             X = X.toarray()
         if reset:
             self.input_shape_ = X.shape[1:]
+            self.input_uint8_ = X.dtype == np.uint8
         elif X.shape[1:] != self.input_shape_:
             raise ValueError(
                 f"X has samples of shape {X.shape[1:]}, but DrLIM was fitted on samples of "
                 f"shape {self.input_shape_}"
             )
+        elif getattr(self, "input_uint8_", None) not in (None, X.dtype == np.uint8):
+            fitted = "uint8 images" if self.input_uint8_ else "non-uint8 samples"
+            warnings.warn(f"X is {X.dtype}, but DrLIM was fitted on {fitted}: uint8 is scaled "
+                          "by 1/255 and other types are used as given, so scale X as the "
+                          "training samples were", UserWarning, stacklevel=3)
         return _to_network_layout(X)
 
     def _check_images(self, X: np.ndarray) -> None:

@@ -14,6 +14,7 @@ import io
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -122,7 +123,7 @@ def maps_and_curves_figure(panels: list[dict], title: str = "") -> Figure:
         z = _as_points(panel["z"], dims=2)
         ax = axes[0, c]
         ax.scatter(z[:, 0], z[:, 1], s=float(np.clip(3000 / len(z), 1, 6)),
-                   c=cmap(np.asarray(panel["labels"]) % 10), linewidths=0, alpha=0.8,
+                   c=cmap(_digits(panel["labels"], len(z))), linewidths=0, alpha=0.8,
                    rasterized=True)
         _zoom(ax, z)
         ax.set_xticks([])
@@ -134,7 +135,8 @@ def maps_and_curves_figure(panels: list[dict], title: str = "") -> Figure:
 
 
 def _draw_curves(ax, history: list[dict], twin: bool = True) -> None:
-    """The similar and dissimilar parts of the loss against the step (log scale)."""
+    """The similar and dissimilar parts of the loss against the step (log scale where both
+    stay positive)."""
     rows = [r for r in history if "loss_similar" in r]
     if not rows:
         raise ValueError("history must hold rows with 'step', 'loss_similar', 'loss_dissimilar', "
@@ -145,7 +147,9 @@ def _draw_curves(ax, history: list[dict], twin: bool = True) -> None:
             **DISSIMILAR_STYLE)
     ax.set_xlabel("training step")
     ax.set_ylabel("mean partial loss")
-    ax.set_yscale("log")
+    parts = [r[key] for r in rows for key in ("loss_similar", "loss_dissimilar")]
+    # InfoNCE's repulsion part is a log and may be negative, which a log axis would not show.
+    ax.set_yscale("log" if min(parts) > 0 else "linear")
     ax.grid(alpha=0.25)
     if twin and "inside_margin" in rows[0]:
         second = ax.twinx()
@@ -184,6 +188,8 @@ def thumbnail_figure(
     ``cell`` (a fraction of the map's width), so the map stays readable.
     """
     z = _as_points(z, dims=2)
+    if len(images) != len(z):
+        raise ValueError(f"images must have one image per point ({len(z)}), got {len(images)}")
     lo, hi = z.min(0), z.max(0)
     span = float(np.max(hi - lo)) or 1.0
     size = cell * span
@@ -283,18 +289,42 @@ def embedding_grid(panels: list[list[dict | None]], row_titles: list[str],
             if panel is None:
                 ax.set_frame_on(False)
                 continue
-            z, labels = _as_points(panel["z"], dims=2), np.asarray(panel["labels"])
+            z = _as_points(panel["z"], dims=2)
+            labels = _digits(panel["labels"], len(z))
             size = float(np.clip(3000 / len(z), 1, 6))
-            ax.scatter(z[:, 0], z[:, 1], s=size, c=cmap(labels % 10), linewidths=0, alpha=0.8,
+            ax.scatter(z[:, 0], z[:, 1], s=size, c=cmap(labels), linewidths=0, alpha=0.8,
                        rasterized=True)
             _zoom(ax, z)
             ax.set_title(_wrap(panel["title"], TITLE_WIDTH), fontsize=7)
-            shown.update(int(label) % 10 for label in np.unique(labels))
+            shown.update(int(label) for label in np.unique(labels))
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(d), markersize=4,
                           label=str(d)) for d in sorted(shown)]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7,
                frameon=False, title=legend_title, title_fontsize=7)
     return fig
+
+
+def _digits(labels: Any, n: int) -> np.ndarray:
+    """``labels`` as n ints in 0..9, the grids' palette, so that each is drawn in the colour
+    its legend shows (a float label had been read by matplotlib as a fraction of the
+    colour map, and -1 or 10 had shared a digit's colour).
+
+    >>> _digits([4.0, 9.0], 2).tolist()
+    [4, 9]
+    """
+    values = as_vector(labels, "labels", length=n)
+    if not (np.all(values == np.round(values)) and values.min() >= 0 and values.max() <= 9):
+        raise ValueError(f"labels must be whole numbers in 0..9 (one colour each), got values "
+                         f"from {values.min()} to {values.max()}")
+    return values.astype(np.int64)
+
+
+def _categories(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``values`` and each one's position among them; NaN is refused
+    (it equals nothing, so its points would be dropped silently)."""
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        raise ValueError(f"{name} must not hold NaN, got {int(np.isnan(values).sum())}")
+    return np.unique(values, return_inverse=True)
 
 
 def _wrap(title: str, width: int) -> str:
@@ -318,11 +348,13 @@ def _zoom(ax, z: np.ndarray, quantile: float = 0.005) -> None:
 
 def _scatter(ax, z: np.ndarray, colour: np.ndarray, name: str, categorical: bool) -> None:
     colour = np.asarray(colour)
+    if len(colour) != len(z):
+        raise ValueError(f"colour must have one value per point ({len(z)}), got {len(colour)}")
     if categorical:
-        values = np.unique(colour)
+        values, position = _categories(colour, "colour")
         cmap = _category_cmap(len(values))
         for n, value in enumerate(values):
-            mask = colour == value
+            mask = position == n
             ax.scatter(z[mask, 0], z[mask, 1], s=3, color=cmap(n % cmap.N), label=f"{value}",
                        alpha=0.7, linewidths=0)
         ax.legend(title=name, fontsize=7, title_fontsize=7, markerscale=3, frameon=False,
@@ -484,11 +516,11 @@ def _map_figure(
 ) -> go.Figure:
     """One plotly trace per label; each point carries its index (and thumbnail) as customdata,
     and its trace's ``meta`` is the caption the hover script shows."""
-    values = np.unique(labels) if labels is not None else [None]
+    values, position = _categories(labels, "labels") if labels is not None else ([None], None)
     cmap = _category_cmap(len(values))
     fig = go.Figure()
     for n, value in enumerate(values):
-        index = np.arange(len(z)) if value is None else np.flatnonzero(labels == value)
+        index = np.arange(len(z)) if value is None else np.flatnonzero(position == n)
         name = "points" if value is None else f"{value}"
         caption = "" if value is None else f"{label_name} {name}"
         hover = f"{html.escape(caption)}<br>" if caption else ""

@@ -89,8 +89,9 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 def make_figures(run_dirs: list[Path], out: Path) -> list[Path]:
     """Draw every figure the runs support into ``out`` and write ``out/metrics.json``.
 
-    A run directory that is missing a file or holds a corrupt one raises a ``ValueError``
-    naming the file (and the line of ``metrics.jsonl``), and nothing is written to ``out``.
+    A run directory that holds a corrupt file raises a ``ValueError`` naming the file (and
+    the line of ``metrics.jsonl``), one that is missing a file a ``FileNotFoundError`` or
+    ``KeyError``; either way nothing is written to ``out``.
     So do two runs of one experiment, or two runs drawing a file of the same name (two NORB
     MLP runs both draw ``fig9_norb_weights.png``): one would silently replace the other's
     figure and numbers.

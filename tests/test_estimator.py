@@ -492,5 +492,18 @@ def test_uint8_images_are_read_as_0_to_255_like_train_reads_them():
     from_float = DrLIM(**settings).fit(scaled)
     np.testing.assert_array_equal(from_uint8.graph_.neighbors, from_float.graph_.neighbors)
     np.testing.assert_array_equal(from_uint8.transform(images), from_float.transform(scaled))
-    # A float32 copy of the raw pixels is used as given, so its map differs.
-    assert not np.allclose(from_float.transform(scaled), from_uint8.transform(images * 1.0))
+    # A float32 copy of the raw pixels is used as given, so its map differs: it warns.
+    with pytest.warns(UserWarning, match="X is float32, but DrLIM was fitted on uint8 images"):
+        raw = from_uint8.transform(images * 1.0)
+    assert not np.allclose(from_float.transform(scaled), raw)
+    with pytest.warns(UserWarning, match="X is uint8, but DrLIM was fitted on non-uint8"):
+        from_float.transform(images)
+
+
+def test_a_loaded_model_remembers_whether_it_was_fitted_on_uint8(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, size=(120, 10, 10), dtype=np.uint8)
+    model = DrLIM(loss="infonce", epochs=1.0, batch_size=16, random_state=0).fit(images)
+    loaded = DrLIM.load(model.save(tmp_path / "model.drlim"))
+    assert loaded.input_uint8_ is True
+    with pytest.warns(UserWarning, match="fitted on uint8 images"):
+        loaded.transform(images.astype(np.int64))

@@ -40,3 +40,50 @@ def test_the_norb_grid_names_a_bad_factor():
         norb_grid_figure(data.images, *factors, shown_lighting=9)
     with pytest.raises(ValueError, match="^shown_lighting must be one of .*got True$"):
         norb_grid_figure(data.images, *factors, shown_lighting=True)
+
+
+def _colours_of(ax):
+    """Each drawn point's RGBA colour, over the axes' scatter collections."""
+    return np.concatenate([c.get_facecolors() for c in ax.collections])
+
+
+def test_grids_colour_each_digit_as_their_legend_shows_it():
+    """tab10 read float labels as fractions of the map: 1.0 and 2.0 were drawn alike."""
+    import matplotlib.pyplot as plt
+
+    from drlim.plots import embedding_grid
+
+    z = np.random.default_rng(0).normal(size=(3, 2))
+    as_floats = embedding_grid([[{"z": z, "labels": np.array([0.0, 1.0, 2.0]), "title": "a"}]],
+                               ["r"])
+    as_ints = embedding_grid([[{"z": z, "labels": np.array([0, 1, 2]), "title": "a"}]], ["r"])
+    drawn = _colours_of(as_floats.axes[0])
+    np.testing.assert_array_equal(drawn, _colours_of(as_ints.axes[0]))
+    assert len({tuple(colour) for colour in drawn}) == 3
+    np.testing.assert_allclose(drawn[:, :3], [plt.get_cmap("tab10")(d)[:3] for d in (0, 1, 2)])
+    for bad in ([0, 1, -1], [0, 1, 10], [0, 1, 2.5], [0, 1, np.nan]):
+        with pytest.raises(ValueError, match="^labels must"):
+            embedding_grid([[{"z": z, "labels": np.array(bad), "title": "a"}]], ["r"])
+
+
+def test_nan_labels_and_mismatched_lengths_are_refused_not_dropped():
+    from drlim.plots import interactive, thumbnail_figure
+
+    z = np.random.default_rng(0).normal(size=(3, 2))
+    with pytest.raises(ValueError, match="^colour must not hold NaN, got 1$"):
+        embedding_figure(z, np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match=r"^colour must have one value per point \(3\), got 2$"):
+        embedding_figure(z, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="^labels must not hold NaN, got 1$"):
+        interactive(z, labels=np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match=r"^images must have one image per point \(3\), got 2$"):
+        thumbnail_figure(z, np.zeros((2, 4, 4)))
+
+
+def test_training_curves_use_a_linear_axis_where_a_part_is_negative():
+    from drlim.plots import training_curves_figure
+
+    rows = [{"step": s, "loss_similar": 1.0 / s, "loss_dissimilar": v}
+            for s, v in ((1, 0.5), (2, -0.3))]
+    assert training_curves_figure(rows).axes[0].get_yscale() == "linear"
+    assert training_curves_figure(rows[:1]).axes[0].get_yscale() == "log"
