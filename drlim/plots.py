@@ -392,8 +392,9 @@ def norb_grid_figure(
     """What the NORB network sees: every azimuth x elevation under one lighting (top) and the
     six lightings of one pose (bottom).
 
-    ``images`` is ``(n, h, w[, 1])`` with factor arrays ``azimuth`` and ``elevation`` (degrees)
-    and ``lighting`` (0..5), in any order; ``pose`` is ``(azimuth, elevation)`` in degrees.
+    ``images`` is ``(n, h, w[, 1])``, ``uint8`` or floats in [0, 1], with factor arrays
+    ``azimuth`` and ``elevation`` (degrees) and ``lighting`` (0..5), in any order; ``pose`` is
+    ``(azimuth, elevation)`` in degrees.
 
     >>> from drlim.data import render_airplane
     >>> data = render_airplane()
@@ -404,6 +405,10 @@ def norb_grid_figure(
         images = images[..., 0]
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n, h, w) or (n, h, w, 1), got {images.shape}")
+    if images.dtype == np.uint8:  # drawn on the same 0..1 grey scale as float images
+        images = images / 255.0
+    h, w = images.shape[1:]
+    gap = max(1, min(h, w) // 24)  # between tiles, across and down alike
     azimuth, elevation, lighting = (
         as_vector(values, name, length=len(images), numeric=False)
         for values, name in ((azimuth, "azimuth"), (elevation, "elevation"),
@@ -416,8 +421,6 @@ def norb_grid_figure(
         raise ValueError(f"pose must be an (azimuth, elevation) present in the data, got {pose}")
 
     def tile(rows: list[list[np.ndarray | None]]) -> np.ndarray:
-        h, w = images.shape[1:]
-        gap = max(1, h // 24)
         canvas = np.ones((len(rows) * (h + gap) - gap, len(rows[0]) * (w + gap) - gap))
         for r, row in enumerate(rows):
             for c, image in enumerate(row):
@@ -432,8 +435,7 @@ def norb_grid_figure(
     grid = [[pick((azimuth == a) & (elevation == e) & (lighting == shown_lighting))
              for a in azimuths] for e in elevations[::-1]]
     row = [[pick(at_pose & (lighting == light)) for light in lightings]]
-    h, w = images.shape[1:]
-    step_y, step_x = h + max(1, h // 24), w + max(1, w // 24)
+    step_y, step_x = h + gap, w + gap
 
     fig = plt.figure(figsize=(10.0, 7.4), constrained_layout=True)
     top, bottom = fig.subfigures(2, 1, height_ratios=[len(elevations), 2.6])

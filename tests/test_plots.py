@@ -87,3 +87,14 @@ def test_training_curves_use_a_linear_axis_where_a_part_is_negative():
             for s, v in ((1, 0.5), (2, -0.3))]
     assert training_curves_figure(rows).axes[0].get_yscale() == "linear"
     assert training_curves_figure(rows[:1]).axes[0].get_yscale() == "log"
+
+
+def test_the_norb_grid_draws_uint8_images_on_the_float_grey_scale():
+    """imshow(vmin=0, vmax=1) had drawn uint8 pixels of 1 and more all white."""
+    data = render_airplane()
+    factors = (data.azimuth, data.elevation, data.lighting)
+    as_uint8 = np.round(data.images * 255).astype(np.uint8)
+    drawn = norb_grid_figure(as_uint8, *factors).axes[0].images[0].get_array()
+    expected = norb_grid_figure(as_uint8 / 255.0, *factors).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(drawn, expected)
+    assert 0.0 < float(np.mean(drawn)) < 1.0
