@@ -111,11 +111,6 @@ def _subsample(n: int, size: int | None, rng: np.random.Generator) -> np.ndarray
     return np.sort(rng.choice(n, size=size, replace=False))
 
 
-def _images(pixels: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28) → float32 NHWC in [0, 1]."""
-    return (pixels.astype(np.float32) / 255.0)[..., None]
-
-
 def _mnist_4_9(rng, seed, n_train_per_digit=3000, n_test_per_digit=1000, image_size=None):
     from drlim.data.mnist import mnist_4_9, pad_images
 
@@ -155,11 +150,12 @@ def _norb_airplane(rng, seed, source="rendered", image_size=32):
 
 def _mnist_10(rng, seed, n_train=60_000):
     from drlim.data.mnist import load_mnist
+    from drlim.data.pixels import to_float_images
 
     train_pixels, train_labels = load_mnist("train")
     test_pixels, test_labels = load_mnist("test")
     chosen = _subsample(len(train_labels), n_train, rng)
-    return (_images(train_pixels[chosen]), _images(test_pixels),
+    return (to_float_images(train_pixels[chosen]), to_float_images(test_pixels),
             {"label": train_labels[chosen].astype(np.int64)},
             {"label": test_labels.astype(np.int64)})
 

@@ -12,13 +12,13 @@ from drlim.data.mnist import (
     write_idx,
 )
 from drlim.data.norb import NorbSplit, downsample, norb_airplane, render_airplane
+from drlim.data.pixels import to_float_images
 from drlim.data.shift import Shifted, shift_horizontal, shift_images
 from drlim.data.smallnorb import (
     NorbData,
     factor_grid,
     load_small_norb,
     read_norb_matrix,
-    to_float_images,
     write_norb_matrix,
 )
 

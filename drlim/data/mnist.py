@@ -28,6 +28,7 @@ import numpy as np
 import numpy._core.multiarray as _multiarray
 
 from drlim._io import binary_format_code, read_gzip, write_maybe_gzip
+from drlim.data.pixels import to_float_images
 from drlim.validation import check_choice, check_int
 
 SPLITS = ("train", "test")
@@ -309,7 +310,7 @@ def _draw_digits(
 
 def _to_nhwc(images: np.ndarray, pad_to_32: bool) -> np.ndarray:
     """uint8 (n, 28, 28) -> float32 (n, 28|32, 28|32, 1) in [0, 1]."""
-    out = images[..., None].astype(np.float32) / np.float32(255)
+    out = to_float_images(images)
     return pad_images(out, 32) if pad_to_32 else out
 
 

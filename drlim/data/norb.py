@@ -38,6 +38,7 @@ import numpy as np
 
 from drlim._io import write_bytes
 from drlim.config import cache_dir as drlim_cache_dir
+from drlim.data.pixels import to_float_images
 from drlim.data.smallnorb import (
     AIRPLANE,
     AZIMUTHS,
@@ -47,7 +48,6 @@ from drlim.data.smallnorb import (
     NorbData,
     factor_grid,
     load_small_norb,
-    to_float_images,
 )
 from drlim.validation import check_int
 

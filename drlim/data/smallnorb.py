@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from drlim._io import binary_format_code, read_gzip, write_maybe_gzip
+from drlim.data.pixels import to_float_images
 from drlim.validation import check_int
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "factor_grid",
     "load_small_norb",
     "read_norb_matrix",
-    "to_float_images",
     "write_norb_matrix",
 ]
 
@@ -84,15 +84,6 @@ def factor_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
     return (azimuth.ravel().astype(np.int64), elevation.ravel().astype(np.int64),
             lighting.ravel().astype(np.int64))
-
-
-def to_float_images(pixels: np.ndarray) -> np.ndarray:
-    """uint8 images ``(n, h, w)`` as float32 ``(n, h, w, 1)`` in [0, 1], as NORB data is held.
-
-    >>> to_float_images(np.array([[[0, 255]]], np.uint8)).tolist()
-    [[[[0.0], [1.0]]]]
-    """
-    return np.asarray(pixels)[..., None].astype(np.float32) / np.float32(255)
 
 
 def read_norb_matrix(path: str | os.PathLike) -> np.ndarray:
