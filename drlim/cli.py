@@ -237,12 +237,13 @@ def check_same_config(out: Path, config: ExperimentConfig) -> None:
 
 def run_summary(config: ExperimentConfig, result: dict, out: Path, seconds: float) -> str:
     """One line: the run's numbers and whether each of its targets is met."""
-    from drlim.report import check_targets
+    from drlim.report import check_targets, target_bound
 
     numbers = ", ".join(f"{k} {v:.3f}" for k, v in result.items()
                         if isinstance(v, float) and not k.endswith("seconds"))
     checked = check_targets(result, [list(t) for t in config.targets])
-    verdicts = "; ".join(f"{t['metric']} {t['op']} {_bound(t)}: {_verdict(t)}" for t in checked)
+    verdicts = "; ".join(f"{t['metric']} {t['op']} {target_bound(t)}: {_verdict(t)}"
+                         for t in checked)
     targets = f"targets met {sum(t['met'] for t in checked)}/{len(checked)} ({verdicts})"
     return (f"{config.name}: {numbers or 'no numbers'}; "
             f"{targets if checked else 'no targets'}; wrote {out} in {seconds:.1f} s")
@@ -253,14 +254,6 @@ def _verdict(target: dict) -> str:
         return "met"
     unmeasured = target["value"] is None or target["bound"] is None
     return "not measured in this run" if unmeasured else "NOT met"
-
-
-def _bound(target: dict) -> str:
-    if target["bound"] is None:
-        return str(target["target"])
-    if isinstance(target["target"], str):
-        return f"{target['target']} {target['bound']:.3f}"
-    return f"{target['bound']:g}"
 
 
 def cmd_figures(args: argparse.Namespace) -> None:

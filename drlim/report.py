@@ -58,6 +58,7 @@ __all__ = [
     "norb_data_figure",
     "results_table",
     "standings",
+    "target_bound",
     "update_readme",
     "write_report",
 ]
@@ -158,14 +159,27 @@ def results_table(summary: dict) -> str:
                      for metric, value in result.items()
                      if isinstance(value, float) and metric != "seconds"]
         for t in result.get("targets", []):
-            bound = t["target"] if isinstance(t["target"], str) else f"{t['bound']:g}"
-            if isinstance(t["target"], str) and t["bound"] is not None:
-                bound = f"{t['target'].split('.')[0].removeprefix('baseline_')} {t['bound']:.3f}"
             value = "—" if t["value"] is None else f"{t['value']:.3f}"
-            rows.append([name, t["metric"], f"{t['op']} {bound}", value,
+            rows.append([name, t["metric"], f"{t['op']} {target_bound(t)}", value,
                          "yes" if t["met"] else "**no**"])
     headers = ["experiment", "number", "target", "measured", "met"]
     return "\n".join(markdown_table(headers, rows)) + "\n"
+
+
+def target_bound(target: dict) -> str:
+    """A checked target's bound in words: its number, or the method it is compared with and
+    that method's value (``"isomap 0.838"``), or the bound's name where it was not measured.
+
+    >>> target_bound({"target": 0.9, "bound": 0.9})
+    '0.9'
+    >>> target_bound({"target": "baseline_isomap.trustworthiness_5", "bound": 0.8376})
+    'isomap 0.838'
+    """
+    if not isinstance(target["target"], str):
+        return f"{target['bound']:g}"
+    if target["bound"] is None:
+        return target["target"]
+    return f"{target['target'].split('.')[0].removeprefix('baseline_')} {target['bound']:.3f}"
 
 
 def update_readme(readme: Path, table: str) -> bool:

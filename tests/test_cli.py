@@ -343,7 +343,7 @@ def test_run_summary_says_whether_each_target_is_met():
     config = ExperimentConfig("x", targets=(("a", ">=", 0.5), ("a", ">=", "b.a"),
                                             ("a", "<=", "c.a")))
     line = run_summary(config, {"a": 0.6, "b": {"a": 0.7}, "seconds": 1.0}, Path("r"), 2.0)
-    assert line == ("x: a 0.600; targets met 1/3 (a >= 0.5: met; a >= b.a 0.700: NOT met; "
+    assert line == ("x: a 0.600; targets met 1/3 (a >= 0.5: met; a >= b 0.700: NOT met; "
                     "a <= c.a: not measured in this run); wrote r in 2.0 s")
 
 
