@@ -39,7 +39,7 @@ from drlim._io import write_json
 from drlim.methods import BASELINES, PEERS, is_installed, method_call, missing_packages
 from drlim.methods import METHODS as REGISTRY
 from drlim.runs import MAX_DIGITS_TEST as _MAX_DIGITS_TEST
-from drlim.runs import Data, load_data
+from drlim.runs import Data, check_scores, load_data
 from drlim.timing import read_cpuinfo, utc_timestamp
 from drlim.validation import check_choice, check_int
 
@@ -172,6 +172,7 @@ class CompareConfig:
             raise ValueError(f"trust_ks must hold at least one int >= 1, got {self.trust_ks!r}")
         for i, k in enumerate(self.trust_ks):
             check_int(k, f"trust_ks[{i}]", 1)
+        check_scores(self.scores)
         largest = max(*self.trust_ks, self.continuity_k)
         if 2 * largest >= self.max_test:
             raise ValueError(
@@ -345,6 +346,18 @@ def comparison_data(name: str, config: CompareConfig) -> Data:
                      **options)
 
 
+def _check_sizes(data: Data, config: CompareConfig) -> None:
+    """Refuse, before any fit on ``data``, a k that its scored test samples or its training
+    subsample cannot serve (``max_test`` and ``max_fit`` are only upper bounds)."""
+    largest = max(*config.trust_ks, config.continuity_k)
+    if 2 * largest >= len(data.x_test):
+        raise ValueError(f"{data.name}: its {len(data.x_test)} scored test samples must exceed "
+                         f"twice the largest k of trust_ks and continuity_k ({2 * largest})")
+    if config.knn_k > len(data.fit_subset):
+        raise ValueError(f"{data.name}: knn_k must be at most its {len(data.fit_subset)} "
+                         f"training samples, got {config.knn_k}")
+
+
 def scores(config: CompareConfig) -> tuple[str, ...]:
     """The numbers of :func:`drlim.runs.evaluate` the comparison reports, in table order.
 
@@ -412,6 +425,7 @@ def run_comparison(config: CompareConfig, run_dir: str | os.PathLike,
     read_back = []
     for name in config.datasets:
         data = comparison_data(name, config)
+        _check_sizes(data, config)
         for method in _methods(name, config):
             settings = _run_settings(method, name, config)
             metrics_path = run_dir / name / method / "metrics.json"

@@ -42,9 +42,11 @@ from drlim.validation import check_choice, check_int
 
 __all__ = [
     "DATASETS",
+    "NAMED_SCORES",
     "PAPER_SCORES",
     "Data",
     "build_graph",
+    "check_scores",
     "evaluate",
     "experiment_data",
     "finished_run",
@@ -60,6 +62,10 @@ log = logging.getLogger("drlim")
 DATASETS: tuple[str, ...] = ("mnist-4-9", "mnist-shift", "norb-airplane", "mnist-10",
                              "digits-8x8")
 # What the paper's experiments measure on their test samples, per data set.
+# The numbers evaluate computes besides trustworthiness_K and continuity_K.
+NAMED_SCORES = ("knn_accuracy", "knn_accuracy_label", "shift_accuracy", "orbit_spread_ratio",
+                "azimuth_circular_corr", "elevation_spearman", "lighting_spread_ratio",
+                "coinciding")
 PAPER_SCORES: dict[str, tuple[str, ...]] = {
     "mnist-4-9": ("trustworthiness_5", "trustworthiness_10", "knn_accuracy_label"),
     "mnist-shift": ("shift_accuracy", "orbit_spread_ratio", "knn_accuracy_label"),
@@ -259,7 +265,7 @@ def evaluate(data: Data, z_test: np.ndarray, scores: tuple[str, ...], *,
     f = data.factors_test
     cylinder: dict[str, float] = {}
     out = {}
-    for name in scores:
+    for name in check_scores(scores):
         kind, _, k = name.rpartition("_")
         if kind == "trustworthiness":
             out[name] = metrics.trustworthiness(data.x_test, z_test, k=int(k))
@@ -283,9 +289,28 @@ def evaluate(data: Data, z_test: np.ndarray, scores: tuple[str, ...], *,
             out[name] = metrics.lighting_spread_ratio(z_test, pose, f["lighting"])
         elif name == "coinciding":
             out[name] = metrics.coinciding_fraction(z_test)
-        else:
-            raise ValueError(f"scores must name numbers of the protocol, got {name!r}")
     return out
+
+
+def check_scores(scores: tuple[str, ...]) -> tuple[str, ...]:
+    """``scores`` if each names a number of :func:`evaluate`, so that a misspelt one is
+    refused before a method is fitted rather than after.
+
+    >>> check_scores(("trustworthiness_5", "knn_accuracy"))
+    ('trustworthiness_5', 'knn_accuracy')
+    >>> check_scores(("trustworthines_5",))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: scores must name numbers of the protocol (...), got 'trustworthines_5'
+    """
+    for name in scores:
+        kind, _, k = name.rpartition("_")
+        if name in NAMED_SCORES or (kind in ("trustworthiness", "continuity") and k.isdigit()
+                                    and int(k) >= 1):
+            continue
+        raise ValueError(f"scores must name numbers of the protocol (trustworthiness_K, "
+                         f"continuity_K, {', '.join(NAMED_SCORES)}), got {name!r}")
+    return tuple(scores)
 
 
 def rescored_metrics(data: Data, out_dir: str | os.PathLike, *, scores: tuple[str, ...],

@@ -298,6 +298,8 @@ def test_data_set_settings_override_the_common_ones():
     ({"trust_ks": (True, 5)}, "trust_ks"),
     ({"trust_ks": ()}, "trust_ks"),
     ({"knn_k": 7000}, "knn_k"),
+    ({"scores": ("trustworthiness_5", "trustworthines_10")}, "scores"),
+    ({"scores": ("continuity_0",)}, "scores"),
     ({"peer_params": (("umap",),)}, "peer_params"),
     ({"drlim_params": ("epochs", 3)}, "drlim_params"),
 ])
@@ -379,6 +381,19 @@ def test_bad_arguments_are_refused(tmp_path):
         report.comparison_figure(Path(tmp_path))
     with pytest.raises(ValueError, match="config"):
         compare.run_comparison({"datasets": ()}, tmp_path)
+
+
+def test_ks_beyond_a_data_set_s_scored_samples_are_refused_before_any_fit(tmp_path,
+                                                                          monkeypatch):
+    """max_test bounds the scored test samples; a smaller set (10 test 4s and 9s here) had
+    failed in trustworthiness only after DrLIM was fitted."""
+    import drlim.runs
+
+    monkeypatch.setattr(drlim.runs, "run_method", pytest.fail)
+    small = dataclasses.replace(QUICK, datasets=("mnist-4-9",), n_test_per_digit_4_9=5)
+    with pytest.raises(ValueError, match=r"^mnist-4-9: its 10 scored test samples must exceed "
+                                         r"twice the largest k of trust_ks and continuity_k"):
+        compare.run_comparison(small, tmp_path)
 
 
 def test_a_drlim_variant_is_a_config_change(tmp_path):
