@@ -286,8 +286,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     experiments = load_experiments()
     unknown = sorted(set(args.only or ()) - set(experiments))
     if unknown:
-        raise SystemExit(f"--only names no experiment {', '.join(unknown)}; the experiments are "
-                         f"{', '.join(experiments)}")
+        raise UsageError(f"argument --only: must name experiments of {', '.join(experiments)}, "
+                         f"got {', '.join(unknown)}")
     run_dirs = []
     started = time.perf_counter()
     for index, name in enumerate(experiments, 1):
