@@ -71,13 +71,16 @@ class TrainConfig:
     """Everything that decides a training run; same config and seed, same parameters.
 
     ``batch_size`` counts the anchors of one step, each drawn with its partner: in ``"pairs"``
-    mode ``batch_size`` pairs (``similar_fraction`` of them similar); in ``"block"`` mode
+    mode ``batch_size`` pairs, ``round(similar_fraction * batch_size)`` of them similar (at
+    least one of each kind), the loss their mean; in ``"block"`` mode
     ``batch_size`` anchors plus one neighbour each (``2 * batch_size`` images, every pair among
     them used); with ``loss="umap"``, ``"neg"`` or ``"infonce"`` (``mode`` is then unused)
-    ``batch_size`` positive edges, each with ``negatives`` uniform negatives. It is unused in
+    ``batch_size`` positive edges, each with ``negatives`` uniform negatives (``margin`` and
+    ``similar_fraction`` are unused too). It is unused in
     ``"all"`` mode, where one step sees every pair. ``epochs`` counts passes over the training
-    samples (each sample once an anchor per epoch, on average) and is used when ``steps`` is 0:
-    :meth:`total_steps` converts it for ``n`` samples. ``min_dist`` sets UMAP's ``a, b``
+    samples (each sample once an anchor per epoch, on average); give either it or ``steps``,
+    with the other 0: :meth:`total_steps` converts epochs for ``n`` samples. ``momentum`` (in
+    [0, 1)) is SGD's; Adam has its own. ``min_dist`` sets UMAP's ``a, b``
     (:func:`drlim.loss.umap_ab`). ``augment`` names a random transformation drawn for every
     image of every step (``"shift:6"``, see :func:`parse_augment_spec`). ``devices > 1`` trains
     data-parallel: the step's images are sharded over that many devices and the parameters
@@ -121,15 +124,24 @@ class TrainConfig:
         check_int(self.log_every, "log_every", 1)
         check_int(self.steps, "steps", 0)
         check_number(self.epochs, "epochs", 0)
-        if self.steps == 0 and self.epochs == 0:
-            raise ValueError(f"steps or epochs must be > 0, got {self.steps=} {self.epochs=}")
+        if (self.steps == 0) == (self.epochs == 0):
+            raise ValueError(f"one of steps and epochs must be > 0 and the other 0 (steps is "
+                             f"1000 by default: pass steps=0 with epochs), got {self.steps=} "
+                             f"{self.epochs=}")
         if self.mode == "all" and not self.steps:
             raise ValueError("steps must be > 0 in mode 'all' (it counts steps, not epochs), "
                              f"got {self.steps}")
         check_number(self.similar_fraction, "similar_fraction", 0, 1, closed="neither")
+        if self.loss == "drlim" and self.mode == "pairs":
+            similar = math.floor(self.similar_fraction * self.batch_size + 0.5)  # as drawn
+            if not 0 < similar < self.batch_size:
+                raise ValueError(
+                    f"batch_size must leave a step both similar and dissimilar pairs at "
+                    f"similar_fraction {self.similar_fraction:g} (it draws {similar} similar "
+                    f"of {self.batch_size}), got {self.batch_size}")
         check_number(self.margin, "margin", 0, closed="neither")
         check_number(self.learning_rate, "learning_rate", 0, closed="neither")
-        check_number(self.momentum, "momentum", 0)
+        check_number(self.momentum, "momentum", 0, 1, closed="left")
         check_int(self.devices, "devices", 1)
         if self.batch_size % self.devices:
             raise ValueError(f"devices must divide batch_size ({self.batch_size}), "

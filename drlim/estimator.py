@@ -598,7 +598,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         steps = max(MIN_STEPS, config.total_steps(n))
         if self.epochs is None:
             steps = max(steps, DEFAULT_MIN_STEPS)
-        return dataclasses.replace(config, steps=steps, log_every=min(50, steps))
+        return dataclasses.replace(config, steps=steps, epochs=0.0, log_every=min(50, steps))
 
     def _graph(self, X: np.ndarray, y: Any, graph: Graph | None) -> Graph:
         """The training graph that ``fit``'s arguments ask for (see :meth:`fit`)."""

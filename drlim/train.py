@@ -5,15 +5,16 @@ images they touch with the network, and applies the contrastive loss
 (:mod:`drlim.loss`). ``log_every`` steps run inside one ``jax.lax.scan`` under one
 ``jax.jit`` call, so the host only sees the device once per logging interval.
 
-Two ways to draw pairs:
+Three ways to draw pairs:
 
 * ``"pairs"``: ``batch_size`` independent pairs, ``similar_fraction`` of them similar —
   the paper's protocol.
 * ``"block"``: ``batch_size`` anchors plus one neighbour each (``2 * batch_size`` images),
   and *every* pair among them labelled by the graph; each image is mapped once and reused by
   ``2 * batch_size - 1`` pairs. The objective weighs the mean similar-pair loss by
-  ``similar_fraction`` and the mean dissimilar-pair loss by the rest, which is the
-  expectation of the ``"pairs"`` objective.
+  ``similar_fraction`` and the mean dissimilar-pair loss by the rest, as the ``"pairs"``
+  objective does on average, but over other pairs: only samples with neighbours, and their
+  neighbours, enter a block, so a sample without one is never paired (:func:`train` warns).
 * ``"all"``: every pair of the (small) training set at every step, weighted as in
   ``"block"`` — the paper's protocol for the 660 NORB images.
 
@@ -55,6 +56,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -133,7 +135,8 @@ class TrainResult:
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised when the loss becomes NaN or inf; the last good checkpoint is kept."""
+    """Raised when the loss becomes NaN (an inf after a finite first loss is a
+    :class:`DivergenceError`) or the parameters NaN or inf; the last good checkpoint is kept."""
 
 
 class DivergenceError(FloatingPointError):
@@ -145,6 +148,9 @@ def make_optimizer(config: TrainConfig, n: int = 0) -> optax.GradientTransformat
     ``n``, the number of training samples, sets a cosine schedule's length when the config
     counts ``epochs``."""
     if config.schedule == "cosine":
+        if not config.steps and n < 1:
+            raise ValueError(f"n must be the number of training samples (>= 1) for a cosine "
+                             f"schedule over {config.epochs:g} epochs, got {n}")
         lr = optax.cosine_decay_schedule(config.learning_rate, config.total_steps(n))
     else:
         lr = config.learning_rate
@@ -330,6 +336,11 @@ def train(
         raise ValueError(
             f"data must have one row per graph node ({graph.n}), got shape {np.shape(data)}"
         )
+    isolated = int(np.count_nonzero(graph.degree == 0))
+    if isolated and config.loss == "drlim" and config.mode == "block":
+        warnings.warn(f"{isolated} of the {graph.n} samples have no similar sample, so mode "
+                      "'block' never pairs them (mode 'pairs' draws them as dissimilar)",
+                      UserWarning, stacklevel=2)
     data = _as_input(data)
     use_compilation_cache()
     workdir = Path(workdir) if workdir is not None else None
@@ -526,6 +537,13 @@ def _objective(
         objective = fraction * stats["loss_similar"] + (1 - fraction) * stats["loss_dissimilar"]
         return objective, stats
 
+    if config.loss != "drlim":
+        return _edge_objective(network, sampler, config, images, augment is not None)
+    if config.mode == "pairs":
+        return pair_objective
+    if not sampler.has_dissimilar:  # the objective would be the attraction alone: a collapse
+        raise ValueError(f"graph must have dissimilar pairs for mode {config.mode!r}, got a "
+                         "graph in which every pair is similar")
     if config.mode == "all":
         every_pair = _all_pairs(sampler, data.shape[0])
 
@@ -536,9 +554,7 @@ def _objective(
         def draw_block(key):
             return sample_block(key, sampler, config.batch_size)
 
-    if config.loss != "drlim":
-        return _edge_objective(network, sampler, config, images, augment is not None)
-    return pair_objective if config.mode == "pairs" else block_objective
+    return block_objective
 
 
 @functools.partial(jax.jit, static_argnames=("network", "config", "length", "augment"))
@@ -654,7 +670,8 @@ def _edge_objective(
 
 
 def data_parallel_mesh(devices: int) -> Mesh:
-    """A one-axis mesh (``"data"``) over the first ``devices`` local devices.
+    """A one-axis mesh (``"data"``) over the first ``devices`` of ``jax.devices()`` (every
+    process's devices in a multi-process run).
 
     >>> dict(data_parallel_mesh(1).shape)
     {'data': 1}

@@ -322,7 +322,7 @@ def test_refine_map_refuses_a_map_that_does_not_fit_the_graph(digits_graph, Z, m
 @pytest.mark.parametrize(
     ("Z", "config", "learning_rate", "match"),
     [(np.ones((600, 2)), INFONCE, 0.01, "every sample at one place"),
-     (None, dataclasses.replace(INFONCE, steps=10, mode="all"), 0.01, "got mode 'all'"),
+     (None, dataclasses.replace(INFONCE, steps=10, epochs=0.0, mode="all"), 0.01, "got mode 'all'"),
      (None, INFONCE, 0.0, "learning_rate must be")],
 )
 def test_refine_map_refuses_what_it_cannot_refine(digits_graph, Z, config, learning_rate,

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import jax
 import numpy as np
@@ -303,7 +304,48 @@ def test_epochs_are_passes_over_the_samples_in_every_mode():
         assert config.total_steps(1000) == 20
     edges = TrainConfig(steps=0, epochs=1.5, batch_size=64, loss="infonce")
     assert edges.total_steps(6000) == 141  # ceil(1.5 * 6000 / 64)
-    assert TrainConfig(steps=7, epochs=3).total_steps(10**6) == 7
+    # epochs beside the default steps had been ignored silently: 1000 steps, not 3 epochs
+    with pytest.raises(ValueError, match=r"^one of steps and epochs must be > 0 and the other "
+                                         r"0 \(steps is 1000 by default: pass steps=0"):
+        TrainConfig(epochs=3)
+
+
+@pytest.mark.parametrize(("settings", "match"), [
+    ({"batch_size": 1}, "batch_size must leave a step both similar and dissimilar pairs at "
+                        "similar_fraction 0.5 (it draws 1 similar of 1), got 1"),
+    ({"batch_size": 10, "similar_fraction": 0.01}, "(it draws 0 similar of 10), got 10"),
+    ({"momentum": 1.0}, "momentum must be a finite number in [0, 1), got 1.0"),
+])
+def test_settings_that_would_train_something_else_are_refused(settings, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        TrainConfig(**settings)
+
+
+def test_block_and_all_modes_refuse_a_graph_without_dissimilar_pairs(blobs):
+    """Without a dissimilar pair the objective is the attraction alone and the map collapses;
+    pairs mode refused it, block and all modes trained on."""
+    from drlim.neighbors import label_graph
+
+    data = blobs[:40]
+    for mode in ("block", "all"):
+        config = TrainConfig(steps=10, batch_size=8, mode=mode)
+        with pytest.raises(ValueError, match="^graph must have dissimilar pairs for mode"):
+            train(MLP(n_components=2), data, label_graph(np.zeros(40, int)), config)
+
+
+def test_block_mode_warns_about_samples_it_never_pairs(blobs):
+    from drlim.neighbors import label_graph
+
+    labels = np.r_[np.zeros(20, int), np.ones(19, int), -1]  # the last sample has no label
+    with pytest.warns(UserWarning, match="^1 of the 40 samples have no similar sample"):
+        train(MLP(n_components=2), blobs[:40], label_graph(labels),
+              TrainConfig(steps=10, batch_size=8, mode="block"))
+
+
+def test_a_cosine_schedule_over_epochs_needs_the_sample_count():
+    config = TrainConfig(steps=0, epochs=2.0, schedule="cosine")
+    with pytest.raises(ValueError, match="^n must be the number of training samples"):
+        train_module.make_optimizer(config)
 
 
 def test_epochs_that_make_whole_steps_are_not_rounded_up_by_float_error():
