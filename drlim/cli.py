@@ -326,11 +326,14 @@ def compare_config(quick: bool = False, directory: Path | None = None,
     path = (directory or experiments_dir()) / (f"compare_{name.replace('-', '_')}.py"
                                                if name else COMPARE_FILE)
     if not path.is_file():
-        raise SystemExit(f"{path} is missing: it holds the comparison's CompareConfig")
+        sets = sorted(p.stem.removeprefix("compare_").replace("_", "-")
+                      for p in path.parent.glob("compare_*.py"))
+        raise UsageError(f"argument --set: must name a comparison set of {path.parent} "
+                         f"({', '.join(sets) or 'none'}), got no {path.name}")
     module = _load_file(path)
     config = getattr(module, "QUICK", compare.QUICK) if quick else getattr(module, "CONFIG", None)
     if not isinstance(config, compare.CompareConfig):
-        raise SystemExit(f"{path} must define CONFIG = CompareConfig(...), got {config!r}")
+        raise ValueError(f"{path} must define CONFIG = CompareConfig(...), got {config!r}")
     return config
 
 

@@ -198,7 +198,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       metric: distance of the default kNN graph: ``"euclidean"``, ``"cosine"`` or
         ``"manhattan"`` (UMAP's fuzzy graph, ``loss="umap"``, is Euclidean only).
       knn_method: ``"auto"`` (exact below ``drlim.knn.AUTO_EXACT_LIMIT`` samples, NN-descent
-        above), ``"exact"`` or ``"approx"`` (NN-descent, pynndescent).
+        from there on), ``"exact"`` or ``"approx"`` (NN-descent, pynndescent).
       warm_start: when fitted already, ``fit`` continues from the trained network instead of
         a fresh one (same sample shape required); the graph is rebuilt from the new ``X``.
       random_state: integer seed in [0, 2**32 - 1] (``None`` means 0: fits are

@@ -2,14 +2,14 @@
 
 Run: drlim compare --set shift   (writes figures/comparison_shift.md and .png)
 
-The paper's 4s and 9s with copies shifted by -6, -3, +3, +6 px (Fig. 5's data: 30,000
-training samples; 400 test digits at the five positions, 2,000 test samples). UMAP, openTSNE
-and PaCMAP (their defaults) and DrLIM's plain maps (each loss, the kNN graph) keep the shift:
-a 5-NN classifier recovers it from the test map. DrLIM's invariant maps draw a random shift of
-up to 6 px for every image of every step (``augment="shift:6"``), so neighbours seen under
-independent shifts are similar pairs: with each loss the shift accuracy should fall towards
-chance (0.2) while the digit accuracy stays high. shift_accuracy and knn_accuracy_label are
-5-NN classifiers within the test map (split halves: of the samples for the shift, as in the
+The paper's 4s and 9s with copies shifted by -6, -3, +3, +6 px (Fig. 5's data: 30,000 training
+samples; 400 test digits at the five positions, 2,000 test samples). UMAP, openTSNE and PaCMAP
+(their defaults) and DrLIM's plain maps (Eq. 4, UMAP's loss and InfoNCE, the kNN graph) keep the
+shift: a 5-NN classifier recovers it from the test map. DrLIM's invariant maps draw a random
+shift of up to 6 px for every image of every step (``augment="shift:6"``), so neighbours seen
+under independent shifts are similar pairs: with each loss the shift accuracy should fall
+towards chance (0.2) while the digit accuracy stays high. shift_accuracy and knn_accuracy_label
+are 5-NN classifiers within the test map (split halves: of the samples for the shift, as in the
 paper; of whole digits for the digit, so that a digit's own shifted copies never vote for it);
 orbit_spread_ratio is how close the five copies of one test digit lie against random pairs.
 """

@@ -202,10 +202,17 @@ def test_compare_config_comes_from_the_experiment_file(tmp_path):
     assert compare_config(directory=tmp_path).max_test == 100
     assert compare_config(quick=True, directory=tmp_path).max_test == 50
     (tmp_path / "compare.py").write_text("CONFIG = {'max_test': 100}\n")
-    with pytest.raises(SystemExit, match="must define CONFIG = CompareConfig"):
+    with pytest.raises(ValueError, match="must define CONFIG = CompareConfig"):
         compare_config(directory=tmp_path)
-    with pytest.raises(SystemExit, match="is missing"):
-        compare_config(directory=tmp_path / "nowhere")
+    with pytest.raises(UsageError, match=r"^argument --set: must name a comparison set of .*"
+                                         r"\(none\), got no compare_typo.py$"):
+        compare_config(directory=tmp_path / "nowhere", name="typo")
+
+
+def test_an_unknown_comparison_set_is_a_usage_error(capsys):
+    err = _fails_with(["compare", "--set", "typo", "--quick"], capsys)
+    assert "argument --set: must name a comparison set of " in err
+    assert "(losses, shift), got no compare_typo.py" in err
 
 
 def _python(code: str) -> str:
