@@ -209,9 +209,11 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     Attributes:
       params_: the trained network parameters. network_: the Flax module used.
       graph_: the neighbourhood graph of the training samples. history_: training log.
-      n_features_in_, input_shape_: the shape of one training sample. input_uint8_: whether
-        the training samples were ``uint8`` images (scaled by 1/255); ``transform`` warns when
-        its input is not of the same kind, as the two would not be on one scale.
+      n_features_in_, input_shape_: the shape of one training sample. input_uint8_,
+        input_max_: whether the training samples were ``uint8`` images (scaled by 1/255), and
+        their largest value as the network reads them; ``transform`` warns when ``uint8``
+        meets other samples and only one side exceeds 1 (raw 0..255 pixels beside scaled
+        ones), as the two would then not be on one scale.
       reference_, embedding_ (with ``refine`` > 0): the training samples, flattened (their
         coordinates on the principal axes with ``refine_pca``), and their refined map (the
         network's map with ``refine_epochs=0``). pca_mean_, pca_components_ (with
@@ -424,6 +426,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             "settings": json.dumps(settings, default=_plain_scalar),
             "input_shape": list(self.input_shape_),
             "input_uint8": self.input_uint8_,
+            "input_max": self.input_max_,
             "params": flax.serialization.to_state_dict(self.params_),
             "history": json.dumps(self.history_),
             "feature_names": json.dumps(
@@ -462,6 +465,7 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"not a drlim model file: {path} (settings: {error})") from None
         model.input_shape_ = tuple(int(s) for s in payload["input_shape"])
         model.input_uint8_ = payload.get("input_uint8")  # None: saved before it was recorded
+        model.input_max_ = payload.get("input_max")
         model.n_features_in_ = model.input_shape_[0]
         model.network_ = model._make_network(model._network_input_shape())
         model.params_ = payload["params"]
@@ -498,17 +502,21 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             X = X.toarray()
         if reset:
             self.input_shape_ = X.shape[1:]
-            self.input_uint8_ = X.dtype == np.uint8
+            self.input_uint8_, self.input_max_ = X.dtype == np.uint8, _largest_read(X)
         elif X.shape[1:] != self.input_shape_:
             raise ValueError(
                 f"X has samples of shape {X.shape[1:]}, but DrLIM was fitted on samples of "
                 f"shape {self.input_shape_}"
             )
-        elif getattr(self, "input_uint8_", None) not in (None, X.dtype == np.uint8):
+        elif (getattr(self, "input_max_", None) is not None
+              and self.input_uint8_ != (X.dtype == np.uint8)
+              and (self.input_max_ > 1) != (_largest_read(X) > 1)):
             fitted = "uint8 images" if self.input_uint8_ else "non-uint8 samples"
-            warnings.warn(f"X is {X.dtype}, but DrLIM was fitted on {fitted}: uint8 is scaled "
-                          "by 1/255 and other types are used as given, so scale X as the "
-                          "training samples were", UserWarning, stacklevel=3)
+            warnings.warn(f"X is {X.dtype} with values up to {_largest_read(X):g} as the network "
+                          f"reads them, but DrLIM was fitted on {fitted} read up to "
+                          f"{self.input_max_:g}: uint8 is scaled by 1/255 and other types are "
+                          "used as given, so scale X as the training samples were",
+                          UserWarning, stacklevel=2)
         return _to_network_layout(X)
 
     def _check_images(self, X: np.ndarray) -> None:
@@ -729,6 +737,16 @@ def _project(flat: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray
         rows = slice(start, start + PROJECT_BLOCK)
         out[rows] = (flat[rows] - mean) @ axes
     return out
+
+
+def _largest_read(X: np.ndarray) -> float:
+    """The largest value of ``X`` as the network reads it (``uint8`` scaled to [0, 1]).
+
+    >>> _largest_read(np.array([[0, 255]], np.uint8)), _largest_read(np.array([[0.0, 7.5]]))
+    (1.0, 7.5)
+    """
+    largest = float(X.max()) if X.size else 0.0
+    return largest / 255 if X.dtype == np.uint8 else largest
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:

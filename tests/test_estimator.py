@@ -1,6 +1,7 @@
 """The scikit-learn estimator: shapes, out-of-sample transform, conventions, save and load."""
 
 import copy
+import warnings
 
 import jax
 import numpy as np
@@ -493,17 +494,24 @@ def test_uint8_images_are_read_as_0_to_255_like_train_reads_them():
     np.testing.assert_array_equal(from_uint8.graph_.neighbors, from_float.graph_.neighbors)
     np.testing.assert_array_equal(from_uint8.transform(images), from_float.transform(scaled))
     # A float32 copy of the raw pixels is used as given, so its map differs: it warns.
-    with pytest.warns(UserWarning, match="X is float32, but DrLIM was fitted on uint8 images"):
+    with pytest.warns(UserWarning, match="X is float32 with values up to 255 as the network "
+                                         "reads them, but DrLIM was fitted on uint8 images"):
         raw = from_uint8.transform(images * 1.0)
     assert not np.allclose(from_float.transform(scaled), raw)
-    with pytest.warns(UserWarning, match="X is uint8, but DrLIM was fitted on non-uint8"):
+    with warnings.catch_warnings():  # uint8 and scaled floats are on one scale: no warning
+        warnings.simplefilter("error")
         from_float.transform(images)
+        from_uint8.transform(scaled)
+    from_raw = DrLIM(**settings).fit(images * 1.0)
+    with pytest.warns(UserWarning, match="X is uint8 with values up to 1 .* fitted on non-uint8 "
+                                         "samples read up to 255"):
+        from_raw.transform(images)
 
 
 def test_a_loaded_model_remembers_whether_it_was_fitted_on_uint8(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, size=(120, 10, 10), dtype=np.uint8)
     model = DrLIM(loss="infonce", epochs=1.0, batch_size=16, random_state=0).fit(images)
     loaded = DrLIM.load(model.save(tmp_path / "model.drlim"))
-    assert loaded.input_uint8_ is True
+    assert loaded.input_uint8_ is True and loaded.input_max_ == images.max() / 255
     with pytest.warns(UserWarning, match="fitted on uint8 images"):
         loaded.transform(images.astype(np.int64))
