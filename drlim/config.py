@@ -66,6 +66,16 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "drlim")
 
 
+def similar_count(similar_fraction: float, batch_size: int) -> int:
+    """How many of a step's ``batch_size`` pairs are similar in ``"pairs"`` mode: the nearest
+    whole number to ``similar_fraction * batch_size``, halves rounded up.
+
+    >>> similar_count(0.5, 128), similar_count(1 / 3, 6), similar_count(0.5, 1)
+    (64, 2, 1)
+    """
+    return math.floor(similar_fraction * batch_size + 0.5)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run; same config and seed, same parameters.
@@ -133,7 +143,7 @@ class TrainConfig:
                              f"got {self.steps}")
         check_number(self.similar_fraction, "similar_fraction", 0, 1, closed="neither")
         if self.loss == "drlim" and self.mode == "pairs":
-            similar = math.floor(self.similar_fraction * self.batch_size + 0.5)  # as drawn
+            similar = similar_count(self.similar_fraction, self.batch_size)
             if not 0 < similar < self.batch_size:
                 raise ValueError(
                     f"batch_size must leave a step both similar and dissimilar pairs at "
@@ -383,4 +393,5 @@ __all__ = [
     "overridable_fields",
     "override",
     "parse_augment_spec",
+    "similar_count",
 ]

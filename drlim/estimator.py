@@ -510,9 +510,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         elif (getattr(self, "input_max_", None) is not None
               and self.input_uint8_ != (X.dtype == np.uint8)
-              and (self.input_max_ > 1) != (_largest_read(X) > 1)):
+              and (self.input_max_ > 1) != ((largest := _largest_read(X)) > 1)):
             fitted = "uint8 images" if self.input_uint8_ else "non-uint8 samples"
-            warnings.warn(f"X is {X.dtype} with values up to {_largest_read(X):g} as the network "
+            warnings.warn(f"X is {X.dtype} with values up to {largest:g} as the network "
                           f"reads them, but DrLIM was fitted on {fitted} read up to "
                           f"{self.input_max_:g}: uint8 is scaled by 1/255 and other types are "
                           "used as given, so scale X as the training samples were",

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from drlim.config import similar_count
 from drlim.neighbors import Graph, describe
 
 # Binary searches of a bucketed sampler take at least this many steps (rows of up to 255
@@ -210,7 +211,7 @@ def sample_pairs(
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if not isinstance(similar_fraction, int | float) or not 0.0 <= similar_fraction <= 1.0:
         raise ValueError(f"similar_fraction must be in [0, 1], got {similar_fraction!r}")
-    n_similar = math.floor(similar_fraction * batch_size + 0.5)
+    n_similar = similar_count(similar_fraction, batch_size)
     n_dissimilar = batch_size - n_similar
     if n_similar and not sampler.has_similar:
         raise ValueError(
