@@ -121,7 +121,9 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     not, the graph is the ``n_neighbors``-NN graph of all samples united with the label
     graph of the labelled ones, and ``target_weight`` says how much the labels count (see
     :func:`semi_supervised_graph`). When every sample is labelled, the graph is the label
-    graph alone (supervised DrLIM).
+    graph alone (supervised DrLIM). With ``loss="umap"`` that kNN graph is the plain one,
+    without UMAP's fuzzy weights (label groups carry no weight to combine them with), and
+    ``fit`` warns.
 
     Parameters:
       n_components: output dimension.
@@ -643,6 +645,10 @@ class DrLIM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         knn = knn_graph(flat, k=k, method=self.knn_method, metric=self.metric, random_state=seed)
         if labels is None:
             return knn
+        if self.loss == "umap":
+            warnings.warn("loss='umap' with some labels -1 trains on the plain kNN graph united "
+                          "with the labels, without UMAP's fuzzy weights", UserWarning,
+                          stacklevel=5)  # past fit and scikit-learn's wrapper of it
         return semi_supervised_graph(knn, labels, self.target_weight, seed)
 
     def _perplexity_graph(self, X: np.ndarray, labels: np.ndarray | None) -> Graph:

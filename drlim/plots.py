@@ -480,6 +480,8 @@ def interactive(
     PNG in the page; plotly's hover labels cannot show images, so a short script shows the
     hovered point's image, enlarged, in a panel beside the map. plotly.js is embedded, so the
     page works offline: about 4.9 MB, plus about 0.5 kB per point with a 28x28 image.
+    ``title``, ``label_name`` and the labels are shown as written ("a<b" too, checked in
+    chromium), except plotly's own tags (``<b>``, ``<i>``, ``<br>``), which format them.
 
     Returns the page as a string, or writes it atomically to ``path`` and returns the path.
 

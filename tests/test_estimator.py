@@ -310,6 +310,20 @@ def test_target_weight_zero_ignores_labels_and_half_keeps_about_half(digits):
     assert 0.35 < share < 0.6
 
 
+def test_umap_loss_with_some_labels_warns_that_its_graph_has_no_fuzzy_weights(digits):
+    X, y = digits
+    n = 300
+    labels = _semi_labels(y[:n], keep=0.5)
+    with pytest.warns(UserWarning, match="without UMAP's fuzzy weights") as caught:
+        graph = DrLIM(loss="umap", epochs=1).fit(X[:n], labels).graph_
+    assert [w.filename for w in caught] == [__file__]  # it points at the call of fit
+    assert graph.weights is None
+    plain = DrLIM()._graph(X[:n], labels, None)
+    np.testing.assert_array_equal(graph.to_dense(), DrLIM(n_neighbors=15)._graph(
+        X[:n], labels, None).to_dense())
+    assert not np.array_equal(graph.to_dense(), plain.to_dense())  # 15 neighbours, not 5
+
+
 @pytest.mark.parametrize("weight", [0.05, 0.3, 0.5, 0.7, 0.9])
 def test_target_weight_is_the_share_of_same_label_pairs_made_similar(weight):
     from drlim.estimator import semi_supervised_graph
