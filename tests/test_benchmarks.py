@@ -390,39 +390,42 @@ def test_first_reaching_and_the_breakdown_add_up():
         assert overlap == pytest.approx(max(1.5 + 1.0 - setup_s, 0.0))
 
 
-def test_a_stopped_pytorch_run_retraces_the_full_run_to_its_stop(monkeypatch):
+def test_pytorch_checks_every_few_steps_retrace_the_quarter_epoch_run(monkeypatch):
+    """Checking more often changes nothing in the seeded run; until_quality stops at the end
+    of the epoch in which a check reaches QUALITY; another seed is another run; given
+    threads, no probe."""
     torch = pytest.importorskip("torch")
     from benchmarks import bench_time_to_quality as ttq
 
-    monkeypatch.setattr(ttq, "pick_threads", lambda torch, images: torch.set_num_threads(1))
+    def no_probe(torch, images):
+        raise AssertionError("threads were given: no probe")
 
     split = bench_common.digits_4_9(quick=True)
-    full = ttq.torch_protocol(torch, split, epochs=1)
-    stop = full["curve"][1]["step"]
-    stopped = ttq.torch_protocol(torch, split, epochs=1, stop_at=stop)
-    assert [p["step"] for p in stopped["curve"]] == [p["step"] for p in full["curve"][:2]]
-    assert [p["trust"] for p in stopped["curve"]] == [p["trust"] for p in full["curve"][:2]]
+    monkeypatch.setattr(ttq, "pick_threads", no_probe)
+    full = ttq.torch_protocol(torch, split, epochs=2, threads=1)
+    fine = ttq.torch_protocol(torch, split, epochs=2, every=2, threads=1)
+    assert [p["step"] for p in full["curve"]] == list(range(4, 33, 4))
+    assert [p["step"] for p in fine["curve"]] == list(range(2, 33, 2))
+    at_quarters = {p["step"]: p["trust"] for p in fine["curve"] if p["step"] % 4 == 0}
+    assert at_quarters == {p["step"]: p["trust"] for p in full["curve"]}
+    assert len({p["trust"] for p in full["curve"]}) > 1  # the map moves between checks
+    monkeypatch.setattr(ttq, "QUALITY", full["curve"][1]["trust"])  # reached by step 8
+    until = ttq.torch_protocol(torch, split, epochs=2, every=2, threads=1, until_quality=True)
+    assert [(p["step"], p["trust"]) for p in until["curve"]] == [
+        (p["step"], p["trust"]) for p in fine["curve"][:8]]  # the first epoch's 8 checks
+    other = ttq.torch_protocol(torch, split, epochs=2, threads=1, seed=1)
+    assert [p["trust"] for p in other["curve"]] != [p["trust"] for p in full["curve"]]
 
 
-def test_pytorch_s_crossing_is_found_by_a_replay_checking_every_few_steps(monkeypatch):
-    """Quarter-epoch checks would time PyTorch to the end of the stretch in which it crossed;
-    the replay checks every TORCH_FINE_EVERY steps between the last check below and the first
-    above, and says whether it retraced the first run."""
+def test_a_pytorch_child_stops_at_its_first_check_reaching_the_quality(monkeypatch):
+    pytest.importorskip("torch")
     from benchmarks import bench_time_to_quality as ttq
 
-    def replay(torch, split, epochs, stop_at=None, checks=None):
-        trust = {step: 0.80 + 0.0002 * step for step in checks}  # crosses 0.83 at step 150
-        return {"curve": [{"step": step, "seconds": step / 100, "trust": trust[step]}
-                          for step in sorted(checks)]}
-
-    monkeypatch.setattr(ttq, "torch_protocol", replay)
-    curve = [{"step": step, "trust": 0.80 + 0.0002 * step} for step in (118, 236)]
-    fine = ttq.fine_crossing(None, None, 3, curve, curve[1])
-    assert [p["step"] for p in fine["curve"]] == [*range(128, 236, ttq.TORCH_FINE_EVERY), 236]
-    assert ttq.first_reaching(fine["curve"])["step"] == 158
-    assert fine["same_trajectory"]
-    assert not ttq.fine_crossing(None, None, 3, curve, {"step": 236, "trust": 0.9})[
-        "same_trajectory"]
+    monkeypatch.setattr(ttq, "QUALITY", 0.0)  # the first check reaches it
+    out = ttq.child({"quick": True, "torch": True, "seed": 0, "threads": 1})
+    assert [p["step"] for p in out["curve"]] == [ttq.TORCH_CHECK_EVERY]
+    assert out["reached"] == out["curve"][0] and out["threads"] == 1
+    assert out["reached"]["seconds"] > out["graph_s"] > 0
 
 
 def test_step_limit_does_not_split_a_step_its_parts_outlast():
