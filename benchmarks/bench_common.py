@@ -372,9 +372,11 @@ class CompileLog:
     """Counts XLA compilations and persistent-cache hits while it is open, from JAX's
     monitoring events (``jax.monitoring``), with their seconds.
 
-    ``compiles`` counts backend compilations (a persistent-cache hit counts too, with its
-    retrieval time); ``cache_hits`` those served by the persistent cache; ``seconds`` the
-    backend compile time and ``trace_seconds`` tracing and lowering to MLIR.
+    ``compiles`` counts backend compilations (a persistent-cache hit counts too: JAX's
+    compile event wraps the cache lookup); ``cache_hits`` those served by the persistent cache;
+    ``seconds`` the compile events' time (for a hit, its cache key and read),
+    ``retrieval_seconds`` the cache reads of the hits, and ``trace_seconds`` tracing and
+    lowering to MLIR.
 
     >>> import jax, jax.numpy as jnp
     >>> with CompileLog() as log:
@@ -387,12 +389,14 @@ class CompileLog:
     TRACE = ("/jax/core/compile/jaxpr_trace_duration",
              "/jax/core/compile/jaxpr_to_mlir_module_duration")
     HIT = "/jax/compilation_cache/cache_hits"
+    RETRIEVAL = "/jax/compilation_cache/cache_retrieval_time_sec"
 
     def __init__(self) -> None:
         self.compiles = 0
         self.cache_hits = 0
         self.seconds = 0.0
         self.trace_seconds = 0.0
+        self.retrieval_seconds = 0.0
         self.ends: list[tuple[float, float]] = []  # (perf_counter at the end, seconds)
         self.by_function: dict[str, tuple[int, float]] = {}  # name -> (count, seconds)
         self.lock = threading.Lock()
@@ -408,6 +412,8 @@ class CompileLog:
                 self.by_function[name] = (count + 1, seconds + duration)
             elif event in self.TRACE:
                 self.trace_seconds += duration
+            elif event == self.RETRIEVAL:
+                self.retrieval_seconds += duration
 
     def on_event(self, event: str, **_: Any) -> None:
         if event == self.HIT:
@@ -437,7 +443,8 @@ class CompileLog:
         that took the most compile seconds (name, compilations, seconds)."""
         top = sorted(self.by_function.items(), key=lambda item: -item[1][1])[:top_functions]
         return {"compiles": self.compiles, "cache_hits": self.cache_hits,
-                "compile_s": self.seconds, "trace_s": self.trace_seconds,
+                "compiled": self.compiles - self.cache_hits, "compile_s": self.seconds,
+                "retrieval_s": self.retrieval_seconds, "trace_s": self.trace_seconds,
                 "top": [[name, count, round(seconds, 3)] for name, (count, seconds) in top]}
 
 

@@ -46,6 +46,7 @@ from drlim.train import embed, train
 SHIFTS = tuple(s for s in range(-8, 9) if s != 0)
 TARGET_SECONDS = 30 * 60
 TARGET_GB = 12.0
+GB = 10**9  # bytes; results_scale.json written before 2026-12-07 used 2**30
 FULL = {"originals": 60_000, "test_originals": 10_000, "steps": 10_000}
 QUICK = {"originals": 2_000, "test_originals": 1_000, "steps": 200}
 EVAL_TRAIN = 20_000  # training embeddings the k-NN classifiers are fitted on
@@ -56,8 +57,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far, in GB (``ru_maxrss`` is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    """Peak resident memory of this process so far, in GB of 10**9 bytes (``ru_maxrss`` is
+    KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
 
 
 class Stages:
@@ -164,6 +166,7 @@ def run(originals: int, test_originals: int, steps: int, k: int, seed: int = 0) 
         "stages": stages.rows,
         "total_seconds": round(total, 2),
         "peak_rss_gb": round(peak, 3),
+        "memory_unit_bytes": GB,
         "targets": [
             target_row("total wall time (s)", TARGET_SECONDS, total),
             target_row("peak resident memory (GB)", TARGET_GB, peak),
@@ -175,13 +178,13 @@ def run(originals: int, test_originals: int, steps: int, k: int, seed: int = 0) 
             "shifts": list(SHIFTS),
             "test_samples": int(len(test_shifted.images)),
             "images_dtype": str(shifted.images.dtype),
-            "images_gb": round(shifted.images.nbytes / 2**30, 3),
+            "images_gb": round(shifted.images.nbytes / GB, 3),
             "knn_k": k,
             "knn_method": method,
             "graph": "copies_graph: k-NN at the same shift + the 16 other shifts (a group)",
             "graph_similar_directed": 2 * counts["similar_undirected"],
             "graph_degree_mean": round(counts["degree_mean"], 2),
-            "graph_table_gb": round(graph.neighbors.nbytes / 2**30, 3),
+            "graph_table_gb": round(graph.neighbors.nbytes / GB, 3),
             "full_rule_similar_directed": 2 * full_rule_edges(
                 describe(base)["similar_undirected"], originals, copies),
             "network": f"MLP 784-{'-'.join(map(str, EDGE_LOSS_HIDDEN))}-2 (ReLU)",
@@ -236,7 +239,7 @@ def to_markdown(results: dict) -> str:
           for t in results["targets"]),
         "",
         f"The largest stage is {largest['name']} ({largest['seconds'] / total:.0%} of the wall "
-        f"time); memory is in GB of 2**30 bytes (ru_maxrss).",
+        f"time); memory is in GB of 10**9 bytes (ru_maxrss).",
         "",
         "| quality (test map) | value |",
         "|---|---:|",

@@ -4,10 +4,13 @@
 
 ``make bench-scale`` (``benchmarks/bench_scale.py``) embeds 1,000,000 shifted MNIST digits
 and writes ``benchmarks/results_scale.json``: ``{"stages": [{"name", "seconds"}],
-"total_seconds", "peak_rss_gb", "targets"}``. It takes too long for ``make bench``, so this
-module only reads the file: its stages become the table and its total time and peak memory
-are checked against the targets (at most 30 minutes and 12 GB). Without the file both
-targets read "not run".
+"total_seconds", "peak_rss_gb", "memory_unit_bytes", "targets"}``. It takes too long for
+``make bench``, so this module only reads the file: its stages become the table and its total
+time and peak memory (in GB of 10**9 bytes; a file without ``memory_unit_bytes`` counted in
+2**30 bytes) are checked against the targets (at most 30 minutes and 12 GB). The graph is
+not searched over the million images: NN-descent finds the neighbours among the 60,000
+originals and :func:`drlim.neighbors.copies_graph` extends them to the shifts (the paper's
+shift prior), as the target's name says. Without the file both targets read "not run".
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ RESULTS = BENCH_DIR / "results_scale.json"
 MAX_MINUTES = 30.0
 MAX_GB = 12.0
 NOT_RUN = "make bench-scale"
+TIME_TARGET = ("1,000,000 samples (graph: NN-descent on the 60,000 originals, extended to their "
+               "shifts), graph to map to transform of the test digits: wall time")
+OLD_MEMORY_UNIT = 2**30  # bytes of the GB of files that do not say
 
 
 def run(quick: bool = False, path: Path = RESULTS) -> dict:
@@ -28,8 +34,8 @@ def run(quick: bool = False, path: Path = RESULTS) -> dict:
     if not path.exists():
         record = result("scale", "A million samples (make bench-scale)", [], [],
                         notes=[f"{path.name} not found: run `make bench-scale`."])
-        add_target(record, "1,000,000 samples, graph to map to transform: wall time", None,
-                   maximum=MAX_MINUTES, unit="min", issue=4, not_run=NOT_RUN)
+        add_target(record, TIME_TARGET, None, maximum=MAX_MINUTES, unit="min", issue=4,
+                   not_run=NOT_RUN)
         add_target(record, "peak resident memory", None, maximum=MAX_GB, unit="GB", issue=4,
                    not_run=NOT_RUN)
         return record
@@ -43,12 +49,12 @@ def run(quick: bool = False, path: Path = RESULTS) -> dict:
                            "bench`, so possibly on another machine than the sections above)."])
     record["measurements"] = saved
     slowest = max(saved["stages"], key=lambda stage: float(stage["seconds"]), default=None)
-    add_target(record, "1,000,000 samples, graph to map to transform: wall time",
-               float(saved["total_seconds"]) / 60, maximum=MAX_MINUTES, unit="min", issue=4,
-               limit="" if slowest is None else
+    add_target(record, TIME_TARGET, float(saved["total_seconds"]) / 60, maximum=MAX_MINUTES,
+               unit="min", issue=4, limit="" if slowest is None else
                f"the slowest stage, {slowest['name']} ({float(slowest['seconds']):.0f} s)")
-    add_target(record, "peak resident memory", float(saved["peak_rss_gb"]), maximum=MAX_GB,
-               unit="GB", issue=4, limit="see the stages of bench_scale.py")
+    unit = saved.get("memory_unit_bytes", OLD_MEMORY_UNIT)
+    add_target(record, "peak resident memory", float(saved["peak_rss_gb"]) * unit / 1e9,
+               maximum=MAX_GB, unit="GB", issue=4, limit="see the stages of bench_scale.py")
     return record
 
 

@@ -268,7 +268,12 @@ def test_scale_results_are_read_from_the_json_of_make_bench_scale(tmp_path):
     assert time_target["value"] == pytest.approx(35.0) and time_target["status"] == "missed"
     assert "train (1500 s)" in time_target["limit"]
     assert memory_target["status"] == "met"
+    assert memory_target["value"] == pytest.approx(9.5 * 2**30 / 1e9)  # an old file's GiB
     assert "run at an earlier date" in record["notes"][0]
+    path.write_text(json.dumps({"stages": stages, "total_seconds": 2100.0, "peak_rss_gb": 12.5,
+                                "memory_unit_bytes": 10**9, "targets": {}}))
+    memory_target = scale_results.run(path=path)["targets"][1]
+    assert memory_target["value"] == 12.5 and memory_target["status"] == "missed"
     path.write_text(json.dumps({"stages": stages, "total_seconds": 2100.0, "peak_rss_gb": 9.5,
                                 "targets": {}, "machine": {"date": "2026-12-05 14:00 UTC"}}))
     assert "run 2026-12-05 14:00 UTC" in scale_results.run(path=path)["notes"][0]
