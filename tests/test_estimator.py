@@ -9,6 +9,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
+from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import check_estimator
@@ -67,6 +68,23 @@ def test_labels_give_supervised_map(digits):
     assert acc > 0.8
 
 
+def test_settings_reach_the_training_run_and_the_graph(digits):
+    X, _ = digits
+    config = DrLIM(margin=2.0, optimizer="sgd", similar_fraction=0.3, schedule="cosine",
+                   learning_rate=0.05, batch_size=32, random_state=7)._train_config(1000)
+    assert (config.margin, config.optimizer, config.similar_fraction, config.schedule,
+            config.learning_rate, config.batch_size, config.seed) == (
+        2.0, "sgd", 0.3, "cosine", 0.05, 32, 7)
+    n = 300
+    cosine = DrLIM(metric="cosine")._graph(X[:n], None, None).to_dense()
+    _, idx = NearestNeighbors(n_neighbors=6, metric="cosine").fit(X[:n]).kneighbors(X[:n])
+    expected = np.zeros((n, n), dtype=bool)
+    expected[np.repeat(np.arange(n), 5), idx[:, 1:].ravel()] = True
+    agree = (cosine == (expected | expected.T)).all(axis=1).mean()
+    assert agree > 0.99  # exact ties between cosine distances may be broken either way
+    assert not np.array_equal(cosine, DrLIM()._graph(X[:n], None, None).to_dense())
+
+
 def test_user_graph_and_custom_network(digits):
     X, _ = digits
     n = 200
@@ -74,6 +92,9 @@ def test_user_graph_and_custom_network(digits):
     model = DrLIM(network=MLP(hidden=(8,), n_components=2), epochs=1, random_state=0)
     model.fit(X[:n], graph=pairs_graph(i, i + 1, n))
     assert model.transform(X[:5]).shape == (5, 2)
+    np.testing.assert_array_equal(model.graph_.to_dense(), pairs_graph(i, i + 1, n).to_dense())
+    assert model.network_ == MLP(hidden=(8,), n_components=2)
+    assert model.params_["params"]["hidden_0"]["kernel"].shape == (X.shape[1], 8)
     with pytest.raises(ValueError, match="graph must have 200 nodes"):
         DrLIM(epochs=1).fit(X[:n], graph=pairs_graph(i, i + 1, n + 1))
 
@@ -273,8 +294,6 @@ def _semi_labels(y, keep, seed=0):
 def test_unlabelled_samples_join_by_knn_and_labels_join_classes(digits):
     """-1 = unlabelled: kNN edges of all samples, minus those between labelled classes,
     plus every same-label pair (target_weight 1); checked against NumPy on the dense graph."""
-    from sklearn.neighbors import NearestNeighbors
-
     X, y = digits
     n = 300
     labels = _semi_labels(y[:n], keep=0.3)

@@ -130,6 +130,8 @@ def test_sample_block_on_a_large_graph_covers_distinct_samples():
     sampler = make_sampler(GRAPHS["labels+knn"])
     idx, similar, valid = sample_block(jax.random.key(7), sampler, 16)
     n_distinct = len(set(np.asarray(idx).tolist()))
+    assert n_distinct >= 20  # 32 draws among 120 samples: about 28 distinct
+    assert bool(jnp.all(similar[jnp.arange(16), jnp.arange(16, 32)]))  # anchor, neighbour
     assert int(valid.sum()) == n_distinct * (n_distinct - 1) // 2
     assert not bool(jnp.any(jnp.diag(valid)))
 

@@ -80,6 +80,34 @@ def test_nan_labels_and_mismatched_lengths_are_refused_not_dropped():
         thumbnail_figure(z, np.zeros((2, 4, 4)))
 
 
+def test_the_scatter_draws_each_category_s_points_with_its_legend_entry():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(60, 2))
+    colour = np.array(["b", "a", "c"])[rng.integers(0, 3, 60)]
+    ax = embedding_figure(z, colour, colour_name="letter").axes[0]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["a", "b", "c"]
+    assert ax.get_legend().get_title().get_text() == "letter"
+    for collection, value in zip(ax.collections, "abc", strict=True):
+        np.testing.assert_array_equal(collection.get_offsets(), z[colour == value])
+    colours = {tuple(collection.get_facecolor()[0]) for collection in ax.collections}
+    assert len(colours) == 3
+
+
+def test_training_curves_draw_the_logged_parts_and_the_margin_share():
+    from drlim.plots import training_curves_figure
+
+    rows = [{"step": s, "loss_similar": 1.0 / s, "loss_dissimilar": 0.1 * s,
+             "inside_margin": 0.9 / s} for s in (10, 20, 30)]
+    fig = training_curves_figure(rows, title="run")
+    ax, second = fig.axes
+    similar, dissimilar = ax.lines
+    np.testing.assert_array_equal(similar.get_xdata(), [10, 20, 30])
+    np.testing.assert_allclose(similar.get_ydata(), [0.1, 0.05, 1 / 30])
+    np.testing.assert_allclose(dissimilar.get_ydata(), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(second.lines[0].get_ydata(), [0.09, 0.045, 0.03])
+    assert ax.get_title() == "run"
+
+
 def test_training_curves_use_a_linear_axis_where_a_part_is_negative():
     from drlim.plots import training_curves_figure
 

@@ -10,6 +10,8 @@ from sklearn.manifold import trustworthiness as sklearn_trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
 import drlim.runs
+from drlim.methods import fit_method
+from drlim.models import MLP
 from drlim.runs import evaluate, load_data, run_method
 
 
@@ -90,12 +92,15 @@ def test_resume_reads_back_only_a_finished_run_of_the_same_settings(digits, tmp_
             run_method("pca", data, run_dir, resume=True, **{**settings, **change})
 
 
-def test_a_drlim_run_keeps_its_training_log_and_network(digits, tmp_path):
+def test_a_drlim_run_keeps_its_training_log_and_trains_the_network_it_names(digits, tmp_path):
     row = run_method("drlim", digits, tmp_path, scores=("trustworthiness_5",), epochs=1.0,
                      batch_size=64, hidden=(8, 8), activation="relu")
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert log and {"step", "loss_similar", "loss_dissimilar"} <= set(log[-1])
     assert 0.0 <= row["trustworthiness_5"] <= 1.0 and row["transform_stability"] == 0.0
+    fitted = fit_method("drlim", digits.x_test[:100], epochs=1.0, batch_size=64,
+                        hidden=(8, 8), activation="relu")
+    assert fitted.model.network_ == MLP(hidden=(8, 8), n_components=2, activation="relu")
 
 
 def test_run_experiment_refuses_to_resume_other_settings_and_drops_a_stale_result(

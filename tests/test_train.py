@@ -12,7 +12,7 @@ import drlim.train as train_module
 from drlim.data import mnist_4_9
 from drlim.models import MLP, LeNetDrLIM
 from drlim.neighbors import knn_graph
-from drlim.pairs import is_similar, make_sampler
+from drlim.pairs import is_similar, make_sampler, sample_block
 from drlim.train import (
     DivergenceError,
     NonFiniteLossError,
@@ -373,11 +373,36 @@ def test_embed_of_no_samples_has_the_network_width(blobs):
     assert np.concatenate([z, embed(net, params, blobs[:5], batch_size=16)]).shape == (5, 3)
 
 
-def test_block_mode_draws_batch_size_anchors_and_their_neighbours(blobs):
-    """batch_size=2 in block mode: 2 anchors + 2 neighbours, so at most 4 * 3 / 2 pairs."""
+def test_block_mode_draws_batch_size_anchors_and_their_neighbours(blobs, monkeypatch):
+    """batch_size=2 in block mode: a step's block is 2 anchors and a neighbour of each (4
+    images, at most 4 * 3 / 2 pairs), and its loss is Eq. 4 over the block's pairs, the
+    similar and dissimilar means weighted by half (recomputed here in NumPy)."""
+    drawn = []
+
+    def recorded_block(key, sampler, n_anchors):
+        block = sample_block(key, sampler, n_anchors)
+        jax.debug.callback(lambda *arrays: drawn.append([np.asarray(a) for a in arrays]),
+                           *block)
+        return block
+
+    monkeypatch.setattr(train_module, "sample_block", recorded_block)
+    network = MLP(hidden=(7,), n_components=2)  # a network no other test traces
+    graph = knn_graph(blobs, k=4)
     config = TrainConfig(steps=1, batch_size=2, mode="block", log_every=1)
-    history = train(MLP(n_components=2), blobs, knn_graph(blobs, k=4), config).history
-    assert history[0]["loss"] > 0
+    (row,) = train(network, blobs, graph, config).history
+    (idx, similar, valid), = drawn
+    dense = graph.to_dense()
+    assert idx.shape == (4,) and valid.sum() <= 6
+    assert dense[idx[0], idx[2]] and dense[idx[1], idx[3]]  # each anchor, then its neighbour
+    np.testing.assert_array_equal(similar, dense[np.ix_(idx, idx)])
+    z = np.asarray(embed(network, initial_params(network, blobs, 0), blobs[idx]))
+    d = np.linalg.norm(z[:, None] - z[None], axis=-1)
+    near, far = similar & valid, ~similar & valid
+    loss_similar = (0.5 * d**2)[near].mean()
+    loss_dissimilar = (0.5 * np.maximum(0.0, 1.0 - d) ** 2)[far].mean()
+    assert row["loss_similar"] == pytest.approx(loss_similar, rel=1e-4)
+    assert row["loss_dissimilar"] == pytest.approx(loss_dissimilar, rel=1e-4)
+    assert row["loss"] == pytest.approx(0.5 * loss_similar + 0.5 * loss_dissimilar, rel=1e-4)
 
 
 @pytest.mark.parametrize(
