@@ -53,6 +53,11 @@ METRICS = ("euclidean", "cosine", "manhattan")
 # and 108 s for 5,000, 10,000, 20,000 and 30,000 samples, NN-descent 1.8, 9.0, 11 and 11 s once
 # compiled, but numba's compilation on the first call in a process took 170-190 s: with one
 # graph per process, as in a fit, the exact search stays faster up to about 40,000 samples.
+# Both have since become faster (2026-12-07, 2 AMD EPYC cores at 2596 MHz, `make bench`): the
+# exact search of 60,000 digits 46 s, NN-descent 1.9 s once compiled, and numba's compilation
+# 28-34 s, paid in every new process (pynndescent caches only some of its functions). The
+# crossover for a fresh process is then about 50,000 samples if the exact search grows as n^2
+# (not measured between); the limit is left where it was.
 AUTO_EXACT_LIMIT = 40_000
 # Neighbours NN-descent keeps per sample beyond the k asked for: a longer candidate list
 # lets more true neighbours in (on the 60,000 MNIST digits at k = 5, recall 0.936 with 0
