@@ -35,8 +35,8 @@ PyTorch's thread count (1 or 2, the faster) is chosen once in the benchmark's pr
 given to each child, so no child warms up before it is timed. The curve in the table and the
 best value the plateau is judged against come from seed 0's 3 epochs, checked every quarter
 epoch, in the benchmark's process. drlim's estimator trains at least 100 steps, so its first
-check is at step 100: a crossing before it would count as step 100 (at most the 0.3 s of
-those 100 steps against drlim). A last PyTorch process runs seed 0 at drlim's default
+check is at step 100: a crossing before it would count as step 100 (at most the 0.5 to 0.6 s
+of those 100 steps against drlim). A last PyTorch process runs seed 0 at drlim's default
 learning rate (Adam 1e-2) and is reported beside the target, to show how much of the gap is
 the reference's learning rate.
 """
