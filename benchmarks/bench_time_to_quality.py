@@ -29,8 +29,9 @@ PyTorch: the paper's protocol written plainly in eager mode -- the exact 5-NN gr
 pairs labelled dissimilar, shuffled, batch 128, Adam 1e-3. For each seed
 (``torch.manual_seed``) a fresh Python process, as drlim's, imports PyTorch and loads the
 digits (neither timed), then runs the protocol with the test trustworthiness every
-:data:`TORCH_CHECK_EVERY` steps from the start (evaluation not timed) until a check reaches
-0.83: the seed's time to quality, about as fine as drlim's check every 50 of its shorter steps.
+:data:`TORCH_CHECK_EVERY` steps from the start (the weights copied at each check, untimed,
+and evaluated after the epoch) until a check reaches 0.83: the seed's time to quality, about
+as fine as drlim's check every 50 of its shorter steps.
 PyTorch's thread count (1 or 2, the faster) is chosen once in the benchmark's process and
 given to each child, so no child warms up before it is timed. The curve in the table and the
 best value the plateau is judged against come from seed 0's 3 epochs, checked every quarter
