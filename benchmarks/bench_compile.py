@@ -18,11 +18,10 @@ second process's seconds in those events to the first one's compile seconds is t
 
 from __future__ import annotations
 
-import tempfile
-
 import numpy as np
 
-from benchmarks.bench_common import add_target, module_main, result, run_child
+from benchmarks.bench_common import add_target, module_main, result
+from benchmarks.bench_time_to_quality import cache_sharing_processes
 
 MAX_SECOND_FIT_COMPILES = 0
 MAX_SECOND_PROCESS_SHARE = 0.1
@@ -33,8 +32,8 @@ PAIRS = 3
 
 def run(quick: bool = False) -> dict:
     """Both processes' fits: seconds, XLA compilations, compile seconds, cache hits."""
-    pairs = [process_pair({"quick": quick, "second_fit": True})] + [
-        process_pair({"quick": quick}) for _ in range(0 if quick else PAIRS - 1)]
+    pairs = [cache_sharing_processes({"quick": quick, "second_fit": True})] + [
+        cache_sharing_processes({"quick": quick}) for _ in range(0 if quick else PAIRS - 1)]
     first, second = pairs[0]
     rows = []
     for label, out in (("process 1 (empty cache)", first), ("process 2 (cache of 1)", second)):
@@ -75,14 +74,6 @@ def run(quick: bool = False) -> dict:
                f"hold {second['compile']['retrieval_s']:.2f} s of cache reads; the rest is "
                "computing cache keys and loading the programs")
     return record
-
-
-def process_pair(payload: dict) -> tuple[dict, dict]:
-    """Two fresh processes, one after the other, sharing a new, empty cache folder."""
-    with tempfile.TemporaryDirectory(prefix="drlim-cache-") as cache:
-        first = run_child("bench_time_to_quality", payload, env={"DRLIM_CACHE": cache})
-        second = run_child("bench_time_to_quality", payload, env={"DRLIM_CACHE": cache})
-    return first, second
 
 
 def top(log: dict) -> str:

@@ -311,7 +311,9 @@ def run(quick: bool = False) -> dict:
     """Cold-start drlim fits and PyTorch protocol runs, one per seed: seconds to
     trustworthiness@5 >= 0.83."""
     seeds = range(1 if quick else SEEDS)
-    cold, later = zip(*(drlim_processes(quick, seed) for seed in seeds), strict=True)
+    cold, later = zip(*(cache_sharing_processes({"quick": quick, "curve": True, "seed": seed},
+                                                {"quick": quick, "seed": seed})
+                        for seed in seeds), strict=True)
     ours = cold[0]
     reached = [first_reaching(out["curve"]) for out in cold]
     ours_runs = [seconds_at(out, point["step"]) if point else None
@@ -322,8 +324,8 @@ def run(quick: bool = False) -> dict:
     theirs, crossings, at_drlim_lr = None, [], None
     if torch is not None:
         theirs = torch_protocol(torch, digits_4_9(quick), 1 if quick else TORCH_EPOCHS)
-        crossings = [torch_processes(quick, seed, theirs["threads"]) for seed in seeds]
-        at_drlim_lr = torch_processes(quick, 0, theirs["threads"], lr=DRLIM_LR)
+        crossings = [torch_process(quick, seed, theirs["threads"]) for seed in seeds]
+        at_drlim_lr = torch_process(quick, 0, theirs["threads"], lr=DRLIM_LR)
     their_runs = [point["seconds"] if point else None for point in crossings]
     ours_s, later_s, their_s = (median_seconds(runs)
                                 for runs in (ours_runs, later_runs, their_runs))
@@ -390,18 +392,18 @@ def run(quick: bool = False) -> dict:
     return record
 
 
-def drlim_processes(quick: bool, seed: int) -> tuple[dict, dict]:
-    """A cold process's fit with ``seed`` (with its quality curve), then a later process's
-    sharing its compilation cache."""
+def cache_sharing_processes(first: dict, later: dict | None = None) -> tuple[dict, dict]:
+    """Two fresh processes measuring :func:`child`'s fit, one after the other, sharing a new,
+    empty compilation cache folder: the first with payload ``first`` (compiles everything),
+    the later with ``later`` (by default the same payload)."""
     with tempfile.TemporaryDirectory(prefix="drlim-cache-") as cache:
-        cold = run_child("bench_time_to_quality", {"quick": quick, "curve": True, "seed": seed},
+        cold = run_child("bench_time_to_quality", first, env={"DRLIM_CACHE": cache})
+        warm = run_child("bench_time_to_quality", first if later is None else later,
                          env={"DRLIM_CACHE": cache})
-        later = run_child("bench_time_to_quality", {"quick": quick, "seed": seed},
-                          env={"DRLIM_CACHE": cache})
-    return cold, later
+    return cold, warm
 
 
-def torch_processes(quick: bool, seed: int, threads: int, lr: float = TORCH_LR) -> dict | None:
+def torch_process(quick: bool, seed: int, threads: int, lr: float = TORCH_LR) -> dict | None:
     """A fresh process's PyTorch protocol with ``seed`` on ``threads`` threads at ``lr``:
     its first check reaching the quality (None if it never does)."""
     out = run_child("bench_time_to_quality", {"quick": quick, "torch": True, "seed": seed,

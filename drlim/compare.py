@@ -151,6 +151,12 @@ class CompareConfig:
     scores: tuple[str, ...] = ()
     seed: int = 0
 
+    @property
+    def largest_k(self) -> int:
+        """The largest neighbourhood a score ranks (of ``trust_ks`` and ``continuity_k``): the
+        scored test samples must number more than twice it."""
+        return max(*self.trust_ks, self.continuity_k)
+
     def __post_init__(self) -> None:
         for name, known in (("datasets", DATASETS), ("label_datasets", DATASETS),
                             ("baselines", BASELINES), ("peers", PEERS)):
@@ -173,11 +179,9 @@ class CompareConfig:
         for i, k in enumerate(self.trust_ks):
             check_int(k, f"trust_ks[{i}]", 1)
         check_scores(self.scores)
-        largest = max(*self.trust_ks, self.continuity_k)
-        if 2 * largest >= self.max_test:
-            raise ValueError(
-                f"max_test must exceed twice the largest k ({2 * largest}), got {self.max_test}"
-            )
+        if 2 * self.largest_k >= self.max_test:
+            raise ValueError(f"max_test must exceed twice the largest k ({2 * self.largest_k}), "
+                             f"got {self.max_test}")
         _check_settings(self.drlim_params, "drlim_params", "drlim")
         _check_entries(self.dataset_drlim_params, "dataset_drlim_params",
                        {"dataset": DATASETS}, "drlim")
@@ -349,10 +353,10 @@ def comparison_data(name: str, config: CompareConfig) -> Data:
 def _check_sizes(data: Data, config: CompareConfig) -> None:
     """Refuse, before any fit on ``data``, a k that its scored test samples or its training
     subsample cannot serve (``max_test`` and ``max_fit`` are only upper bounds)."""
-    largest = max(*config.trust_ks, config.continuity_k)
-    if 2 * largest >= len(data.x_test):
+    if 2 * config.largest_k >= len(data.x_test):
         raise ValueError(f"{data.name}: its {len(data.x_test)} scored test samples must exceed "
-                         f"twice the largest k of trust_ks and continuity_k ({2 * largest})")
+                         f"twice the largest k of trust_ks and continuity_k "
+                         f"({2 * config.largest_k})")
     if config.knn_k > len(data.fit_subset):
         raise ValueError(f"{data.name}: knn_k must be at most its {len(data.fit_subset)} "
                          f"training samples, got {config.knn_k}")
